@@ -1,0 +1,39 @@
+# Switchyard: `make demo` runs the whole stack with demo traffic; `make test` passes the tests.
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo up down reset status test lint
+
+$(STAMP): pyproject.toml package.json tools/kafka/pom.xml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	npm ci --no-fund --no-audit --loglevel=error
+	$(PY) -m switchyard.cli fetch
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(VENV)/bin/switchyard demo
+
+up: setup
+	$(VENV)/bin/switchyard up
+
+down:
+	$(VENV)/bin/switchyard down
+
+reset:
+	$(VENV)/bin/switchyard reset
+
+status:
+	$(VENV)/bin/switchyard status
+
+test: setup
+	$(VENV)/bin/pytest
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy

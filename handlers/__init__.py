@@ -1,0 +1,1 @@
+"""Restate services and objects, one module per example; app.py serves them all."""

@@ -1,0 +1,34 @@
+"""The one `restate.app(...)` call: every example's services in one ASGI app.
+
+Hypercorn serves it as `handlers.app:create_app()`; settings come from the environment.
+"""
+
+from __future__ import annotations
+
+import atexit
+from typing import Any
+
+import restate
+
+from handlers import logs, packages, posts
+from handlers.sink import SinkRuntime
+from producers.client import AsyncProducer
+from switchyard.settings import Settings
+
+
+def services(settings: Settings, runtime: SinkRuntime) -> list[restate.Service | restate.VirtualObject | restate.Workflow]:
+    return [
+        posts.build(settings.feed, runtime),
+        packages.build(runtime),
+    ]
+
+
+def create_app(settings: Settings | None = None) -> Any:
+    settings = settings or Settings()
+    logs.configure(settings.service.log_level)
+    producer = AsyncProducer(settings.kafka.client_config())
+    atexit.register(producer.close)
+    return restate.app(
+        services(settings, SinkRuntime(producer)),
+        identity_keys=settings.service.identity_keys or None,
+    )

@@ -1,0 +1,56 @@
+"""PackageTracker: packages registered over HTTP, enriched by `package-location-updates`.
+
+State `package-info` keeps the seed's shape so `restate kv get PackageTracker <id>` shows
+`{"finalDestination", "locations": [...]}`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import restate
+
+from handlers.sink import SinkRuntime, body_handler, sink_handler
+from schemas.catalogue import topic
+from schemas.packages import LocationUpdate, PackageInfo, PackageRegistration
+
+log = logging.getLogger(__name__)
+TOPIC = topic("package-location-updates")
+PACKAGE_INFO = "package-info"
+
+
+def not_found(package_id: str) -> restate.TerminalError:
+    return restate.TerminalError(f"Package {package_id} not found", 404)
+
+
+def with_location(info: PackageInfo, update: LocationUpdate) -> PackageInfo:
+    return info.model_copy(update={"locations": [*info.locations, update]})
+
+
+def build(runtime: SinkRuntime) -> restate.VirtualObject:
+    tracker = restate.VirtualObject("PackageTracker")
+
+    @body_handler(tracker.handler, "registerPackage", PackageRegistration)
+    async def register_package(ctx: restate.ObjectContext, registration: PackageRegistration) -> None:
+        # Registering again starts the package over, as in the seed.
+        ctx.set(PACKAGE_INFO, PackageInfo(finalDestination=registration.finalDestination))
+        log.info("Registered package %s for %s", ctx.key(), registration.finalDestination)
+
+    @sink_handler(tracker.handler, TOPIC, runtime)
+    async def update_location(ctx: restate.ObjectContext, update: LocationUpdate) -> PackageInfo:
+        info = await ctx.get(PACKAGE_INFO, type_hint=PackageInfo)
+        if info is None:
+            raise not_found(ctx.key())
+        info = with_location(info, update)
+        ctx.set(PACKAGE_INFO, info)
+        log.info("Package %s is at %s (%s)", ctx.key(), update.location, update.timestamp)
+        return info
+
+    @tracker.handler("getPackageInfo", kind="shared")
+    async def get_package_info(ctx: restate.ObjectSharedContext) -> PackageInfo:
+        info = await ctx.get(PACKAGE_INFO, type_hint=PackageInfo)
+        if info is None:
+            raise not_found(ctx.key())
+        return info
+
+    return tracker

@@ -1,0 +1,212 @@
+"""Kafka sink handlers: one wrapper gives every example the same Kafka behaviour.
+
+A sink handler takes the record value as raw bytes (so a bad record reaches our code
+instead of failing in the SDK's deserializer), validates it against the topic's model,
+and then:
+
+* bad value from Kafka  -> the original key and value to `<topic>-dlq`, reason in headers;
+  the invocation ends as a terminal failure and changes nothing;
+* bad body over HTTP    -> a 400 naming the field;
+* plain-service sink    -> the business call is re-issued with the record key as its
+  idempotency key, so a re-produced record never runs the business step twice;
+* otherwise             -> the business function runs, and a record fed from Kafka gets
+  its outcome (ok or terminal failure) on `<topic>-results`.
+
+Restate does not pass Kafka record headers through; it sets `kafka.*` headers of its own,
+which is how a handler tells a Kafka delivery from an HTTP call.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import restate
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
+from restate.handler import handler_from_callable
+from restate.serde import BytesSerde
+
+from producers.client import AsyncProducer
+from schemas.catalogue import Topic, describe_error
+from schemas.envelope import DlqReason, ResultError, ResultRecord, SourceRecord
+
+log = logging.getLogger(__name__)
+
+Ctx = TypeVar("Ctx", bound=restate.Context)
+Business = Callable[[Any, Any], Awaitable[Any]]
+Registrar = Callable[..., Callable[[Any], Any]]
+
+
+@dataclass(frozen=True)
+class KafkaOrigin:
+    """Where a Kafka-delivered invocation came from (from Restate's `kafka.*` headers)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes
+    timestamp_ms: int | None
+
+    @classmethod
+    def from_headers(cls, headers: dict[str, str]) -> KafkaOrigin | None:
+        if "kafka.topic" not in headers:
+            return None
+        timestamp = headers.get("kafka.timestamp")
+        return cls(
+            topic=headers["kafka.topic"],
+            partition=int(headers.get("kafka.partition", "-1")),
+            offset=int(headers.get("kafka.offset", "-1")),
+            # Restate hands the key over base64-encoded: these are the record's own bytes.
+            key=base64.b64decode(headers.get("kafka.key", "")),
+            timestamp_ms=int(timestamp) if timestamp else None,
+        )
+
+    @property
+    def source(self) -> SourceRecord:
+        return SourceRecord(topic=self.topic, partition=self.partition, offset=self.offset)
+
+    @property
+    def key_text(self) -> str:
+        return self.key.decode("utf-8", errors="replace")
+
+
+def kafka_origin(ctx: restate.Context) -> KafkaOrigin | None:
+    return KafkaOrigin.from_headers(ctx.request().headers)
+
+
+class SinkRuntime:
+    """The process-wide outlet for results and dead letters."""
+
+    def __init__(self, producer: AsyncProducer) -> None:
+        self.producer = producer
+
+    async def publish_result(self, topic: Topic, origin: KafkaOrigin, record: ResultRecord) -> dict[str, int]:
+        partition, offset = await self.producer.produce(topic.results, origin.key, record.to_json())
+        return {"partition": partition, "offset": offset}
+
+    async def publish_dead_letter(
+        self, topic: Topic, origin: KafkaOrigin, raw: bytes, reason: DlqReason
+    ) -> dict[str, int]:
+        partition, offset = await self.producer.produce(topic.dlq, origin.key, raw, headers=reason.headers())
+        return {"partition": partition, "offset": offset}
+
+
+def sink_handler(
+    register: Registrar, topic: Topic, runtime: SinkRuntime, **options: Any
+) -> Callable[[Business], Business]:
+    """Register ``fn(ctx, request_model) -> result`` as the Kafka sink handler of ``topic``.
+
+    ``register`` is the service's ``.handler`` (or a workflow's ``.main``); ``options``
+    pass through to it. The registered handler keeps the model as its declared input
+    schema, so the OpenAPI of the HTTP path still shows it.
+    """
+
+    def decorate(fn: Business) -> Business:
+        @functools.wraps(fn)
+        async def handle(ctx: restate.Context, raw: bytes) -> Any:
+            origin = kafka_origin(ctx)
+            request = await _validated(ctx, topic, runtime, origin, raw)
+            if origin is not None and not topic.keyed_by_record:
+                return await _forward_idempotently(ctx, topic, runtime, origin, raw, handle)
+            return await _run_and_report(ctx, topic, runtime, origin, fn, request)
+
+        register(name=topic.handler, input_serde=BytesSerde(), **options)(handle)
+        return handle
+
+    return decorate
+
+
+def body_handler(
+    register: Registrar, name: str, model: type[BaseModel], **options: Any
+) -> Callable[[Business], Business]:
+    """Register ``fn(ctx, request_model)`` as an HTTP handler whose bad bodies get a 400
+    naming the field (the SDK's own deserializer would answer 500)."""
+
+    def decorate(fn: Business) -> Business:
+        @functools.wraps(fn)
+        async def handle(ctx: restate.Context, raw: bytes) -> Any:
+            try:
+                request = model.model_validate_json(raw or b"null")
+            except ValueError as exc:
+                raise restate.TerminalError(f"invalid {name} body: {describe_error(exc)}", 400) from None
+            return await fn(ctx, request)
+
+        register(name=name, input_serde=BytesSerde(), **options)(handle)
+        return handle
+
+    return decorate
+
+
+async def _validated(
+    ctx: restate.Context, topic: Topic, runtime: SinkRuntime, origin: KafkaOrigin | None, raw: bytes
+) -> Any:
+    try:
+        return topic.parse(raw)
+    except ValueError as exc:
+        reason = describe_error(exc)
+        if origin is None:
+            raise restate.TerminalError(f"invalid {topic.service}/{topic.handler} body: {reason}", 400) from None
+        log.warning("dead-lettering %s[%d]@%d: %s", origin.topic, origin.partition, origin.offset, reason)
+        dlq = DlqReason(reason=reason, error_class=type(exc).__name__, source=origin.source)
+        await ctx.run_typed("dead-letter", runtime.publish_dead_letter, restate.RunOptions(), topic, origin, raw, dlq)
+        raise restate.TerminalError(f"record sent to {topic.dlq}: {reason}", 400) from None
+
+
+async def _run_and_report(
+    ctx: restate.Context,
+    topic: Topic,
+    runtime: SinkRuntime,
+    origin: KafkaOrigin | None,
+    fn: Business,
+    request: Any,
+) -> Any:
+    try:
+        result = await fn(ctx, request)
+    except restate.TerminalError as exc:
+        if origin is not None:
+            await _report(ctx, topic, runtime, origin, ok=False, error=ResultError(code=exc.status_code, message=exc.message))
+        raise
+    if origin is not None:
+        await _report(ctx, topic, runtime, origin, ok=True, result=to_jsonable_python(result))
+    return result
+
+
+async def _forward_idempotently(
+    ctx: restate.Context, topic: Topic, runtime: SinkRuntime, origin: KafkaOrigin, raw: bytes, handle: Any
+) -> Any:
+    """Plain services have no key: call ourselves with the record key as idempotency key.
+
+    Restate then runs the business step once per key (within the idempotency retention)
+    and hands every later duplicate the first outcome.
+    """
+    call = ctx.generic_call(
+        topic.service, topic.handler, raw, idempotency_key=f"{topic.name}/{origin.key_text}"
+    )
+    try:
+        out = await call
+    except restate.TerminalError as exc:
+        await _report(ctx, topic, runtime, origin, ok=False, error=ResultError(code=exc.status_code, message=exc.message))
+        raise
+    serde = handler_from_callable(handle).handler_io.output_serde
+    result = serde.deserialize(out)
+    await _report(ctx, topic, runtime, origin, ok=True, result=to_jsonable_python(result))
+    return result
+
+
+async def _report(
+    ctx: restate.Context,
+    topic: Topic,
+    runtime: SinkRuntime,
+    origin: KafkaOrigin,
+    *,
+    ok: bool,
+    result: Any = None,
+    error: ResultError | None = None,
+) -> None:
+    record = ResultRecord(source=origin.source, target=topic.target, ok=ok, result=result, error=error)
+    await ctx.run_typed("publish result", runtime.publish_result, restate.RunOptions(), topic, origin, record)

@@ -1,0 +1,1 @@
+"""The confluent-kafka edge: typed producers, the console producer, demo and load traffic."""

@@ -1,0 +1,134 @@
+"""The confluent-kafka edge: typed producers for CLIs and for handlers.
+
+Keys are UTF-8 strings by contract: a key Restate cannot decode stalls its partition,
+so every producer here refuses one before it reaches Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from pydantic import BaseModel
+
+Headers = list[tuple[str, bytes]]
+
+
+class InvalidKeyError(ValueError):
+    """The record key is not a UTF-8 string."""
+
+
+def encode_key(key: str | bytes) -> bytes:
+    """The key's UTF-8 bytes; refuses anything that is not a UTF-8 string."""
+    if isinstance(key, bytes):
+        try:
+            key.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidKeyError(f"key: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+        return key
+    if not isinstance(key, str):
+        raise InvalidKeyError(f"key: expected a string, got {type(key).__name__}")
+    if not key:
+        raise InvalidKeyError("key: must not be empty")
+    try:
+        return key.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidKeyError(f"key: not encodable as UTF-8 ({exc.reason})") from None
+
+
+def encode_value(value: BaseModel | Mapping[str, Any] | bytes | str) -> bytes:
+    if isinstance(value, BaseModel):
+        return value.model_dump_json(exclude_none=True).encode()
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    import json
+
+    return json.dumps(value).encode()
+
+
+def producer_config(client: Mapping[str, str], **extra: str) -> dict[str, str]:
+    # Idempotence keeps broker-side retries from writing a record twice.
+    return {"enable.idempotence": "true", "linger.ms": "5", **client, **extra}
+
+
+class RecordProducer:
+    """A blocking producer for commands: send() then flush() to learn of failures."""
+
+    def __init__(self, client: Mapping[str, str]) -> None:
+        self._producer = Producer(producer_config(client))
+        self._errors: list[str] = []
+        self.sent = 0
+
+    def send(
+        self,
+        topic: str,
+        key: str | bytes,
+        value: BaseModel | Mapping[str, Any] | bytes | str,
+        headers: Headers | None = None,
+    ) -> None:
+        self._producer.produce(
+            topic, key=encode_key(key), value=encode_value(value), headers=headers, on_delivery=self._delivered
+        )
+        self._producer.poll(0)
+
+    def _delivered(self, err: KafkaError | None, msg: Message) -> None:
+        if err is not None:
+            self._errors.append(f"{msg.topic()}: {err.str()}")
+        else:
+            self.sent += 1
+
+    def flush(self, timeout: float = 30.0) -> None:
+        left = self._producer.flush(timeout)
+        if left:
+            raise KafkaException(f"{left} record(s) not delivered within {timeout}s")
+        if self._errors:
+            raise KafkaException("; ".join(self._errors[:3]))
+
+
+class AsyncProducer:
+    """Produces from asyncio code and awaits the broker's acknowledgement.
+
+    A daemon thread serves delivery callbacks so the event loop never blocks on
+    librdkafka; linger.ms batches concurrent results into one request.
+    """
+
+    def __init__(self, client: Mapping[str, str]) -> None:
+        self._producer = Producer(producer_config(client))
+        self._closed = threading.Event()
+        self._poller = threading.Thread(target=self._poll, name="kafka-delivery", daemon=True)
+        self._poller.start()
+
+    def _poll(self) -> None:
+        while not self._closed.is_set():
+            self._producer.poll(0.1)
+
+    async def produce(
+        self, topic: str, key: str | bytes, value: bytes, headers: Headers | None = None
+    ) -> tuple[int, int]:
+        """Returns the record's (partition, offset) once the broker has it."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[tuple[int, int]] = loop.create_future()
+
+        def delivered(err: KafkaError | None, msg: Message) -> None:
+            loop.call_soon_threadsafe(_settle, done, err, msg)
+
+        self._producer.produce(topic, key=encode_key(key), value=value, headers=headers, on_delivery=delivered)
+        return await done
+
+    def close(self, timeout: float = 10.0) -> None:
+        self._closed.set()
+        self._producer.flush(timeout)
+
+
+def _settle(done: asyncio.Future[tuple[int, int]], err: KafkaError | None, msg: Message) -> None:
+    if done.done():
+        return
+    if err is not None:
+        done.set_exception(KafkaException(err))
+    else:
+        done.set_result((msg.partition() or 0, msg.offset() or 0))

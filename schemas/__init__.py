@@ -1,0 +1,1 @@
+"""Pydantic models of every payload, and the topic catalogue (`schemas.catalogue`)."""

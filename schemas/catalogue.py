@@ -1,0 +1,131 @@
+"""The topic catalogue: every input topic, what its key means, its value schema, the
+Restate handler it feeds, and its `-results` / `-dlq` companions.
+
+This is the one place topics are declared. The bootstrap, the producers, the README
+table and the tests all read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, RootModel, ValidationError
+
+from schemas.bookings import BookingRequest
+from schemas.deposits import DepositRequest
+from schemas.fanout import FanOutRequest
+from schemas.machines import MachineCommand
+from schemas.packages import LocationUpdate
+from schemas.payments import PaymentCommand
+from schemas.posts import SocialMediaPost
+from schemas.reservations import ReservationRequest
+from schemas.signals import PaymentRequest, WebhookEvent
+from schemas.tasks import TaskRequest
+from schemas.uploads import UploadRequest
+
+ServiceKind = Literal["object", "workflow", "service"]
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    key: str  # what the record key means
+    value: type[BaseModel]
+    service: str
+    handler: str
+    kind: ServiceKind
+    summary: str
+
+    @property
+    def results(self) -> str:
+        return f"{self.name}-results"
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.name}-dlq"
+
+    @property
+    def target(self) -> str:
+        return f"{self.service}/{self.handler}"
+
+    @property
+    def sink(self) -> str:
+        """The subscription sink URI Restate expects."""
+        return f"service://{self.service}/{self.handler}"
+
+    @property
+    def keyed_by_record(self) -> bool:
+        """Objects and workflows take the Kafka key as their key; plain services take it
+        as the idempotency key."""
+        return self.kind != "service"
+
+    def parse(self, raw: bytes) -> Any:
+        """Validate a record value; raises ``ValueError`` (incl. ValidationError)."""
+        parsed = self.value.model_validate_json(raw)
+        return parsed.root if isinstance(parsed, RootModel) else parsed
+
+
+TOPICS: tuple[Topic, ...] = (
+    Topic("social-media-posts", "userId", SocialMediaPost, "UserFeed", "processPost", "object",
+          "posts of one user, moderated in order, users in parallel"),
+    Topic("package-location-updates", "packageId", LocationUpdate, "PackageTracker", "updateLocation",
+          "object", "location events enriching a registered package"),
+    Topic("product-reservations", "productId", ReservationRequest, "ProductService", "reserve", "object",
+          "durable RPC: a product is reserved once"),
+    Topic("trip-bookings", "tripId", BookingRequest, "BookingWorkflow", "run", "workflow",
+          "saga: flight, car, payment; compensations on failure"),
+    Topic("machine-commands", "machineId", MachineCommand, "MachineOperator", "handleCommand", "object",
+          "stateful actor: setUp/tearDown one transition at a time"),
+    Topic("payment-commands", "paymentId", PaymentCommand, "PaymentProcessor", "handleCommand", "object",
+          "payment state machine: make/cancel in any order"),
+    Topic("task-queue", "taskId", TaskRequest, "AsyncTaskWorker", "runTask", "service",
+          "(delayed) task queue: each task once, after its delay"),
+    Topic("fanout-tasks", "jobId", FanOutRequest, "FanOutWorker", "run", "service",
+          "fan-out/fan-in over comma-separated subtasks"),
+    Topic("upload-requests", "uploadId", UploadRequest, "DataUploadService", "run", "workflow",
+          "sync-to-async upload: the URL by email when slow"),
+    Topic("payment-requests", "requestId", PaymentRequest, "PaymentService", "processPayment", "service",
+          "payments: synchronous answer or a signed webhook"),
+    Topic("payment-webhooks", "eventId", WebhookEvent, "PaymentService", "processWebhook", "service",
+          "the provider's signed webhook events"),
+    Topic("wallet-deposits", "depositId", DepositRequest, "PaymentService", "deposit", "service",
+          "betting deposits under a per-user limit"),
+)
+
+_BY_NAME = {t.name: t for t in TOPICS}
+
+
+def topic(name: str) -> Topic:
+    """The catalogue entry for an input topic; KeyError names the known topics."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown topic {name!r}; known: {', '.join(_BY_NAME)}") from None
+
+
+def topic_for_sink(service: str, handler: str) -> Topic:
+    for t in TOPICS:
+        if (t.service, t.handler) == (service, handler):
+            return t
+    raise KeyError(f"no topic feeds {service}/{handler}")
+
+
+def companion_topics() -> list[str]:
+    return [name for t in TOPICS for name in (t.results, t.dlq)]
+
+
+def all_topic_names() -> list[str]:
+    return [t.name for t in TOPICS] + companion_topics()
+
+
+def describe_error(exc: Exception) -> str:
+    """A one-line reason naming the offending field(s), for DLQ headers and 400s."""
+    if isinstance(exc, ValidationError):
+        parts = []
+        for err in exc.errors(include_url=False)[:5]:
+            loc = ".".join(str(p) for p in err["loc"]) or "(value)"
+            parts.append(f"{loc}: {err['msg']}")
+        more = exc.error_count() - len(parts)
+        return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+    return str(exc)

@@ -1,0 +1,68 @@
+"""What Switchyard writes next to every input topic: `<topic>-results` and `<topic>-dlq`."""
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class SourceRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    topic: str
+    partition: int
+    offset: int
+
+
+class ResultError(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: int
+    message: str
+
+
+class ResultRecord(BaseModel):
+    """The value of a `<topic>-results` record (same key as the input record)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: SourceRecord
+    target: str
+    ok: bool
+    result: Any = None
+    error: ResultError | None = None
+
+    def to_json(self) -> bytes:
+        # `result` on success, `error` on failure: never both, as the contract shows.
+        return self.model_dump_json(exclude={"error"} if self.ok else {"result"}).encode()
+
+
+class DlqReason(BaseModel):
+    """Why a record landed in `<topic>-dlq`; carried in the record's headers."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reason: str
+    error_class: str
+    source: SourceRecord
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        return [
+            ("error.reason", self.reason.encode()),
+            ("error.class", self.error_class.encode()),
+            ("source.topic", self.source.topic.encode()),
+            ("source.partition", str(self.source.partition).encode()),
+            ("source.offset", str(self.source.offset).encode()),
+        ]
+
+    @classmethod
+    def from_headers(cls, headers: list[tuple[str, bytes]] | None) -> "DlqReason":
+        h = {k: v.decode(errors="replace") for k, v in headers or []}
+        return cls(
+            reason=h.get("error.reason", ""),
+            error_class=h.get("error.class", ""),
+            source=SourceRecord(
+                topic=h.get("source.topic", ""),
+                partition=int(h.get("source.partition", "-1")),
+                offset=int(h.get("source.offset", "-1")),
+            ),
+        )

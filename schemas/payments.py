@@ -1,0 +1,28 @@
+"""payment-commands: the payment state machine (make/cancel by token)."""
+
+from typing import Annotated, Literal
+
+from pydantic import Field, RootModel
+
+from schemas.base import Payload
+
+PaymentStatus = Literal["NEW", "COMPLETED_SUCCESSFULLY", "CANCELLED"]
+
+
+class Payment(Payload):
+    """State `payment` of PaymentProcessor, and the body of makePayment."""
+
+    accountId: str = Field(min_length=1, max_length=200)
+    amountCents: int = Field(gt=0)
+
+
+class MakePaymentCommand(Payment):
+    action: Literal["makePayment"]
+
+
+class CancelPaymentCommand(Payload):
+    action: Literal["cancelPayment"]
+
+
+class PaymentCommand(RootModel[Annotated[MakePaymentCommand | CancelPaymentCommand, Field(discriminator="action")]]):
+    """A payment-commands record: the action decides the shape."""

@@ -1,0 +1,63 @@
+"""A small client for Restate's admin API (clusters, deployments, subscriptions, SQL)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class ComponentDown(RuntimeError):
+    """A component did not answer; the message names it and its address."""
+
+
+class RestateAdmin:
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ComponentDown(f"Restate admin API at {self.url} is not reachable ({exc})") from None
+        if response.status_code >= 400 and response.status_code != 404:
+            raise RuntimeError(f"Restate admin {method} {path} -> {response.status_code}: {response.text}")
+        return response
+
+    def kafka_cluster(self, name: str) -> dict[str, Any] | None:
+        response = self._call("GET", f"/kafka-clusters/{name}")
+        return None if response.status_code == 404 else dict(response.json())
+
+    def create_kafka_cluster(self, name: str, properties: dict[str, str]) -> None:
+        self._call("POST", "/kafka-clusters", json={"name": name, "properties": properties})
+
+    def update_kafka_cluster(self, name: str, properties: dict[str, str]) -> None:
+        self._call("PATCH", f"/kafka-clusters/{name}", json={"properties": properties})
+
+    def register_deployment(self, uri: str) -> dict[str, Any]:
+        # force: the code behind the URI may have changed since the last registration.
+        response = self._call("POST", "/deployments", json={"uri": uri, "force": True})
+        if response.status_code == 404:
+            raise RuntimeError(f"Restate could not register {uri}: {response.text}")
+        return dict(response.json())
+
+    def services(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/services").json()["services"])
+
+    def subscriptions(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/subscriptions").json()["subscriptions"])
+
+    def create_subscription(self, source: str, sink: str, options: dict[str, str]) -> dict[str, Any]:
+        body = {"source": source, "sink": sink, "options": options}
+        return dict(self._call("POST", "/subscriptions", json=body).json())
+
+    def delete_subscription(self, subscription_id: str) -> None:
+        self._call("DELETE", f"/subscriptions/{subscription_id}")
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        response = self._call("POST", "/query", json={"query": sql}, headers={"accept": "application/json"})
+        return list(response.json()["rows"])

@@ -1,0 +1,96 @@
+"""The subscription bootstrap: idempotent, safe to re-run.
+
+Creates every catalogue topic and its companions, registers the Kafka cluster in Restate,
+registers the service deployment (forced: the code may have changed), and subscribes each
+topic to its sink handler if that subscription is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from schemas.catalogue import TOPICS, all_topic_names
+from switchyard.admin import ComponentDown, RestateAdmin
+from switchyard.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BootstrapReport:
+    topics_created: list[str] = field(default_factory=list)
+    cluster: str = "unchanged"  # created | updated | unchanged
+    services: list[str] = field(default_factory=list)
+    subscriptions_created: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        return [
+            f"topics created: {', '.join(self.topics_created) or 'none (all present)'}",
+            f"kafka cluster: {self.cluster}",
+            f"services registered: {', '.join(self.services)}",
+            f"subscriptions created: {', '.join(self.subscriptions_created) or 'none (all present)'}",
+        ]
+
+
+def ensure_topics(settings: Settings) -> list[str]:
+    admin = AdminClient({**settings.kafka.client_config(), "log_level": "0"})
+    try:
+        existing = set(admin.list_topics(timeout=10).topics)
+    except KafkaException as exc:
+        raise ComponentDown(f"Kafka at {settings.kafka.bootstrap_servers} is not reachable ({exc})") from None
+    missing = [name for name in all_topic_names() if name not in existing]
+    if not missing:
+        return []
+    new = [NewTopic(name, settings.kafka.topic_partitions, settings.kafka.replication_factor) for name in missing]
+    for name, future in admin.create_topics(new).items():
+        try:
+            future.result(timeout=30)
+        except KafkaException as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise
+    return missing
+
+
+def ensure_cluster(admin: RestateAdmin, settings: Settings) -> str:
+    properties = settings.kafka.client_config()
+    current = admin.kafka_cluster(settings.kafka.cluster_name)
+    if current is None:
+        admin.create_kafka_cluster(settings.kafka.cluster_name, properties)
+        return "created"
+    if current.get("properties") != properties:
+        admin.update_kafka_cluster(settings.kafka.cluster_name, properties)
+        return "updated"
+    return "unchanged"
+
+
+def ensure_subscriptions(admin: RestateAdmin, settings: Settings, services: set[str]) -> list[str]:
+    present = {(s["source"], s["sink"]) for s in admin.subscriptions()}
+    created = []
+    for t in TOPICS:
+        source = f"kafka://{settings.kafka.cluster_name}/{t.name}"
+        if (source, t.sink) in present:
+            continue
+        if t.service not in services:
+            log.warning("not subscribing %s: service %s is not registered", t.name, t.service)
+            continue
+        admin.create_subscription(source, t.sink, {"auto.offset.reset": "earliest"})
+        created.append(t.name)
+    return created
+
+
+def bootstrap(settings: Settings) -> BootstrapReport:
+    report = BootstrapReport()
+    report.topics_created = ensure_topics(settings)
+    admin = RestateAdmin(settings.restate.admin_url)
+    try:
+        report.cluster = ensure_cluster(admin, settings)
+        deployment = admin.register_deployment(settings.restate.deployment_url)
+        report.services = sorted(s["name"] for s in deployment.get("services", []))
+        report.subscriptions_created = ensure_subscriptions(admin, settings, set(report.services))
+    finally:
+        admin.close()
+    return report

@@ -1,0 +1,102 @@
+"""All configuration, from the environment (prefix ``SWITCHYARD_``, nested with ``__``).
+
+Every port, address, duration, probability and seed lives here with the contract's
+default, so tests and demos shorten durations without touching code. Entry points build
+one ``Settings`` and pass it down.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    cluster_name: str = "my-cluster"
+    topic_partitions: int = Field(default=1, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    # Security and other librdkafka properties, passed to every client and to Restate's
+    # cluster registration, e.g. SWITCHYARD_KAFKA__PROPERTIES='{"security.protocol": "SASL_SSL"}'.
+    properties: dict[str, str] = Field(default_factory=dict)
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+
+    def client_config(self) -> dict[str, str]:
+        """librdkafka properties shared by every producer, consumer and admin client."""
+        config = {"bootstrap.servers": self.bootstrap_servers, **self.properties}
+        if self.sasl_username is not None:
+            config["sasl.username"] = self.sasl_username
+        if self.sasl_password is not None:
+            config["sasl.password"] = self.sasl_password.get_secret_value()
+        return config
+
+
+class RestateSettings(BaseModel):
+    admin_url: str = "http://127.0.0.1:9070"
+    ingress_url: str = "http://127.0.0.1:8080"
+    # Where restate-server reaches the Python service (what gets registered).
+    deployment_url: str = "http://127.0.0.1:9080"
+
+
+class ServiceSettings(BaseModel):
+    bind: str = "127.0.0.1:9080"
+    workers: int = Field(default=1, ge=1)
+    # Restate request-identity public keys (publickeyv1_...); empty accepts unsigned calls.
+    identity_keys: list[str] = Field(default_factory=list)
+    log_level: str = "INFO"
+
+
+class LocalStackSettings(BaseModel):
+    """Only for the native launcher: where the dev stack keeps its jars, data and logs."""
+
+    home: Path = Path(".stack")
+    kafka_controller_port: int = 9093
+    restate_node_port: int = 5122
+    restate_partitions: int = Field(default=4, ge=1)
+    start_timeout: timedelta = timedelta(seconds=90)
+
+
+class FeedSettings(BaseModel):
+    """UserFeed: content moderation is polled with durable sleeps."""
+
+    moderation_poll_interval: timedelta = timedelta(seconds=5)
+    moderation_pending_probability: float = Field(default=0.5, ge=0.0, lt=1.0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SWITCHYARD_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    restate: RestateSettings = Field(default_factory=RestateSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    stack: LocalStackSettings = Field(default_factory=LocalStackSettings)
+    feed: FeedSettings = Field(default_factory=FeedSettings)
+
+    @cached_property
+    def admin_address(self) -> tuple[str, int]:
+        return host_port(self.restate.admin_url)
+
+    @cached_property
+    def ingress_address(self) -> tuple[str, int]:
+        return host_port(self.restate.ingress_url)
+
+    @cached_property
+    def kafka_address(self) -> tuple[str, int]:
+        first = self.kafka.bootstrap_servers.split(",")[0]
+        host, _, port = first.rpartition(":")
+        return host or "127.0.0.1", int(port)
+
+
+def host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    if parts.hostname is None or parts.port is None:
+        raise ValueError(f"expected a URL with host and port, got {url!r}")
+    return parts.hostname, parts.port

@@ -1,0 +1,1 @@
+"""The native stack: Kafka broker, restate-server, the service (and stream workers)."""

@@ -1,0 +1,102 @@
+"""A real Apache Kafka broker in KRaft mode, from Maven Central jars, run with `java`."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import uuid
+from pathlib import Path
+
+from confluent_kafka.admin import AdminClient
+
+from switchyard.stack.paths import KAFKA_LIBS, KAFKA_POM
+from switchyard.stack.processes import Managed, StartupError, spawn, wait_until
+
+LOG4J2 = """\
+Configuration:
+  Appenders:
+    Console:
+      name: STDOUT
+      PatternLayout:
+        pattern: "[%d] %p %m (%c)%n"
+  Loggers:
+    Root:
+      level: WARN
+      AppenderRef:
+        - ref: STDOUT
+    Logger:
+      - name: kafka.server.KafkaServer
+        level: INFO
+      - name: kafka.server.BrokerServer
+        level: INFO
+"""
+
+
+def ensure_jars(libs: Path = KAFKA_LIBS) -> Path:
+    """Fetches the broker's jars with Maven once; later calls reuse them."""
+    if any(libs.glob("kafka_2.13-*.jar")):
+        return libs
+    libs.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        "mvn", "-q", "-B", "-f", str(KAFKA_POM), "dependency:copy-dependencies",
+        f"-DoutputDirectory={libs}", "-DincludeScope=runtime",
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0 or not any(libs.glob("kafka_2.13-*.jar")):
+        raise StartupError(f"fetching Kafka jars from Maven Central failed:\n{result.stdout}{result.stderr}")
+    return libs
+
+
+def server_properties(data_dir: Path, host: str, port: int, controller_port: int, partitions: int) -> str:
+    return "\n".join([
+        "process.roles=broker,controller",
+        "node.id=1",
+        f"controller.quorum.voters=1@{host}:{controller_port}",
+        f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
+        f"advertised.listeners=PLAINTEXT://{host}:{port}",
+        "controller.listener.names=CONTROLLER",
+        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "inter.broker.listener.name=PLAINTEXT",
+        f"log.dirs={data_dir / 'logs'}",
+        f"num.partitions={partitions}",
+        "offsets.topic.replication.factor=1",
+        "offsets.topic.num.partitions=4",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "group.initial.rebalance.delay.ms=0",
+        "auto.create.topics.enable=false",
+        "",
+    ])
+
+
+def start_broker(
+    home: Path, host: str, port: int, controller_port: int, partitions: int, timeout: float
+) -> tuple[Managed, float]:
+    """Formats KRaft storage on first start, starts the broker, waits for clients."""
+    libs = ensure_jars()
+    data = home / "kafka"
+    data.mkdir(parents=True, exist_ok=True)
+    props = data / "server.properties"
+    props.write_text(server_properties(data, host, port, controller_port, partitions))
+    log4j = data / "log4j2.yaml"
+    log4j.write_text(LOG4J2)
+    java = ["java", "-Xms256m", "-Xmx768m", f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*"]
+    if not (data / "logs" / "meta.properties").exists():
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        fmt = subprocess.run(
+            [*java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+            capture_output=True, text=True, check=False,
+        )
+        if fmt.returncode != 0:
+            raise StartupError(f"formatting Kafka storage in {data} failed:\n{fmt.stdout}{fmt.stderr}")
+    broker = spawn("kafka", [*java, "kafka.Kafka", str(props)], home / "run")
+    took = wait_until(broker, f"Kafka at {host}:{port}", lambda: kafka_ready(f"{host}:{port}"), timeout)
+    return broker, took
+
+
+def kafka_ready(bootstrap: str, config: dict[str, str] | None = None) -> bool:
+    admin = AdminClient({"bootstrap.servers": bootstrap, **(config or {}), "socket.timeout.ms": "1000", "log_level": "0"})
+    try:
+        return bool(admin.list_topics(timeout=1).brokers)
+    except Exception:  # noqa: BLE001 - any failure means "not yet"
+        return False

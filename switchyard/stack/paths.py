@@ -1,0 +1,28 @@
+"""Where the tools the stack runs live: fetched once, shared by the dev stack and tests."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CACHE = REPO / ".stack" / "cache"
+KAFKA_POM = REPO / "tools" / "kafka" / "pom.xml"
+KAFKA_LIBS = CACHE / "kafka-libs"
+RESTATE_CONFIG = REPO / "restate.toml"
+HYPERCORN_CONFIG = REPO / "hypercorn.toml"
+NODE_MODULES = REPO / "node_modules" / "@restatedev"
+
+
+def _platform() -> str:
+    arch = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine().lower()]
+    return f"{platform.system().lower()}-{arch}"
+
+
+def restate_server_binary() -> Path:
+    """The platform binary the npm package installs (run directly so signals reach it)."""
+    return NODE_MODULES / f"restate-server-{_platform()}" / "bin" / "restate-server"
+
+
+def restate_cli_binary() -> Path:
+    return NODE_MODULES / f"restate-{_platform()}" / "bin" / "restate"

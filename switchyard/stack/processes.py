@@ -1,0 +1,124 @@
+"""Starting, tracking and stopping the stack's processes (broker, restate-server, service).
+
+Each process runs in its own session so a signal reaches it and not its parent; its pid
+goes to `<run_dir>/<name>.pid` so `switchyard down` can stop a stack that `up` started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class StartupError(RuntimeError):
+    """A component did not come up; the message names it, its address and its log."""
+
+
+@dataclass
+class Managed:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    pidfile: Path
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        stop_pid(self.process.pid, timeout)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(1)
+        self.pidfile.unlink(missing_ok=True)
+
+    def kill(self) -> None:
+        """kill -9, as a crash would."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+        self.pidfile.unlink(missing_ok=True)
+
+    def tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def spawn(
+    name: str, cmd: Sequence[str], run_dir: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> Managed:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = run_dir / f"{name}.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            list(cmd),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,
+        )
+    pidfile = run_dir / f"{name}.pid"
+    pidfile.write_text(str(process.pid))
+    return Managed(name, process, log, pidfile)
+
+
+def wait_until(
+    managed: Managed, what: str, ready: Callable[[], bool], timeout: float, interval: float = 0.2
+) -> float:
+    """Polls ``ready`` until true; returns the seconds it took. Fails fast if the process dies."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if not managed.alive():
+            raise StartupError(f"{managed.name} exited while starting ({what}); log {managed.log}:\n{managed.tail()}")
+        if ready():
+            return time.monotonic() - start
+        time.sleep(interval)
+    raise StartupError(f"{managed.name} not ready after {timeout:.0f}s ({what}); log {managed.log}:\n{managed.tail()}")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_pid(pid: int, timeout: float = 15.0) -> None:
+    """SIGTERM the process group, then SIGKILL what is left after ``timeout``."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            # Reap it if it is our child, so it does not linger as a zombie.
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            if not pid_alive(pid):
+                return
+            time.sleep(0.1)
+
+
+def stop_from_pidfiles(run_dir: Path, order: Sequence[str]) -> list[str]:
+    """Stops what a previous `up` left running; returns the names it stopped."""
+    stopped = []
+    for name in order:
+        pidfile = run_dir / f"{name}.pid"
+        if not pidfile.exists():
+            continue
+        pid = int(pidfile.read_text().strip() or 0)
+        if pid and pid_alive(pid):
+            stop_pid(pid)
+            stopped.append(name)
+        pidfile.unlink(missing_ok=True)
+    return stopped

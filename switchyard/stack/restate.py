@@ -1,0 +1,57 @@
+"""restate-server, the platform binary from the npm package, with its own data dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from switchyard.settings import Settings
+from switchyard.stack.paths import RESTATE_CONFIG, restate_server_binary
+from switchyard.stack.processes import Managed, StartupError, spawn, wait_until
+
+
+def restate_env(settings: Settings, home: Path) -> dict[str, str]:
+    """Ports and paths as RESTATE_* overrides on top of restate.toml."""
+    admin_host, admin_port = settings.admin_address
+    ingress_host, ingress_port = settings.ingress_address
+    node = settings.stack.restate_node_port
+    return {
+        "RESTATE_BASE_DIR": str(home / "restate"),
+        "RESTATE_NODE_NAME": "switchyard-1",
+        "RESTATE_BIND_ADDRESS": f"{admin_host}:{node}",
+        "RESTATE_ADVERTISED_ADDRESS": f"http://{admin_host}:{node}/",
+        "RESTATE_ADMIN__BIND_ADDRESS": f"{admin_host}:{admin_port}",
+        "RESTATE_INGRESS__BIND_ADDRESS": f"{ingress_host}:{ingress_port}",
+        "RESTATE_DEFAULT_NUM_PARTITIONS": str(settings.stack.restate_partitions),
+        # TCP only: the unix sockets' paths would outgrow the limit in deep temp dirs.
+        "RESTATE_LISTEN_MODE": "tcp",
+    }
+
+
+def start_restate(settings: Settings, home: Path, timeout: float) -> tuple[Managed, float]:
+    binary = restate_server_binary()
+    if not binary.exists():
+        raise StartupError(f"restate-server not installed at {binary}: run `npm ci` (or `make setup`)")
+    server = spawn(
+        "restate",
+        [str(binary), "--config-file", str(RESTATE_CONFIG), "--no-logo"],
+        home / "run",
+        env=restate_env(settings, home),
+    )
+    admin = settings.restate.admin_url
+    ingress = settings.restate.ingress_url
+    took = wait_until(
+        server,
+        f"Restate admin {admin} and ingress {ingress}",
+        lambda: healthy(f"{admin}/health") and healthy(f"{ingress}/restate/health"),
+        timeout,
+    )
+    return server, took
+
+
+def healthy(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -1,0 +1,87 @@
+"""The whole stack as small steps that the CLI and the integration fixtures share."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from switchyard.bootstrap import BootstrapReport, bootstrap
+from switchyard.settings import Settings
+from switchyard.stack.kafka import start_broker
+from switchyard.stack.processes import Managed, stop_from_pidfiles
+from switchyard.stack.restate import start_restate
+from switchyard.stack.service import start_service
+
+Progress = Callable[[str], None]
+ORDER = ("kafka", "restate", "service", "streams")
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as SWITCHYARD_* variables, so child processes see exactly these."""
+    dumped = settings.model_dump(mode="json")
+    return {f"SWITCHYARD_{section.upper()}": json.dumps(value) for section, value in dumped.items()}
+
+
+class Stack:
+    """Kafka, Restate and the service on this machine, started in order and stopped in reverse."""
+
+    def __init__(self, settings: Settings, home: Path, progress: Progress = print) -> None:
+        self.settings = settings
+        self.home = home.resolve()
+        self.progress = progress
+        self.components: dict[str, Managed] = {}
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    def _step(self, n: int, total: int, label: str, action: Callable[[], tuple[Managed, float]]) -> None:
+        self.progress(f"[{n}/{total}] {label} ...")
+        managed, took = action()
+        self.components[managed.name] = managed
+        self.progress(f"[{n}/{total}] {label} ready in {took:.1f}s (log {managed.log})")
+
+    def start_kafka(self, n: int = 1, total: int = 4) -> None:
+        s = self.settings
+        host, port = s.kafka_address
+        self._step(n, total, f"Kafka broker (KRaft) on {host}:{port}", lambda: start_broker(
+            self.home, host, port, s.stack.kafka_controller_port, s.kafka.topic_partitions,
+            s.stack.start_timeout.total_seconds(),
+        ))
+
+    def start_restate(self, n: int = 2, total: int = 4) -> None:
+        s = self.settings
+        self._step(n, total, f"restate-server (admin {s.restate.admin_url}, ingress {s.restate.ingress_url})",
+                   lambda: start_restate(s, self.home, s.stack.start_timeout.total_seconds()))
+
+    def start_service(self, n: int = 3, total: int = 4) -> None:
+        s = self.settings
+        self._step(n, total, f"Python service (hypercorn, HTTP/2) on {s.service.bind}",
+                   lambda: start_service(s, self.home, settings_env(s), s.stack.start_timeout.total_seconds()))
+
+    def bootstrap(self, n: int = 4, total: int = 4) -> BootstrapReport:
+        self.progress(f"[{n}/{total}] bootstrap: topics, Kafka cluster, deployment, subscriptions ...")
+        start = time.monotonic()
+        report = bootstrap(self.settings)
+        for line in report.lines():
+            self.progress(f"      {line}")
+        self.progress(f"[{n}/{total}] bootstrap done in {time.monotonic() - start:.1f}s")
+        return report
+
+    def start(self) -> BootstrapReport:
+        try:
+            self.start_kafka()
+            self.start_restate()
+            self.start_service()
+            return self.bootstrap()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for name in reversed(ORDER):
+            if name in self.components:
+                self.components.pop(name).stop()
+        stop_from_pidfiles(self.run_dir, list(reversed(ORDER)))

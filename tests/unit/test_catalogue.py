@@ -1,0 +1,42 @@
+import pytest
+from pydantic import ValidationError
+
+from schemas.catalogue import TOPICS, all_topic_names, describe_error, topic
+from schemas.payments import CancelPaymentCommand, MakePaymentCommand
+
+
+def test_every_topic_has_companions() -> None:
+    names = all_topic_names()
+    for t in TOPICS:
+        assert f"{t.name}-results" in names
+        assert f"{t.name}-dlq" in names
+    assert len(names) == len(set(names)) == 3 * len(TOPICS)
+
+
+def test_unknown_topic_names_known_ones() -> None:
+    with pytest.raises(KeyError, match="social-media-posts"):
+        topic("no-such-topic")
+
+
+def test_parse_discriminates_payment_commands() -> None:
+    t = topic("payment-commands")
+    assert isinstance(t.parse(b'{"action": "cancelPayment"}'), CancelPaymentCommand)
+    make = t.parse(b'{"action": "makePayment", "accountId": "abc", "amountCents": 100}')
+    assert isinstance(make, MakePaymentCommand)
+    assert make.amountCents == 100
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [
+        (b"not json", "Invalid JSON"),
+        (b'{"content": 5, "metadata": "public"}', "content"),
+        (b'{"content": "x"}', "metadata: Field required"),
+        (b'{"content": "x", "metadata": "m", "extra": 1}', "extra"),
+        (b"\xff\xfe", "Invalid JSON"),
+    ],
+)
+def test_bad_posts_are_rejected_with_the_field(raw: bytes, needle: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        topic("social-media-posts").parse(raw)
+    assert needle in describe_error(info.value)
