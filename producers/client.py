@@ -53,7 +53,7 @@ def encode_value(value: BaseModel | Mapping[str, Any] | bytes | str) -> bytes:
 
 def producer_config(client: Mapping[str, str], **extra: str) -> dict[str, str]:
     # Idempotence keeps broker-side retries from writing a record twice.
-    return {"enable.idempotence": "true", "linger.ms": "5", **client, **extra}
+    return {"enable.idempotence": "true", "linger.ms": "5", "log_level": "3", **client, **extra}
 
 
 class RecordProducer:
@@ -63,6 +63,7 @@ class RecordProducer:
         self._producer = Producer(producer_config(client))
         self._errors: list[str] = []
         self.sent = 0
+        self.delivered: list[tuple[str, int, int]] = []  # (topic, partition, offset)
 
     def send(
         self,
@@ -76,11 +77,17 @@ class RecordProducer:
         )
         self._producer.poll(0)
 
+    def send_unkeyed(self, topic: str, value: bytes) -> None:
+        """A record without key, as Kafka's console producer sends without parse.key."""
+        self._producer.produce(topic, value=value, on_delivery=self._delivered)
+        self._producer.poll(0)
+
     def _delivered(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None:
             self._errors.append(f"{msg.topic()}: {err.str()}")
         else:
             self.sent += 1
+            self.delivered.append((msg.topic(), msg.partition(), msg.offset()))
 
     def flush(self, timeout: float = 30.0) -> None:
         left = self._producer.flush(timeout)

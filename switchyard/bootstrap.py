@@ -8,6 +8,7 @@ topic to its sink handler if that subscription is missing.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaException
@@ -52,7 +53,19 @@ def ensure_topics(settings: Settings) -> list[str]:
         except KafkaException as exc:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise
+    _await_leaders(admin, missing)
     return missing
+
+
+def _await_leaders(admin: AdminClient, names: list[str], timeout: float = 30.0) -> None:
+    """New topics take a moment to elect leaders; subscribing before that only adds noise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        topics = admin.list_topics(timeout=10).topics
+        if all(n in topics and topics[n].partitions and all(p.leader >= 0 for p in topics[n].partitions.values())
+               for n in names):
+            return
+        time.sleep(0.2)
 
 
 def ensure_cluster(admin: RestateAdmin, settings: Settings) -> str:

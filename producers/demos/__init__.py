@@ -1,0 +1,11 @@
+"""Demo scenes, one module per example: each sends the seed's demo traffic and shows results."""
+
+from collections.abc import Callable
+
+from producers.demos import packages, posts
+from producers.demos.base import DemoEnv
+
+SCENES: dict[str, Callable[[DemoEnv], None]] = {
+    "UserFeed": posts.run,
+    "PackageTracker": packages.run,
+}

@@ -1,0 +1,221 @@
+"""`switchyard`: run the stack, bootstrap it, drive it, look at it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from producers import packages as package_events
+from producers import posts as post_events
+from producers.client import RecordProducer
+from producers.demos import SCENES
+from producers.demos.base import DemoEnv, DemoFailed
+from producers.records import RecordError, from_file, produce
+from schemas.catalogue import TOPICS, topic
+from switchyard.admin import ComponentDown, RestateAdmin
+from switchyard.bootstrap import bootstrap
+from switchyard.settings import Settings
+from switchyard.stack.kafka import ensure_jars
+from switchyard.stack.paths import REPO, restate_cli_binary, restate_server_binary
+from switchyard.stack.processes import StartupError, pid_alive
+from switchyard.stack.stack import ORDER, Stack
+
+
+def dev_home(settings: Settings) -> Path:
+    home = settings.stack.home
+    return home if home.is_absolute() else REPO / home / "dev"
+
+
+def running(settings: Settings) -> dict[str, int]:
+    run_dir = dev_home(settings) / "run"
+    alive = {}
+    for name in ORDER:
+        pidfile = run_dir / f"{name}.pid"
+        if pidfile.exists():
+            pid = int(pidfile.read_text().strip() or 0)
+            if pid and pid_alive(pid):
+                alive[name] = pid
+    return alive
+
+
+def cmd_fetch(settings: Settings, args: argparse.Namespace) -> int:
+    libs = ensure_jars()
+    print(f"Kafka jars: {libs} ({len(list(libs.glob('*.jar')))} jars)")
+    for binary in (restate_server_binary(), restate_cli_binary()):
+        if not binary.exists():
+            print(f"missing {binary}: run `npm ci`", file=sys.stderr)
+            return 1
+        print(f"found {binary}")
+    return 0
+
+
+def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    alive = running(settings)
+    if alive:
+        print(f"already running: {', '.join(f'{n} (pid {p})' for n, p in alive.items())}; bootstrapping again")
+        for line in bootstrap(settings).lines():
+            print(f"  {line}")
+        return 0
+    start = time.monotonic()
+    Stack(settings, dev_home(settings)).start()
+    print(f"stack up in {time.monotonic() - start:.1f}s; stop it with `make down`")
+    return 0
+
+
+def cmd_down(settings: Settings, args: argparse.Namespace) -> int:
+    stack = Stack(settings, dev_home(settings))
+    alive = running(settings)
+    stack.stop()
+    print(f"stopped: {', '.join(alive) or 'nothing was running'}")
+    return 0
+
+
+def cmd_reset(settings: Settings, args: argparse.Namespace) -> int:
+    cmd_down(settings, args)
+    home = dev_home(settings)
+    shutil.rmtree(home, ignore_errors=True)
+    print(f"removed {home} (Kafka logs, Restate data, pid files)")
+    return 0
+
+
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    alive = running(settings)
+    for name in ORDER:
+        print(f"{name:8} {'running (pid %d)' % alive[name] if name in alive else 'stopped'}")
+    admin = RestateAdmin(settings.restate.admin_url, timeout=5)
+    try:
+        subs = {s["source"].rsplit("/", 1)[-1]: s["id"] for s in admin.subscriptions()}
+    except ComponentDown as exc:
+        print(exc)
+        return 1
+    finally:
+        admin.close()
+    print(f"\n{'topic':28} {'sink':40} subscription")
+    for t in TOPICS:
+        print(f"{t.name:28} {t.target:40} {subs.get(t.name, 'missing')}")
+    return 0
+
+
+def cmd_bootstrap(settings: Settings, args: argparse.Namespace) -> int:
+    for line in bootstrap(settings).lines():
+        print(line)
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    cmd_up(settings, args)
+    scenes = args.only or list(SCENES)
+    producer = RecordProducer(settings.kafka.client_config())
+    failed = []
+    with httpx.Client(base_url=settings.restate.ingress_url, timeout=60) as http:
+        env = DemoEnv(settings, producer, http, print)
+        for name in scenes:
+            print(f"\n=== {name} " + "=" * max(0, 60 - len(name)))
+            start = time.monotonic()
+            try:
+                SCENES[name](env)
+            except DemoFailed as exc:
+                failed.append(name)
+                print(f"  FAILED: {exc}")
+            print(f"  ({time.monotonic() - start:.1f}s)")
+    print(f"\n{len(scenes) - len(failed)}/{len(scenes)} demo scenes succeeded" +
+          (f"; failed: {', '.join(failed)}" if failed else ""))
+    print("The stack keeps running: try the seed README steps (see README), `make status`, `make down`.")
+    return 1 if failed else 0
+
+
+def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
+    t = topic(args.topic)
+    if args.file:
+        records = list(from_file(Path(args.file), args.separator))
+    elif args.generate:
+        gen = {"social-media-posts": post_events.generate, "package-location-updates": package_events.generate}
+        if t.name not in gen:
+            raise RecordError(f"--generate: no generator for {t.name} (have: {', '.join(gen)})")
+        records = list(gen[t.name](args.generate, args.keys, args.seed))
+    elif args.key is not None and args.value is not None:
+        records = [(args.key, args.value.encode())]
+    else:
+        raise RecordError("give --key and --value, --file, or --generate N")
+    sent = produce(RecordProducer(settings.kafka.client_config()), t, records, validate=not args.no_validate)
+    print(f"sent {sent} record(s) to {t.name}")
+    return 0
+
+
+def cmd_post(settings: Settings, args: argparse.Namespace) -> int:
+    producer = RecordProducer(settings.kafka.client_config())
+    sent = produce(producer, topic("social-media-posts"), [post_events.post(args.user, args.content, args.metadata)])
+    print(f"sent {sent} post for {args.user}")
+    return 0
+
+
+def cmd_locate(settings: Settings, args: argparse.Namespace) -> int:
+    producer = RecordProducer(settings.kafka.client_config())
+    update = package_events.location(args.package, args.location, args.timestamp)
+    sent = produce(producer, topic("package-location-updates"), [update])
+    print(f"sent {sent} location event for {args.package}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="switchyard", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("fetch", help="fetch the Kafka jars; check the npm binaries").set_defaults(fn=cmd_fetch)
+    sub.add_parser("up", help="start Kafka, Restate and the service; bootstrap").set_defaults(fn=cmd_up)
+    sub.add_parser("down", help="stop the dev stack").set_defaults(fn=cmd_down)
+    sub.add_parser("reset", help="stop the dev stack and delete its data").set_defaults(fn=cmd_reset)
+    sub.add_parser("status", help="components and subscriptions").set_defaults(fn=cmd_status)
+    sub.add_parser("bootstrap", help="topics, Kafka cluster, deployment, subscriptions").set_defaults(fn=cmd_bootstrap)
+    demo = sub.add_parser("demo", help="the stack up and the seeds' demo traffic through every example")
+    demo.add_argument("--only", action="append", choices=list(SCENES), help="run only this scene (repeatable)")
+    demo.set_defaults(fn=cmd_demo)
+    prod = sub.add_parser("produce", help="produce records to an input topic, validated against its schema")
+    prod.add_argument("topic", choices=[t.name for t in TOPICS])
+    prod.add_argument("--key")
+    prod.add_argument("--value", help="the JSON value")
+    prod.add_argument("--file", help="lines of key<separator>json")
+    prod.add_argument("--separator", default=":")
+    prod.add_argument("--generate", type=int, metavar="N", help="N generated records")
+    prod.add_argument("--keys", type=int, default=10, help="distinct keys for --generate")
+    prod.add_argument("--seed", type=int, default=7)
+    prod.add_argument("--no-validate", action="store_true", help="send even if the schema refuses it")
+    prod.set_defaults(fn=cmd_produce)
+    post = sub.add_parser("post", help="publish a post to social-media-posts")
+    post.add_argument("user")
+    post.add_argument("content")
+    post.add_argument("--metadata", default="public")
+    post.set_defaults(fn=cmd_post)
+    locate = sub.add_parser("locate", help="publish a location event to package-location-updates")
+    locate.add_argument("package")
+    locate.add_argument("location")
+    locate.add_argument("--timestamp", default=time.strftime("%Y-%m-%d %H:%M"))
+    locate.set_defaults(fn=cmd_locate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    settings = Settings()
+    try:
+        return int(args.fn(settings, args))
+    except (ComponentDown, StartupError, RecordError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    except json.JSONDecodeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

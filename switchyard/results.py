@@ -1,0 +1,109 @@
+"""Reading what Switchyard wrote: `-results` and `-dlq` records, from a point in time on.
+
+Used by the demo, the DLQ tools and the tests: mark the topics' ends first, produce, then
+collect what arrives after the mark.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+    timestamp_ms: int
+
+    @property
+    def key_text(self) -> str:
+        return (self.key or b"").decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.value or b"null")
+
+    def header(self, name: str) -> str | None:
+        for k, v in self.headers:
+            if k == name:
+                return v.decode(errors="replace")
+        return None
+
+
+class TopicReader:
+    """Reads topics from their ends at creation (``from_start=False``) or from the beginning."""
+
+    def __init__(self, client: Mapping[str, str], topics: Iterable[str], from_start: bool = False) -> None:
+        self._consumer = Consumer({
+            **client,
+            "group.id": f"switchyard-reader-{uuid.uuid4()}",
+            "enable.auto.commit": "false",
+            "log_level": "0",
+        })
+        assignment = []
+        for name in topics:
+            meta = self._consumer.list_topics(name, timeout=10).topics[name]
+            for p in meta.partitions:
+                if from_start:
+                    offset = OFFSET_BEGINNING
+                else:
+                    offset = self._end_offset(TopicPartition(name, p))
+                assignment.append(TopicPartition(name, p, offset))
+        self._consumer.assign(assignment)
+
+    def _end_offset(self, tp: TopicPartition, attempts: int = 50) -> int:
+        # A topic created a moment ago may not have its leader yet: ask again briefly.
+        for attempt in range(attempts):
+            try:
+                return int(self._consumer.get_watermark_offsets(tp, timeout=10)[1])
+            except KafkaException:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.2)
+        raise AssertionError("unreachable")
+
+    def collect(
+        self, until: Callable[[list[Record]], bool], timeout: float, idle: float | None = None
+    ) -> list[Record]:
+        """Collects records until ``until(records)`` holds, ``timeout`` passes, or (with
+        ``idle``) nothing new arrived for that long."""
+        records: list[Record] = []
+        deadline = time.monotonic() + timeout
+        last = time.monotonic()
+        while time.monotonic() < deadline and not until(records):
+            msg = self._consumer.poll(0.2)
+            if msg is None:
+                if idle is not None and time.monotonic() - last > idle:
+                    break
+                continue
+            if msg.error():
+                continue
+            last = time.monotonic()
+            records.append(Record(
+                msg.topic(), msg.partition(), msg.offset(), msg.key(), msg.value(),
+                list(msg.headers() or []), msg.timestamp()[1],
+            ))
+        return records
+
+    def close(self) -> None:
+        self._consumer.close()
+
+    def __enter__(self) -> TopicReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def count_at_least(n: int, topic: str | None = None) -> Callable[[list[Record]], bool]:
+    return lambda records: sum(1 for r in records if topic is None or r.topic == topic) >= n
