@@ -69,6 +69,76 @@ class FeedSettings(BaseModel):
     moderation_pending_probability: float = Field(default=0.5, ge=0.0, lt=1.0)
 
 
+class ReservationSettings(BaseModel):
+    """ProductService (durable RPC)."""
+
+
+class BookingSettings(BaseModel):
+    """BookingWorkflow (saga): the simulated flight, car and payment APIs."""
+
+    declined_cards: list[str] = Field(default_factory=lambda: ["4111111111111111"])
+
+
+class MachineSettings(BaseModel):
+    """MachineOperator (stateful actor)."""
+
+    transition_duration: timedelta = timedelta(seconds=5)
+    crash_probability: float = Field(default=0.3, ge=0.0, lt=1.0)
+
+
+class PaymentStateSettings(BaseModel):
+    """PaymentProcessor (payment state machine)."""
+
+    expiry: timedelta = timedelta(days=1)
+
+
+class TaskSettings(BaseModel):
+    """AsyncTaskWorker (delayed task queue)."""
+
+    task_duration: timedelta = timedelta(milliseconds=200)
+
+
+class FanOutSettings(BaseModel):
+    """FanOutWorker (fan-out/fan-in)."""
+
+    subtask_min_duration: timedelta = timedelta(milliseconds=200)
+    subtask_max_duration: timedelta = timedelta(seconds=2)
+
+
+class UploadSettings(BaseModel):
+    """DataUploadService (sync-to-async upload)."""
+
+    upload_duration: timedelta = timedelta(seconds=10)
+    sync_timeout: timedelta = timedelta(seconds=5)
+
+
+class EmailSettings(BaseModel):
+    """SMTP for outgoing mail; the dev stack and tests run a local sink here."""
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    sender: str = "switchyard@localhost"
+
+
+class ProviderSettings(BaseModel):
+    """The payment provider (PaymentService). Defaults point at the local simulator;
+    set the real API base and keys to talk to the real provider."""
+
+    api_base: str = "http://127.0.0.1:12111"
+    secret_key: SecretStr = SecretStr("sk_test_switchyard_simulator")
+    webhook_secret: SecretStr = SecretStr("whsec_switchyard_simulator")
+    # Where the simulator delivers webhooks (Restate ingress), and after how long.
+    webhook_url: str = "http://127.0.0.1:8080/PaymentService/processWebhook"
+    delayed_status_after: timedelta = timedelta(seconds=2)
+
+
+class DepositSettings(BaseModel):
+    """PaymentService/deposit (betting)."""
+
+    limit: int = 10_000
+    limit_restore_after: timedelta = timedelta(days=7)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SWITCHYARD_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -79,6 +149,16 @@ class Settings(BaseSettings):
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     stack: LocalStackSettings = Field(default_factory=LocalStackSettings)
     feed: FeedSettings = Field(default_factory=FeedSettings)
+    reservations: ReservationSettings = Field(default_factory=ReservationSettings)
+    booking: BookingSettings = Field(default_factory=BookingSettings)
+    machines: MachineSettings = Field(default_factory=MachineSettings)
+    payments: PaymentStateSettings = Field(default_factory=PaymentStateSettings)
+    tasks: TaskSettings = Field(default_factory=TaskSettings)
+    fanout: FanOutSettings = Field(default_factory=FanOutSettings)
+    uploads: UploadSettings = Field(default_factory=UploadSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
+    provider: ProviderSettings = Field(default_factory=ProviderSettings)
+    deposits: DepositSettings = Field(default_factory=DepositSettings)
 
     @cached_property
     def admin_address(self) -> tuple[str, int]:

@@ -6,6 +6,9 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, SecretStr
 
 from switchyard.bootstrap import BootstrapReport, bootstrap
 from switchyard.settings import Settings
@@ -19,9 +22,20 @@ ORDER = ("kafka", "restate", "service", "streams")
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    """The settings as SWITCHYARD_* variables, so child processes see exactly these."""
+    """The settings as SWITCHYARD_* variables, so child processes see exactly these
+    (secrets included: they go to our own children's environment, never to logs)."""
     dumped = settings.model_dump(mode="json")
+    _reveal(settings, dumped)
     return {f"SWITCHYARD_{section.upper()}": json.dumps(value) for section, value in dumped.items()}
+
+
+def _reveal(model: BaseModel, dumped: dict[str, Any]) -> None:
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr):
+            dumped[name] = value.get_secret_value()
+        elif isinstance(value, BaseModel):
+            _reveal(value, dumped[name])
 
 
 class Stack:

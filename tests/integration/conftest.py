@@ -1,0 +1,99 @@
+"""A real Kafka broker and restate-server for the whole session, on free ports.
+
+The stack is started by the same steps as `switchyard up` (switchyard.stack), in a temp
+home, so a running dev stack is never touched. Durations are shortened by configuration.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from switchyard.admin import RestateAdmin
+from switchyard.settings import Settings
+from switchyard.stack.stack import Stack
+from tests.integration.kafka_driver import KafkaDriver
+
+
+def free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def test_settings(home: Path) -> Settings:
+    kafka, controller, admin, ingress, node, service = free_ports(6)
+    return Settings(
+        _env_file=None,
+        kafka={"bootstrap_servers": f"127.0.0.1:{kafka}", "topic_partitions": 2},
+        restate={
+            "admin_url": f"http://127.0.0.1:{admin}",
+            "ingress_url": f"http://127.0.0.1:{ingress}",
+            "deployment_url": f"http://127.0.0.1:{service}",
+        },
+        service={"bind": f"127.0.0.1:{service}"},
+        stack={"home": home, "kafka_controller_port": controller, "restate_node_port": node},
+        feed={"moderation_poll_interval": 0.05, "moderation_pending_probability": 0.5},
+        # issue 3 examples
+        booking={},
+        machines={"transition_duration": 0.2, "crash_probability": 0.3},
+        payments={"expiry": 3},
+        deposits={"limit_restore_after": 3},
+        # issue 4 examples
+        tasks={"task_duration": 0.05},
+        fanout={"subtask_min_duration": 0.2, "subtask_max_duration": 1.0},
+        uploads={"upload_duration": 3, "sync_timeout": 1},
+        email={},
+        provider={"delayed_status_after": 0.5},
+    )
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    home = tmp_path_factory.mktemp("stack")
+    running = Stack(test_settings(home), home, progress=lambda line: print(line, flush=True))
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(stack: Stack) -> Settings:
+    return stack.settings
+
+
+@pytest.fixture(scope="session")
+def kafka(settings: Settings) -> KafkaDriver:
+    return KafkaDriver(settings.kafka.client_config())
+
+
+@pytest.fixture(scope="session")
+def ingress(settings: Settings) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=settings.restate.ingress_url, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def admin(settings: Settings) -> Iterator[RestateAdmin]:
+    client = RestateAdmin(settings.restate.admin_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def unique(request: pytest.FixtureRequest) -> str:
+    """A key prefix of this test's own, so tests never share objects."""
+    import uuid
+
+    return f"{request.node.name[:30]}-{uuid.uuid4().hex[:6]}"

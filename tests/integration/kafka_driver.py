@@ -1,0 +1,71 @@
+"""Drives the stack through Kafka as a user would, and reads back what each record caused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from producers.client import RecordProducer
+from schemas.catalogue import Topic
+from switchyard.results import Record, TopicReader
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one produced record: its `-results` record or its `-dlq` record."""
+
+    sent: tuple[str, int, int]  # (topic, partition, offset)
+    key: str
+    record: Record
+
+    @property
+    def dead_lettered(self) -> bool:
+        return self.record.topic.endswith("-dlq")
+
+    @property
+    def ok(self) -> bool:
+        return not self.dead_lettered and bool(self.record.json()["ok"])
+
+    @property
+    def result(self) -> object:
+        return self.record.json().get("result")
+
+    @property
+    def error(self) -> dict[str, object]:
+        return dict(self.record.json().get("error") or {})
+
+
+def source_of(record: Record) -> tuple[str, int, int]:
+    if record.topic.endswith("-dlq"):
+        return (record.header("source.topic") or "", int(record.header("source.partition") or -1),
+                int(record.header("source.offset") or -1))
+    s = record.json()["source"]
+    return (s["topic"], s["partition"], s["offset"])
+
+
+class KafkaDriver:
+    def __init__(self, client: dict[str, str]) -> None:
+        self.client = client
+
+    def send(self, topic: Topic, records: Iterable[tuple[str, bytes | str]], timeout: float = 60.0) -> list[Outcome]:
+        """Produces ``records`` in order and waits until every one has a result or DLQ record."""
+        with TopicReader(self.client, [topic.results, topic.dlq]) as reader:
+            producer = RecordProducer(self.client)
+            keys = []
+            for key, value in records:
+                producer.send(topic.name, key, value.encode() if isinstance(value, str) else value)
+                keys.append(key)
+            producer.flush()
+            sent = list(producer.delivered)
+            wanted = set(sent)
+
+            def complete(rs: list[Record]) -> bool:
+                return wanted <= {source_of(r) for r in rs}
+
+            got = reader.collect(complete, timeout)
+        by_source = {}
+        for r in got:
+            by_source.setdefault(source_of(r), r)
+        missing = [s for s in sent if s not in by_source]
+        assert not missing, f"no result or DLQ record within {timeout}s for {missing}"
+        return [Outcome(s, k, by_source[s]) for s, k in zip(sent, keys, strict=True)]
