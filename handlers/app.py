@@ -17,9 +17,13 @@ from switchyard.settings import Settings
 
 
 def services(settings: Settings, runtime: SinkRuntime) -> list[restate.Service | restate.VirtualObject | restate.Workflow]:
+    # One PaymentService holds the betting deposit (handlers/deposits.py) and the provider
+    # payments (handlers/signals.py); each module registers its handlers on it.
+    payment_service = restate.Service("PaymentService")
     return [
         posts.build(settings.feed, runtime),
         packages.build(runtime),
+        payment_service,
     ]
 
 

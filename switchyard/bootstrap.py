@@ -80,15 +80,15 @@ def ensure_cluster(admin: RestateAdmin, settings: Settings) -> str:
     return "unchanged"
 
 
-def ensure_subscriptions(admin: RestateAdmin, settings: Settings, services: set[str]) -> list[str]:
+def ensure_subscriptions(admin: RestateAdmin, settings: Settings, handlers: set[str]) -> list[str]:
     present = {(s["source"], s["sink"]) for s in admin.subscriptions()}
     created = []
     for t in TOPICS:
         source = f"kafka://{settings.kafka.cluster_name}/{t.name}"
         if (source, t.sink) in present:
             continue
-        if t.service not in services:
-            log.warning("not subscribing %s: service %s is not registered", t.name, t.service)
+        if t.target not in handlers:
+            log.warning("not subscribing %s: handler %s is not registered", t.name, t.target)
             continue
         admin.create_subscription(source, t.sink, {"auto.offset.reset": "earliest"})
         created.append(t.name)
@@ -102,8 +102,10 @@ def bootstrap(settings: Settings) -> BootstrapReport:
     try:
         report.cluster = ensure_cluster(admin, settings)
         deployment = admin.register_deployment(settings.restate.deployment_url)
-        report.services = sorted(s["name"] for s in deployment.get("services", []))
-        report.subscriptions_created = ensure_subscriptions(admin, settings, set(report.services))
+        services = deployment.get("services", [])
+        report.services = sorted(s["name"] for s in services)
+        handlers = {f"{s['name']}/{h['name']}" for s in services for h in s.get("handlers", [])}
+        report.subscriptions_created = ensure_subscriptions(admin, settings, handlers)
     finally:
         admin.close()
     return report

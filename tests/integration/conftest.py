@@ -31,7 +31,7 @@ def free_ports(n: int) -> list[int]:
 
 
 def test_settings(home: Path) -> Settings:
-    kafka, controller, admin, ingress, node, service = free_ports(6)
+    kafka, controller, admin, ingress, node, service, smtp, provider = free_ports(8)
     return Settings(
         _env_file=None,
         kafka={"bootstrap_servers": f"127.0.0.1:{kafka}", "topic_partitions": 2},
@@ -52,8 +52,12 @@ def test_settings(home: Path) -> Settings:
         tasks={"task_duration": 0.05},
         fanout={"subtask_min_duration": 0.2, "subtask_max_duration": 1.0},
         uploads={"upload_duration": 3, "sync_timeout": 1},
-        email={},
-        provider={"delayed_status_after": 0.5},
+        email={"smtp_port": smtp},
+        provider={
+            "api_base": f"http://127.0.0.1:{provider}",
+            "webhook_url": f"http://127.0.0.1:{ingress}/PaymentService/processWebhook",
+            "delayed_status_after": 0.5,
+        },
     )
 
 
