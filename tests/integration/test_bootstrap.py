@@ -1,0 +1,49 @@
+"""The bootstrap is idempotent, and says clearly which component is down."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.catalogue import TOPICS
+from switchyard.admin import ComponentDown, RestateAdmin
+from switchyard.bootstrap import bootstrap
+from switchyard.settings import Settings
+from tests.integration.conftest import free_ports
+
+
+def test_rerunning_the_bootstrap_changes_nothing(settings: Settings, admin: RestateAdmin) -> None:
+    before = sorted((s["id"], s["source"], s["sink"]) for s in admin.subscriptions())
+    report = bootstrap(settings)
+    assert report.topics_created == []
+    assert report.cluster == "unchanged"
+    assert report.subscriptions_created == []
+    assert sorted((s["id"], s["source"], s["sink"]) for s in admin.subscriptions()) == before
+    subscribed = {s["source"].rsplit("/", 1)[-1]: s["sink"] for s in admin.subscriptions()}
+    for t in TOPICS:
+        if t.name in subscribed:
+            assert subscribed[t.name] == t.sink
+
+
+def test_every_registered_sink_handler_is_subscribed(admin: RestateAdmin) -> None:
+    registered = {f"{s['name']}/{h['name']}" for s in admin.services() for h in s["handlers"]}
+    subscribed = {s["sink"] for s in admin.subscriptions()}
+    for t in TOPICS:
+        if t.target in registered:
+            assert t.sink in subscribed, t.name
+    assert "service://UserFeed/processPost" in subscribed
+
+
+def test_restate_down_is_named_with_its_address(settings: Settings) -> None:
+    (port,) = free_ports(1)
+    down = settings.model_copy(update={"restate": settings.restate.model_copy(
+        update={"admin_url": f"http://127.0.0.1:{port}"})})
+    with pytest.raises(ComponentDown, match=f"Restate admin API at http://127.0.0.1:{port}"):
+        bootstrap(down)
+
+
+def test_kafka_down_is_named_with_its_address(settings: Settings) -> None:
+    (port,) = free_ports(1)
+    down = settings.model_copy(update={"kafka": settings.kafka.model_copy(
+        update={"bootstrap_servers": f"127.0.0.1:{port}"})})
+    with pytest.raises(ComponentDown, match=f"Kafka at 127.0.0.1:{port}"):
+        bootstrap(down)
