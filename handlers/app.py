@@ -15,8 +15,10 @@ from handlers.sink import SinkRuntime
 from producers.client import AsyncProducer
 from switchyard.settings import Settings
 
+ServiceDef = restate.Service | restate.VirtualObject | restate.Workflow
 
-def services(settings: Settings, runtime: SinkRuntime) -> list[restate.Service | restate.VirtualObject | restate.Workflow]:
+
+def services(settings: Settings, runtime: SinkRuntime) -> list[ServiceDef]:
     # One PaymentService holds the betting deposit (handlers/deposits.py) and the provider
     # payments (handlers/signals.py); each module registers its handlers on it.
     payment_service = restate.Service("PaymentService")

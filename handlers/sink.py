@@ -29,7 +29,7 @@ import restate
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 from restate.handler import handler_from_callable
-from restate.serde import BytesSerde
+from restate.serde import BytesSerde, Serde
 
 from producers.client import AsyncProducer
 from schemas.catalogue import Topic, describe_error
@@ -169,7 +169,7 @@ async def _run_and_report(
         result = await fn(ctx, request)
     except restate.TerminalError as exc:
         if origin is not None:
-            await _report(ctx, topic, runtime, origin, ok=False, error=ResultError(code=exc.status_code, message=exc.message))
+            await _report(ctx, topic, runtime, origin, ok=False, error=failure(exc))
         raise
     if origin is not None:
         await _report(ctx, topic, runtime, origin, ok=True, result=to_jsonable_python(result))
@@ -190,12 +190,16 @@ async def _forward_idempotently(
     try:
         out = await call
     except restate.TerminalError as exc:
-        await _report(ctx, topic, runtime, origin, ok=False, error=ResultError(code=exc.status_code, message=exc.message))
+        await _report(ctx, topic, runtime, origin, ok=False, error=failure(exc))
         raise
-    serde = handler_from_callable(handle).handler_io.output_serde
+    serde: Serde[Any] = handler_from_callable(handle).handler_io.output_serde
     result = serde.deserialize(out)
     await _report(ctx, topic, runtime, origin, ok=True, result=to_jsonable_python(result))
     return result
+
+
+def failure(exc: restate.TerminalError) -> ResultError:
+    return ResultError(code=exc.status_code, message=exc.message)
 
 
 async def _report(

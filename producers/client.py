@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from pydantic import BaseModel
 
-Headers = list[tuple[str, bytes]]
+Headers = Sequence[tuple[str, str | bytes | None]]
 
 
 class InvalidKeyError(ValueError):
@@ -73,7 +73,8 @@ class RecordProducer:
         headers: Headers | None = None,
     ) -> None:
         self._producer.produce(
-            topic, key=encode_key(key), value=encode_value(value), headers=headers, on_delivery=self._delivered
+            topic, key=encode_key(key), value=encode_value(value), headers=list(headers or []),
+            on_delivery=self._delivered,
         )
         self._producer.poll(0)
 
@@ -87,7 +88,7 @@ class RecordProducer:
             self._errors.append(f"{msg.topic()}: {err.str()}")
         else:
             self.sent += 1
-            self.delivered.append((msg.topic(), msg.partition(), msg.offset()))
+            self.delivered.append((msg.topic() or "", msg.partition() or 0, msg.offset() or 0))
 
     def flush(self, timeout: float = 30.0) -> None:
         left = self._producer.flush(timeout)
@@ -124,7 +125,9 @@ class AsyncProducer:
         def delivered(err: KafkaError | None, msg: Message) -> None:
             loop.call_soon_threadsafe(_settle, done, err, msg)
 
-        self._producer.produce(topic, key=encode_key(key), value=value, headers=headers, on_delivery=delivered)
+        self._producer.produce(
+            topic, key=encode_key(key), value=value, headers=list(headers or []), on_delivery=delivered
+        )
         return await done
 
     def close(self, timeout: float = 10.0) -> None:

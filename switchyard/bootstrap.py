@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from schemas.catalogue import TOPICS, all_topic_names
 from switchyard.admin import ComponentDown, RestateAdmin
@@ -47,7 +47,7 @@ def ensure_topics(settings: Settings) -> list[str]:
     if not missing:
         return []
     new = [NewTopic(name, settings.kafka.topic_partitions, settings.kafka.replication_factor) for name in missing]
-    for name, future in admin.create_topics(new).items():
+    for future in admin.create_topics(new).values():
         try:
             future.result(timeout=30)
         except KafkaException as exc:

@@ -26,6 +26,7 @@ from switchyard.stack.kafka import ensure_jars
 from switchyard.stack.paths import REPO, restate_cli_binary, restate_server_binary
 from switchyard.stack.processes import StartupError, pid_alive
 from switchyard.stack.stack import ORDER, Stack
+from switchyard.topics_table import topics_table
 
 
 def dev_home(settings: Settings) -> Path:
@@ -88,7 +89,7 @@ def cmd_reset(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     alive = running(settings)
     for name in ORDER:
-        print(f"{name:8} {'running (pid %d)' % alive[name] if name in alive else 'stopped'}")
+        print(f"{name:8} {f'running (pid {alive[name]})' if name in alive else 'stopped'}")
     admin = RestateAdmin(settings.restate.admin_url, timeout=5)
     try:
         subs = {s["source"].rsplit("/", 1)[-1]: s["id"] for s in admin.subscriptions()}
@@ -164,6 +165,11 @@ def cmd_locate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
+    print(topics_table())
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="switchyard", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -172,6 +178,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("down", help="stop the dev stack").set_defaults(fn=cmd_down)
     sub.add_parser("reset", help="stop the dev stack and delete its data").set_defaults(fn=cmd_reset)
     sub.add_parser("status", help="components and subscriptions").set_defaults(fn=cmd_status)
+    sub.add_parser("topics", help="the topic catalogue as a table").set_defaults(fn=cmd_topics)
     sub.add_parser("bootstrap", help="topics, Kafka cluster, deployment, subscriptions").set_defaults(fn=cmd_bootstrap)
     demo = sub.add_parser("demo", help="the stack up and the seeds' demo traffic through every example")
     demo.add_argument("--only", action="append", choices=list(SCENES), help="run only this scene (repeatable)")

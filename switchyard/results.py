@@ -54,10 +54,7 @@ class TopicReader:
         for name in topics:
             meta = self._consumer.list_topics(name, timeout=10).topics[name]
             for p in meta.partitions:
-                if from_start:
-                    offset = OFFSET_BEGINNING
-                else:
-                    offset = self._end_offset(TopicPartition(name, p))
+                offset = OFFSET_BEGINNING if from_start else self._end_offset(TopicPartition(name, p))
                 assignment.append(TopicPartition(name, p, offset))
         self._consumer.assign(assignment)
 
@@ -89,9 +86,12 @@ class TopicReader:
             if msg.error():
                 continue
             last = time.monotonic()
+            raw_headers = msg.headers() or []
+            pairs = raw_headers.items() if isinstance(raw_headers, dict) else raw_headers
+            headers = [(k, v if isinstance(v, bytes) else (v or "").encode()) for k, v in pairs]
             records.append(Record(
-                msg.topic(), msg.partition(), msg.offset(), msg.key(), msg.value(),
-                list(msg.headers() or []), msg.timestamp()[1],
+                msg.topic() or "", msg.partition() or 0, msg.offset() or 0, msg.key(), msg.value(),
+                headers, msg.timestamp()[1],
             ))
         return records
 

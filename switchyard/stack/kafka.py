@@ -95,7 +95,8 @@ def start_broker(
 
 
 def kafka_ready(bootstrap: str, config: dict[str, str] | None = None) -> bool:
-    admin = AdminClient({"bootstrap.servers": bootstrap, **(config or {}), "socket.timeout.ms": "1000", "log_level": "0"})
+    quiet = {"socket.timeout.ms": "1000", "log_level": "0"}
+    admin = AdminClient({"bootstrap.servers": bootstrap, **(config or {}), **quiet})
     try:
         return bool(admin.list_topics(timeout=1).brokers)
     except Exception:  # noqa: BLE001 - any failure means "not yet"

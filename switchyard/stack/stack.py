@@ -6,18 +6,34 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, SecretStr
 
 from switchyard.bootstrap import BootstrapReport, bootstrap
 from switchyard.settings import Settings
+from switchyard.stack.containers import start_kafka_container, start_restate_container
 from switchyard.stack.kafka import start_broker
-from switchyard.stack.processes import Managed, stop_from_pidfiles
+from switchyard.stack.processes import stop_from_pidfiles
 from switchyard.stack.restate import start_restate
 from switchyard.stack.service import start_service
 
 Progress = Callable[[str], None]
+
+
+class Component(Protocol):
+    name: str
+    log: Path
+
+    def stop(self, timeout: float = 15.0) -> None: ...
+
+    def kill(self) -> None: ...
+
+
+def _timed(start: Callable[[], Component]) -> tuple[Component, float]:
+    began = time.monotonic()
+    component = start()
+    return component, time.monotonic() - began
 ORDER = ("kafka", "restate", "service", "streams")
 
 
@@ -41,17 +57,20 @@ def _reveal(model: BaseModel, dumped: dict[str, Any]) -> None:
 class Stack:
     """Kafka, Restate and the service on this machine, started in order and stopped in reverse."""
 
-    def __init__(self, settings: Settings, home: Path, progress: Progress = print) -> None:
+    def __init__(
+        self, settings: Settings, home: Path, progress: Progress = print, use_containers: bool = False
+    ) -> None:
         self.settings = settings
         self.home = home.resolve()
         self.progress = progress
-        self.components: dict[str, Managed] = {}
+        self.use_containers = use_containers  # Kafka and Restate from images (testcontainers)
+        self.components: dict[str, Component] = {}
 
     @property
     def run_dir(self) -> Path:
         return self.home / "run"
 
-    def _step(self, n: int, total: int, label: str, action: Callable[[], tuple[Managed, float]]) -> None:
+    def _step(self, n: int, total: int, label: str, action: Callable[[], tuple[Component, float]]) -> None:
         self.progress(f"[{n}/{total}] {label} ...")
         managed, took = action()
         self.components[managed.name] = managed
@@ -60,6 +79,11 @@ class Stack:
     def start_kafka(self, n: int = 1, total: int = 4) -> None:
         s = self.settings
         host, port = s.kafka_address
+        if self.use_containers:
+            timeout = s.stack.start_timeout.total_seconds()
+            self._step(n, total, f"Kafka broker (container) on {host}:{port}",
+                       lambda: _timed(lambda: start_kafka_container(s, self.home, timeout)))
+            return
         self._step(n, total, f"Kafka broker (KRaft) on {host}:{port}", lambda: start_broker(
             self.home, host, port, s.stack.kafka_controller_port, s.kafka.topic_partitions,
             s.stack.start_timeout.total_seconds(),
@@ -67,6 +91,11 @@ class Stack:
 
     def start_restate(self, n: int = 2, total: int = 4) -> None:
         s = self.settings
+        if self.use_containers:
+            timeout = s.stack.start_timeout.total_seconds()
+            self._step(n, total, f"restate-server (container, admin {s.restate.admin_url})",
+                       lambda: _timed(lambda: start_restate_container(s, self.home, timeout)))
+            return
         self._step(n, total, f"restate-server (admin {s.restate.admin_url}, ingress {s.restate.ingress_url})",
                    lambda: start_restate(s, self.home, s.stack.start_timeout.total_seconds()))
 

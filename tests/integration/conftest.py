@@ -15,6 +15,7 @@ import pytest
 
 from switchyard.admin import RestateAdmin
 from switchyard.settings import Settings
+from switchyard.stack.containers import docker_available
 from switchyard.stack.stack import Stack
 from tests.integration.kafka_driver import KafkaDriver
 
@@ -64,7 +65,9 @@ def test_settings(home: Path) -> Settings:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("stack")
-    running = Stack(test_settings(home), home, progress=lambda line: print(line, flush=True))
+    # testcontainers when a Docker engine answers; the native processes otherwise.
+    running = Stack(test_settings(home), home, progress=lambda line: print(line, flush=True),
+                    use_containers=docker_available())
     running.start()
     try:
         yield running

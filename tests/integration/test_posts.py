@@ -58,7 +58,8 @@ def test_a_bad_post_is_dead_lettered_and_the_users_next_post_still_runs(
     user = f"{unique}-user"
     bad = b'{"content": "no metadata"}'
     dead, good = kafka.send(TOPIC, [(user, bad), (user, post("after the bad one"))])
-    assert dead.dead_lettered and dead.record.value == bad
+    assert dead.dead_lettered
+    assert dead.record.value == bad
     assert "metadata: Field required" in (dead.record.header("error.reason") or "")
     assert good.ok
     assert [e["content"] for e in ingress.post(f"/UserFeed/{user}/getFeed").json()] == ["after the bad one"]

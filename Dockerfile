@@ -1,0 +1,13 @@
+# The Switchyard service and its command-line tools, for docker compose.
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY schemas schemas
+COPY handlers handlers
+COPY producers producers
+COPY streams streams
+COPY switchyard switchyard
+COPY hypercorn.toml restate.toml ./
+RUN pip install --no-cache-dir .
+EXPOSE 9080
+CMD ["hypercorn", "--config", "hypercorn.toml", "--bind", "0.0.0.0:9080", "handlers.app:create_app()"]

@@ -1,0 +1,1 @@
+"""Settings, logging, the stack launcher, the bootstrap and the CLI."""

@@ -1,0 +1,101 @@
+"""The same stack from images via testcontainers, where a Docker engine answers.
+
+Kafka and restate-server run from their images on the host network (so the ports and
+addresses are exactly those of the native stack); the service, built from this tree,
+runs natively as everywhere else. Only used when `docker_available()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from switchyard.settings import Settings
+from switchyard.stack.kafka import kafka_ready
+from switchyard.stack.paths import RESTATE_CONFIG
+from switchyard.stack.processes import StartupError
+from switchyard.stack.restate import healthy, restate_env
+
+KAFKA_IMAGE = "apache/kafka:4.2.0"
+RESTATE_IMAGE = "docker.io/restatedev/restate:1.7.12"
+
+
+def docker_available() -> bool:
+    try:
+        import docker
+
+        docker.from_env().ping()
+        return True
+    except Exception:  # noqa: BLE001 - no client, no engine, no permission: all mean "no"
+        return False
+
+
+class Container:
+    """A started container with the stop()/name/log shape of a native process."""
+
+    def __init__(self, name: str, container: Any, log: Path) -> None:
+        self.name = name
+        self._container = container
+        self.log = log
+
+    def alive(self) -> bool:
+        return True
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self.log.write_bytes(b"".join(self._container.get_logs()))
+        self._container.stop()
+
+    def kill(self) -> None:
+        self._container.get_wrapped_container().kill()
+
+
+def _start(name: str, image: str, env: dict[str, str], home: Path, ready: Callable[[], bool],
+           timeout: float, **kwargs: Any) -> Container:
+    import time
+
+    from testcontainers.core.container import DockerContainer
+
+    container = DockerContainer(image).with_kwargs(network_mode="host", **kwargs)
+    for key, value in env.items():
+        container = container.with_env(key, value)
+    container.start()
+    handle = Container(name, container, home / "run" / f"{name}.log")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            return handle
+        time.sleep(0.5)
+    handle.stop()
+    raise StartupError(f"{name} container ({image}) not ready after {timeout:.0f}s; log {handle.log}")
+
+
+def start_kafka_container(settings: Settings, home: Path, timeout: float) -> Container:
+    host, port = settings.kafka_address
+    controller = settings.stack.kafka_controller_port
+    env = {
+        "KAFKA_NODE_ID": "1",
+        "KAFKA_PROCESS_ROLES": "broker,controller",
+        "KAFKA_LISTENERS": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller}",
+        "KAFKA_ADVERTISED_LISTENERS": f"PLAINTEXT://{host}:{port}",
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+        "KAFKA_CONTROLLER_QUORUM_VOTERS": f"1@{host}:{controller}",
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+        "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
+        "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
+    }
+    return _start("kafka", KAFKA_IMAGE, env, home, lambda: kafka_ready(f"{host}:{port}"), timeout)
+
+
+def start_restate_container(settings: Settings, home: Path, timeout: float) -> Container:
+    env = {k: v for k, v in restate_env(settings, home).items() if k != "RESTATE_BASE_DIR"}
+    env["RESTATE_CONFIG"] = "/restate.toml"
+    admin, ingress = settings.restate.admin_url, settings.restate.ingress_url
+    return _start(
+        "restate", RESTATE_IMAGE, env, home,
+        lambda: healthy(f"{admin}/health") and healthy(f"{ingress}/restate/health"), timeout,
+        volumes={str(RESTATE_CONFIG): {"bind": "/restate.toml", "mode": "ro"}},
+    )
