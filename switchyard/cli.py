@@ -49,11 +49,16 @@ def running(settings: Settings) -> dict[str, int]:
 def cmd_fetch(settings: Settings, args: argparse.Namespace) -> int:
     libs = ensure_jars()
     print(f"Kafka jars: {libs} ({len(list(libs.glob('*.jar')))} jars)")
+    bin_dir = Path(sys.executable).parent
     for binary in (restate_server_binary(), restate_cli_binary()):
         if not binary.exists():
             print(f"missing {binary}: run `npm ci`", file=sys.stderr)
             return 1
-        print(f"found {binary}")
+        # On the venv's PATH, so `restate kv get ...` works as in the seed READMEs.
+        link = bin_dir / binary.name
+        link.unlink(missing_ok=True)
+        link.symlink_to(binary)
+        print(f"{link} -> {binary}")
     return 0
 
 
