@@ -139,6 +139,16 @@ class DepositSettings(BaseModel):
     limit_restore_after: timedelta = timedelta(days=7)
 
 
+class StreamSettings(BaseModel):
+    """The Faust stream workers (streams/): windowed views, velocity alerts, pipeline page."""
+
+    web_bind: str = "127.0.0.1:6066"
+    windows: list[timedelta] = Field(default_factory=lambda: [timedelta(seconds=10), timedelta(minutes=1)])
+    velocity_window: timedelta = timedelta(minutes=1)
+    velocity_max_count: int = 5
+    velocity_max_sum: int = 5_000
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SWITCHYARD_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -159,6 +169,7 @@ class Settings(BaseSettings):
     email: EmailSettings = Field(default_factory=EmailSettings)
     provider: ProviderSettings = Field(default_factory=ProviderSettings)
     deposits: DepositSettings = Field(default_factory=DepositSettings)
+    streams: StreamSettings = Field(default_factory=StreamSettings)
 
     @cached_property
     def admin_address(self) -> tuple[str, int]:

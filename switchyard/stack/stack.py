@@ -76,6 +76,11 @@ class Stack:
         self.components[managed.name] = managed
         self.progress(f"[{n}/{total}] {label} ready in {took:.1f}s (log {managed.log})")
 
+    def plan(self) -> list[Callable[[int, int], object]]:
+        """The start-up steps in order; each takes its position and the total for progress lines.
+        Add a component by adding its `start_<name>` method here (and its name to ORDER)."""
+        return [self.start_kafka, self.start_restate, self.start_service, self.bootstrap]
+
     def start_kafka(self, n: int = 1, total: int = 4) -> None:
         s = self.settings
         host, port = s.kafka_address
@@ -114,11 +119,15 @@ class Stack:
         return report
 
     def start(self) -> BootstrapReport:
+        steps = self.plan()
+        report: BootstrapReport | None = None
         try:
-            self.start_kafka()
-            self.start_restate()
-            self.start_service()
-            return self.bootstrap()
+            for n, step in enumerate(steps, start=1):
+                outcome = step(n, len(steps))
+                if isinstance(outcome, BootstrapReport):
+                    report = outcome
+            assert report is not None, "the plan has no bootstrap step"
+            return report
         except BaseException:
             self.stop()
             raise

@@ -32,7 +32,7 @@ def free_ports(n: int) -> list[int]:
 
 
 def test_settings(home: Path) -> Settings:
-    kafka, controller, admin, ingress, node, service, smtp, provider = free_ports(8)
+    kafka, controller, admin, ingress, node, service, smtp, provider, streams = free_ports(9)
     return Settings(
         _env_file=None,
         kafka={"bootstrap_servers": f"127.0.0.1:{kafka}", "topic_partitions": 2},
@@ -59,6 +59,8 @@ def test_settings(home: Path) -> Settings:
             "webhook_url": f"http://127.0.0.1:{ingress}/PaymentService/processWebhook",
             "delayed_status_after": 0.5,
         },
+        # issue 5 stream workers
+        streams={"web_bind": f"127.0.0.1:{streams}", "windows": [2, 10], "velocity_window": 5},
     )
 
 

@@ -63,7 +63,7 @@ class KafkaDriver:
                 return wanted <= {source_of(r) for r in rs}
 
             got = reader.collect(complete, timeout)
-        by_source = {}
+        by_source: dict[tuple[str, int, int], Record] = {}
         for r in got:
             by_source.setdefault(source_of(r), r)
         missing = [s for s in sent if s not in by_source]
