@@ -7,6 +7,9 @@ and then:
 * bad value from Kafka  -> the original key and value to `<topic>-dlq`, reason in headers;
   the invocation ends as a terminal failure and changes nothing;
 * bad body over HTTP    -> a 400 naming the field;
+* object sink          -> the highest applied offset per topic partition is kept in the
+  object's state (`kafka-applied`), so a record delivered twice (a duplicate
+  subscription, a rewound consumer group) is skipped instead of applied twice;
 * plain-service sink    -> the business call is re-issued with the record key as its
   idempotency key, so a re-produced record never runs the business step twice;
 * otherwise             -> the business function runs, and a record fed from Kafka gets
@@ -110,6 +113,8 @@ def sink_handler(
         @functools.wraps(fn)
         async def handle(ctx: restate.Context, raw: bytes) -> Any:
             origin = kafka_origin(ctx)
+            if origin is not None and topic.kind == "object" and await _seen_before(ctx, origin):
+                return None
             request = await _validated(ctx, topic, runtime, origin, raw)
             if origin is not None and not topic.keyed_by_record:
                 return await _forward_idempotently(ctx, topic, runtime, origin, raw, handle)
@@ -119,6 +124,26 @@ def sink_handler(
         return handle
 
     return decorate
+
+
+APPLIED = "kafka-applied"
+
+
+async def _seen_before(ctx: Any, origin: KafkaOrigin) -> bool:
+    """True if this object already took in this record; otherwise marks it taken.
+
+    Per key, Restate delivers one subscription's records in offset order, so a
+    high-water mark per topic partition is enough. The mark is written in the same
+    invocation as the business state, so the two commit together.
+    """
+    applied: dict[str, int] = await ctx.get(APPLIED) or {}
+    slot = f"{origin.topic}/{origin.partition}"
+    if applied.get(slot, -1) >= origin.offset:
+        log.info("skipping %s[%d]@%d: already applied (offset %d)", origin.topic, origin.partition,
+                 origin.offset, applied[slot])
+        return True
+    ctx.set(APPLIED, {**applied, slot: origin.offset})
+    return False
 
 
 def body_handler(

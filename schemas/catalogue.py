@@ -38,6 +38,12 @@ class Topic:
     summary: str
 
     @property
+    def noun(self) -> str:
+        """The flow's name in every layer: schemas/, handlers/, producers/demos/ and
+        tests/*/test_<noun>.py all use it."""
+        return self.value.__module__.rsplit(".", 1)[-1]
+
+    @property
     def results(self) -> str:
         return f"{self.name}-results"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import sys
 import time
@@ -25,6 +26,7 @@ from switchyard.settings import Settings
 from switchyard.stack.kafka import ensure_jars
 from switchyard.stack.paths import REPO, restate_cli_binary, restate_server_binary
 from switchyard.stack.processes import StartupError, pid_alive
+from switchyard.stack.service import service_command
 from switchyard.stack.stack import ORDER, Stack
 from switchyard.topics_table import topics_table
 
@@ -97,7 +99,9 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{name:8} {f'running (pid {alive[name]})' if name in alive else 'stopped'}")
     admin = RestateAdmin(settings.restate.admin_url, timeout=5)
     try:
-        subs = {s["source"].rsplit("/", 1)[-1]: s["id"] for s in admin.subscriptions()}
+        subs: dict[str, list[str]] = {}
+        for sub in admin.subscriptions():
+            subs.setdefault(sub["source"].rsplit("/", 1)[-1], []).append(sub["id"])
     except ComponentDown as exc:
         print(exc)
         return 1
@@ -105,7 +109,11 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
         admin.close()
     print(f"\n{'topic':28} {'sink':40} subscription")
     for t in TOPICS:
-        print(f"{t.name:28} {t.target:40} {subs.get(t.name, 'missing')}")
+        ids = subs.get(t.name, [])
+        # A second subscription (e.g. the seed's curl on a bootstrapped stack) delivers every
+        # record twice: object sinks skip the repeat, but it is still wasted work.
+        note = f"  ({len(ids)} subscriptions: delete extras with DELETE /subscriptions/<id>)" if len(ids) > 1 else ""
+        print(f"{t.name:28} {t.target:40} {', '.join(ids) or 'missing'}{note}")
     return 0
 
 
@@ -170,6 +178,15 @@ def cmd_locate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    """The Python service in the foreground: one of N replicas behind a load balancer when
+    scaling out (Restate spreads invocations; the service keeps no state of its own)."""
+    command = service_command(settings)
+    print(f"serving {settings.service.bind}: {' '.join(command)}", flush=True)
+    os.execv(command[0], command)
+    return 0  # not reached
+
+
 def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
     print(topics_table())
     return 0
@@ -184,6 +201,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("reset", help="stop the dev stack and delete its data").set_defaults(fn=cmd_reset)
     sub.add_parser("status", help="components and subscriptions").set_defaults(fn=cmd_status)
     sub.add_parser("topics", help="the topic catalogue as a table").set_defaults(fn=cmd_topics)
+    sub.add_parser("serve", help="run the Python service in the foreground (hypercorn)").set_defaults(fn=cmd_serve)
     sub.add_parser("bootstrap", help="topics, Kafka cluster, deployment, subscriptions").set_defaults(fn=cmd_bootstrap)
     demo = sub.add_parser("demo", help="the stack up and the seeds' demo traffic through every example")
     demo.add_argument("--only", action="append", choices=list(SCENES), help="run only this scene (repeatable)")

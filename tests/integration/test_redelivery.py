@@ -1,0 +1,72 @@
+"""A record delivered twice is applied once: here, through a second subscription on the
+same topic (what the seed README's subscription curl creates on a bootstrapped stack)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from schemas.catalogue import topic
+from switchyard.admin import RestateAdmin
+from switchyard.results import TopicReader
+from switchyard.settings import Settings
+from tests.integration.kafka_driver import KafkaDriver
+
+TOPIC = topic("package-location-updates")
+
+
+def loc(where: str) -> str:
+    return json.dumps({"timestamp": "12:00", "location": where})
+
+
+@pytest.fixture
+def duplicate_subscription(admin: RestateAdmin) -> Iterator[str]:
+    created = admin.create_subscription(
+        f"kafka://my-cluster/{TOPIC.name}", TOPIC.sink, {"auto.offset.reset": "earliest"}
+    )
+    yield created["id"]
+    admin.delete_subscription(created["id"])
+
+
+def group_caught_up(settings: Settings, group: str, topic_name: str) -> bool:
+    client = AdminClient(settings.kafka.client_config())
+    request = ConsumerGroupTopicPartitions(group)
+    committed = client.list_consumer_group_offsets([request])[group].result().topic_partitions
+    done = {tp.partition: tp.offset for tp in committed if tp.topic == topic_name}
+    probe = Consumer({**settings.kafka.client_config(), "group.id": f"{group}-probe"})
+    try:
+        for p in range(settings.kafka.topic_partitions):
+            _, high = probe.get_watermark_offsets(TopicPartition(topic_name, p), timeout=5)
+            if high > 0 and done.get(p, -1) < high:
+                return False
+        return True
+    finally:
+        probe.close()
+
+
+def test_a_second_subscription_applies_nothing_twice(
+    kafka: KafkaDriver, ingress: httpx.Client, settings: Settings, unique: str, duplicate_subscription: str
+) -> None:
+    pkg = f"{unique}-pkg"
+    assert ingress.post(f"/PackageTracker/{pkg}/registerPackage", json={"finalDestination": "Ghent"}).status_code == 200
+    results = TopicReader(settings.kafka.client_config(), [TOPIC.results])
+    outcomes = kafka.send(TOPIC, [(pkg, loc("Paris")), (pkg, loc("Lille"))])
+    assert all(o.ok for o in outcomes)
+
+    deadline = time.monotonic() + 60
+    while not group_caught_up(settings, duplicate_subscription, TOPIC.name):
+        assert time.monotonic() < deadline, "the duplicate subscription never caught up"
+        time.sleep(0.5)
+
+    info = ingress.get(f"/PackageTracker/{pkg}/getPackageInfo").json()
+    assert [entry["location"] for entry in info["locations"]] == ["Paris", "Lille"]
+    with results:
+        ours = results.collect(lambda rs: False, timeout=2.0)
+    per_source = [json.dumps(r.json()["source"]) for r in ours if r.key == pkg.encode()]
+    assert len(per_source) == 2 == len(set(per_source)), per_source
