@@ -1,0 +1,18 @@
+"""The README's topic table is the catalogue's, not a copy that drifts."""
+
+from pathlib import Path
+
+from switchyard.topics_table import BEGIN, END, readme_section
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_readme_topic_table_matches_the_catalogue() -> None:
+    text = README.read_text()
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    assert text[start:end] == readme_section(), "README topic table is stale: paste `switchyard topics` output"
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    first_block = README.read_text().split("```bash", 1)[1].split("```", 1)[0]
+    assert [line.split()[:2] for line in first_block.strip().splitlines()] == [["make", "demo"], ["make", "test"]]
