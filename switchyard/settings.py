@@ -60,6 +60,9 @@ class LocalStackSettings(BaseModel):
     restate_node_port: int = 5122
     restate_partitions: int = Field(default=4, ge=1)
     start_timeout: timedelta = timedelta(seconds=90)
+    # restate-server signs its requests with a key made on first start (home/identity/);
+    # the service then refuses any call not signed with it.
+    request_identity: bool = True
 
 
 class FeedSettings(BaseModel):

@@ -15,7 +15,7 @@ from switchyard.settings import Settings
 from switchyard.stack.kafka import kafka_ready
 from switchyard.stack.paths import RESTATE_CONFIG
 from switchyard.stack.processes import StartupError
-from switchyard.stack.restate import healthy, restate_env
+from switchyard.stack.restate import IDENTITY_ENV, healthy, restate_env
 
 KAFKA_IMAGE = "apache/kafka:4.2.0"
 RESTATE_IMAGE = "docker.io/restatedev/restate:1.7.12"
@@ -90,12 +90,18 @@ def start_kafka_container(settings: Settings, home: Path, timeout: float) -> Con
     return _start("kafka", KAFKA_IMAGE, env, home, lambda: kafka_ready(f"{host}:{port}"), timeout)
 
 
-def start_restate_container(settings: Settings, home: Path, timeout: float) -> Container:
+def start_restate_container(
+    settings: Settings, home: Path, timeout: float, identity_file: Path | None = None
+) -> Container:
     env = {k: v for k, v in restate_env(settings, home).items() if k != "RESTATE_BASE_DIR"}
     env["RESTATE_CONFIG"] = "/restate.toml"
+    volumes = {str(RESTATE_CONFIG): {"bind": "/restate.toml", "mode": "ro"}}
+    if identity_file is not None:
+        volumes[str(identity_file)] = {"bind": "/identity.pem", "mode": "ro"}
+        env[IDENTITY_ENV] = "/identity.pem"
     admin, ingress = settings.restate.admin_url, settings.restate.ingress_url
     return _start(
         "restate", RESTATE_IMAGE, env, home,
         lambda: healthy(f"{admin}/health") and healthy(f"{ingress}/restate/health"), timeout,
-        volumes={str(RESTATE_CONFIG): {"bind": "/restate.toml", "mode": "ro"}},
+        volumes=volumes,
     )

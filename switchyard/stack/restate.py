@@ -10,13 +10,15 @@ from switchyard.settings import Settings
 from switchyard.stack.paths import RESTATE_CONFIG, restate_server_binary
 from switchyard.stack.processes import Managed, StartupError, spawn, wait_until
 
+IDENTITY_ENV = "RESTATE_WORKER__INVOKER__REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE"
 
-def restate_env(settings: Settings, home: Path) -> dict[str, str]:
+
+def restate_env(settings: Settings, home: Path, identity_file: Path | None = None) -> dict[str, str]:
     """Ports and paths as RESTATE_* overrides on top of restate.toml."""
     admin_host, admin_port = settings.admin_address
     ingress_host, ingress_port = settings.ingress_address
     node = settings.stack.restate_node_port
-    return {
+    env = {
         "RESTATE_BASE_DIR": str(home / "restate"),
         "RESTATE_NODE_NAME": "switchyard-1",
         "RESTATE_BIND_ADDRESS": f"{admin_host}:{node}",
@@ -27,9 +29,14 @@ def restate_env(settings: Settings, home: Path) -> dict[str, str]:
         # TCP only: the unix sockets' paths would outgrow the limit in deep temp dirs.
         "RESTATE_LISTEN_MODE": "tcp",
     }
+    if identity_file is not None:
+        env[IDENTITY_ENV] = str(identity_file)
+    return env
 
 
-def start_restate(settings: Settings, home: Path, timeout: float) -> tuple[Managed, float]:
+def start_restate(
+    settings: Settings, home: Path, timeout: float, identity_file: Path | None = None
+) -> tuple[Managed, float]:
     binary = restate_server_binary()
     if not binary.exists():
         raise StartupError(f"restate-server not installed at {binary}: run `npm ci` (or `make setup`)")
@@ -37,7 +44,7 @@ def start_restate(settings: Settings, home: Path, timeout: float) -> tuple[Manag
         "restate",
         [str(binary), "--config-file", str(RESTATE_CONFIG), "--no-logo"],
         home / "run",
-        env=restate_env(settings, home),
+        env=restate_env(settings, home, identity_file),
     )
     admin = settings.restate.admin_url
     ingress = settings.restate.ingress_url

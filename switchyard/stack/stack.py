@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, SecretStr
 
 from switchyard.bootstrap import BootstrapReport, bootstrap
+from switchyard.identity import ensure_identity
 from switchyard.settings import Settings
 from switchyard.stack.containers import start_kafka_container, start_restate_container
 from switchyard.stack.kafka import start_broker
@@ -94,15 +95,27 @@ class Stack:
             s.stack.start_timeout.total_seconds(),
         ))
 
+    def request_identity(self) -> Path | None:
+        """The key restate-server signs with; its public half becomes the service's
+        identity key, so the service refuses calls that did not come through Restate."""
+        if not self.settings.stack.request_identity:
+            return None
+        identity = ensure_identity(self.home / "identity")
+        keys = self.settings.service.identity_keys
+        if identity.public_key not in keys:
+            self.settings.service.identity_keys = [*keys, identity.public_key]
+        return identity.private_key_file
+
     def start_restate(self, n: int = 2, total: int = 4) -> None:
         s = self.settings
+        key = self.request_identity()
         if self.use_containers:
             timeout = s.stack.start_timeout.total_seconds()
             self._step(n, total, f"restate-server (container, admin {s.restate.admin_url})",
-                       lambda: _timed(lambda: start_restate_container(s, self.home, timeout)))
+                       lambda: _timed(lambda: start_restate_container(s, self.home, timeout, key)))
             return
         self._step(n, total, f"restate-server (admin {s.restate.admin_url}, ingress {s.restate.ingress_url})",
-                   lambda: start_restate(s, self.home, s.stack.start_timeout.total_seconds()))
+                   lambda: start_restate(s, self.home, s.stack.start_timeout.total_seconds(), key))
 
     def start_service(self, n: int = 3, total: int = 4) -> None:
         s = self.settings

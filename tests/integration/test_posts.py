@@ -21,7 +21,7 @@ def test_posts_of_one_user_run_in_order_and_other_users_are_not_held_up(
     kafka: KafkaDriver, ingress: httpx.Client, unique: str
 ) -> None:
     busy, quiet = f"{unique}-busy", f"{unique}-quiet"
-    records = [(busy, post(f"busy {n}")) for n in range(10)] + [(quiet, post("quiet 0"))]
+    records = [(busy, post(f"busy {n}")) for n in range(20)] + [(quiet, post("quiet 0"))]
     outcomes = kafka.send(TOPIC, records)
     assert all(o.ok for o in outcomes)
 
@@ -34,7 +34,7 @@ def test_posts_of_one_user_run_in_order_and_other_users_are_not_held_up(
     assert quiet_result.record.timestamp_ms < busy_results[-1].record.timestamp_ms
 
     feed = ingress.post(f"/UserFeed/{busy}/getFeed").json()
-    assert [e["content"] for e in feed] == [f"busy {n}" for n in range(10)]
+    assert [e["content"] for e in feed] == [f"busy {n}" for n in range(20)]
     assert {e["status"] for e in feed} == {"DONE"}
     assert [e["postId"] for e in feed] == [o.result["postId"] for o in busy_results]  # type: ignore[index]
 
