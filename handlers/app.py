@@ -35,6 +35,6 @@ def create_app(settings: Settings | None = None) -> Any:
     producer = AsyncProducer(settings.kafka.client_config())
     atexit.register(producer.close)
     return restate.app(
-        services(settings, SinkRuntime(producer)),
+        services(settings, SinkRuntime(producer, settings.retries)),
         identity_keys=settings.service.identity_keys or None,
     )

@@ -13,7 +13,10 @@ and then:
 * plain-service sink    -> the business call is re-issued with the record key as its
   idempotency key, so a re-produced record never runs the business step twice;
 * otherwise             -> the business function runs, and a record fed from Kafka gets
-  its outcome (ok or terminal failure) on `<topic>-results`.
+  its outcome (ok or terminal failure) on `<topic>-results`;
+* transient failure     -> (a bug, an outage) retried with backoff through a journaled
+  retry budget (`RetrySettings`); once it is spent the record goes to the DLQ with the
+  last error, so a poison record never stalls its key.
 
 Restate does not pass Kafka record headers through; it sets `kafka.*` headers of its own,
 which is how a handler tells a Kafka delivery from an HTTP call.
@@ -37,6 +40,7 @@ from restate.serde import BytesSerde, Serde
 from producers.client import AsyncProducer
 from schemas.catalogue import Topic, describe_error
 from schemas.envelope import DlqReason, ResultError, ResultRecord, SourceRecord
+from switchyard.settings import RetrySettings
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +87,11 @@ def kafka_origin(ctx: restate.Context) -> KafkaOrigin | None:
 
 
 class SinkRuntime:
-    """The process-wide outlet for results and dead letters."""
+    """The process-wide outlet for results and dead letters, and the retry budget."""
 
-    def __init__(self, producer: AsyncProducer) -> None:
+    def __init__(self, producer: AsyncProducer, retries: RetrySettings | None = None) -> None:
         self.producer = producer
+        self.retries = retries or RetrySettings()
 
     async def publish_result(self, topic: Topic, origin: KafkaOrigin, record: ResultRecord) -> dict[str, int]:
         partition, offset = await self.producer.produce(topic.results, origin.key, record.to_json())
@@ -116,9 +121,14 @@ def sink_handler(
             if origin is not None and topic.kind == "object" and await _seen_before(ctx, origin):
                 return None
             request = await _validated(ctx, topic, runtime, origin, raw)
-            if origin is not None and not topic.keyed_by_record:
-                return await _forward_idempotently(ctx, topic, runtime, origin, raw, handle)
-            return await _run_and_report(ctx, topic, runtime, origin, fn, request)
+            try:
+                if origin is not None and not topic.keyed_by_record:
+                    return await _forward_idempotently(ctx, topic, runtime, origin, raw, handle)
+                return await _run_and_report(ctx, topic, runtime, origin, fn, request)
+            except RetriesExhausted as exhausted:
+                if origin is not None:
+                    await _dead_letter(ctx, topic, runtime, origin, raw, exhausted.message, "RetriesExhausted")
+                raise
 
         register(name=topic.handler, input_serde=BytesSerde(), **options)(handle)
         return handle
@@ -176,10 +186,64 @@ async def _validated(
         reason = describe_error(exc)
         if origin is None:
             raise restate.TerminalError(f"invalid {topic.service}/{topic.handler} body: {reason}", 400) from None
-        log.warning("dead-lettering %s[%d]@%d: %s", origin.topic, origin.partition, origin.offset, reason)
-        dlq = DlqReason(reason=reason, error_class=type(exc).__name__, source=origin.source)
-        await ctx.run_typed("dead-letter", runtime.publish_dead_letter, restate.RunOptions(), topic, origin, raw, dlq)
+        await _dead_letter(ctx, topic, runtime, origin, raw, reason, type(exc).__name__)
         raise restate.TerminalError(f"record sent to {topic.dlq}: {reason}", 400) from None
+
+
+async def _dead_letter(
+    ctx: restate.Context, topic: Topic, runtime: SinkRuntime, origin: KafkaOrigin, raw: bytes,
+    reason: str, error_class: str,
+) -> None:
+    log.warning("dead-lettering %s[%d]@%d: %s", origin.topic, origin.partition, origin.offset, reason)
+    dlq = DlqReason(reason=reason, error_class=error_class, source=origin.source)
+    await ctx.run_typed("dead-letter", runtime.publish_dead_letter, restate.RunOptions(), topic, origin, raw, dlq)
+
+
+class RetriesExhausted(restate.TerminalError):
+    """The retry budget is spent; the message carries the last error."""
+
+    PREFIX = "retries exhausted"
+
+    @classmethod
+    def recognise(cls, exc: restate.TerminalError) -> RetriesExhausted | None:
+        # Across a call boundary it arrives as a plain TerminalError: the prefix tells.
+        if isinstance(exc, RetriesExhausted):
+            return exc
+        return cls(exc.message, exc.status_code) if exc.message.startswith(cls.PREFIX) else None
+
+
+def _fail_again(last_error: str) -> None:
+    raise RuntimeError(last_error)
+
+
+async def _guarded(
+    ctx: restate.Context, runtime: SinkRuntime, key: str | None, call: Callable[[], Awaitable[Any]]
+) -> Any:
+    """Runs ``call``; a transient failure spends one attempt of a journaled retry budget.
+
+    The budget is a `ctx.run` that re-raises the last error: the SDK retries the whole
+    invocation with backoff, the replay reaches the same step, and after
+    ``max_attempts`` the step fails for good, which ends the record's retries.
+    """
+    r = runtime.retries
+    try:
+        if key is not None and key in r.poison_keys:
+            raise RuntimeError(f"simulated outage for key {key!r} (retries.poison_keys)")
+        return await call()
+    except restate.TerminalError:
+        raise
+    except Exception as exc:
+        last = f"{type(exc).__name__}: {exc}"
+        log.warning("attempt failed (%s); retrying within the budget of %d attempts", last, r.max_attempts)
+        options: restate.RunOptions[None] = restate.RunOptions(
+            max_attempts=r.max_attempts, initial_retry_interval=r.initial_interval,
+            max_retry_interval=r.max_interval,
+        )
+        try:
+            await ctx.run_typed("retry budget", _fail_again, options, last_error=last)
+        except restate.TerminalError:
+            raise RetriesExhausted(f"{RetriesExhausted.PREFIX} after {r.max_attempts} attempts: {last}", 500) from None
+        raise AssertionError("unreachable: the retry budget step always fails") from exc
 
 
 async def _run_and_report(
@@ -191,7 +255,9 @@ async def _run_and_report(
     request: Any,
 ) -> Any:
     try:
-        result = await fn(ctx, request)
+        result = await _guarded(ctx, runtime, origin.key_text if origin else None, lambda: fn(ctx, request))
+    except RetriesExhausted:
+        raise
     except restate.TerminalError as exc:
         if origin is not None:
             await _report(ctx, topic, runtime, origin, ok=False, error=failure(exc))
@@ -209,12 +275,15 @@ async def _forward_idempotently(
     Restate then runs the business step once per key (within the idempotency retention)
     and hands every later duplicate the first outcome.
     """
-    call = ctx.generic_call(
-        topic.service, topic.handler, raw, idempotency_key=f"{topic.name}/{origin.key_text}"
-    )
+    def call() -> Awaitable[bytes]:  # issued inside the guard, so a poison key never reaches it
+        return ctx.generic_call(topic.service, topic.handler, raw, idempotency_key=f"{topic.name}/{origin.key_text}")
+
     try:
-        out = await call
+        out = await _guarded(ctx, runtime, origin.key_text, call)
     except restate.TerminalError as exc:
+        exhausted = RetriesExhausted.recognise(exc)
+        if exhausted is not None:
+            raise exhausted from None
         await _report(ctx, topic, runtime, origin, ok=False, error=failure(exc))
         raise
     serde: Serde[Any] = handler_from_callable(handle).handler_io.output_serde

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -63,7 +63,14 @@ class RecordProducer:
         self._producer = Producer(producer_config(client))
         self._errors: list[str] = []
         self.sent = 0
-        self.delivered: list[tuple[str, int, int]] = []  # (topic, partition, offset)
+        # (topic, partition, offset) per record in produce order: delivery reports arrive
+        # per partition batch, so a report fills the slot its record was given at send.
+        self._slots: list[tuple[str, int, int] | None] = []
+
+    @property
+    def delivered(self) -> list[tuple[str, int, int]]:
+        """Where each acknowledged record landed, in the order the records were sent."""
+        return [slot for slot in self._slots if slot is not None]
 
     def send(
         self,
@@ -74,21 +81,27 @@ class RecordProducer:
     ) -> None:
         self._producer.produce(
             topic, key=encode_key(key), value=encode_value(value), headers=list(headers or []),
-            on_delivery=self._delivered,
+            on_delivery=self._reporter(),
         )
         self._producer.poll(0)
 
     def send_unkeyed(self, topic: str, value: bytes) -> None:
         """A record without key, as Kafka's console producer sends without parse.key."""
-        self._producer.produce(topic, value=value, on_delivery=self._delivered)
+        self._producer.produce(topic, value=value, on_delivery=self._reporter())
         self._producer.poll(0)
 
-    def _delivered(self, err: KafkaError | None, msg: Message) -> None:
-        if err is not None:
-            self._errors.append(f"{msg.topic()}: {err.str()}")
-        else:
-            self.sent += 1
-            self.delivered.append((msg.topic() or "", msg.partition() or 0, msg.offset() or 0))
+    def _reporter(self) -> Callable[[KafkaError | None, Message], None]:
+        index = len(self._slots)
+        self._slots.append(None)
+
+        def delivered(err: KafkaError | None, msg: Message) -> None:
+            if err is not None:
+                self._errors.append(f"{msg.topic()}: {err.str()}")
+            else:
+                self.sent += 1
+                self._slots[index] = (msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
+
+        return delivered
 
     def flush(self, timeout: float = 30.0) -> None:
         left = self._producer.flush(timeout)

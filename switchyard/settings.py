@@ -44,6 +44,18 @@ class RestateSettings(BaseModel):
     deployment_url: str = "http://127.0.0.1:9080"
 
 
+class RetrySettings(BaseModel):
+    """How long a Kafka record's transient failures (a bug, an outage) are retried before
+    the record goes to its topic's DLQ with the last error: retries end, keys never stall.
+    Keep max_attempts below restate.toml's default-retry-policy max-attempts."""
+
+    max_attempts: int = Field(default=8, ge=1)
+    initial_interval: timedelta = timedelta(milliseconds=200)
+    max_interval: timedelta = timedelta(seconds=5)
+    # Fault drills: records with these keys fail with a simulated outage on every attempt.
+    poison_keys: list[str] = Field(default_factory=list)
+
+
 class ServiceSettings(BaseModel):
     bind: str = "127.0.0.1:9080"
     workers: int = Field(default=1, ge=1)
@@ -160,6 +172,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     restate: RestateSettings = Field(default_factory=RestateSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
+    retries: RetrySettings = Field(default_factory=RetrySettings)
     stack: LocalStackSettings = Field(default_factory=LocalStackSettings)
     feed: FeedSettings = Field(default_factory=FeedSettings)
     reservations: ReservationSettings = Field(default_factory=ReservationSettings)

@@ -42,6 +42,9 @@ def test_settings(home: Path) -> Settings:
             "deployment_url": f"http://127.0.0.1:{service}",
         },
         service={"bind": f"127.0.0.1:{service}"},
+        # retries that end in seconds; a poison key per flow for the retry tests
+        retries={"max_attempts": 3, "initial_interval": 0.05, "max_interval": 0.2,
+                 "poison_keys": ["poison-pkg", "poison-user"]},
         stack={"home": home, "kafka_controller_port": controller, "restate_node_port": node},
         feed={"moderation_poll_interval": 0.05, "moderation_pending_probability": 0.5},
         # issue 3 examples
