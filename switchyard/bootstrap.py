@@ -90,7 +90,7 @@ def ensure_subscriptions(admin: RestateAdmin, settings: Settings, handlers: set[
         if t.target not in handlers:
             log.warning("not subscribing %s: handler %s is not registered", t.name, t.target)
             continue
-        admin.create_subscription(source, t.sink, {"auto.offset.reset": "earliest"})
+        admin.create_subscription(source, t.sink, dict(settings.kafka.subscription_options))
         created.append(t.name)
     return created
 

@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -187,6 +188,20 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def cmd_faults(settings: Settings, args: argparse.Namespace) -> int:
+    """Kill -9 and restart each component under load on a private stack; report the damage."""
+    from switchyard.faults import SCENARIOS, run_suite
+
+    names = args.only or list(SCENARIOS)
+    sizes = (10, 100.0, 2.0, 1.0) if args.quick else (50, 400.0, 4.0, 2.0)
+    with tempfile.TemporaryDirectory(prefix="switchyard-faults-") as home:
+        report = run_suite(Path(home), names, *sizes)
+    out = Path(args.out)
+    report.write(out)
+    print(f"\n{report.table()}\n\nwritten to {out}")
+    return 0 if all(s.clean for s in report.scenarios) else 1
+
+
 def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
     print(topics_table())
     return 0
@@ -202,6 +217,11 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="components and subscriptions").set_defaults(fn=cmd_status)
     sub.add_parser("topics", help="the topic catalogue as a table").set_defaults(fn=cmd_topics)
     sub.add_parser("serve", help="run the Python service in the foreground (hypercorn)").set_defaults(fn=cmd_serve)
+    faults = sub.add_parser("faults", help="crash and restart each component under load; check nothing was lost")
+    faults.add_argument("--only", action="append", choices=["service", "restate-server", "kafka", "all-in-turn"])
+    faults.add_argument("--quick", action="store_true", help="fewer keys, lower rate, shorter phases")
+    faults.add_argument("--out", default=str(REPO / "bench" / "results" / "faults.json"))
+    faults.set_defaults(fn=cmd_faults)
     sub.add_parser("bootstrap", help="topics, Kafka cluster, deployment, subscriptions").set_defaults(fn=cmd_bootstrap)
     demo = sub.add_parser("demo", help="the stack up and the seeds' demo traffic through every example")
     demo.add_argument("--only", action="append", choices=list(SCENES), help="run only this scene (repeatable)")

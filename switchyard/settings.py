@@ -24,6 +24,12 @@ class KafkaSettings(BaseModel):
     # Security and other librdkafka properties, passed to every client and to Restate's
     # cluster registration, e.g. SWITCHYARD_KAFKA__PROPERTIES='{"security.protocol": "SASL_SSL"}'.
     properties: dict[str, str] = Field(default_factory=dict)
+    # Consumer options of each Restate subscription. A short session timeout lets a
+    # restarted restate-server rejoin its consumer groups in seconds rather than waiting
+    # out the dead member's 45 s default.
+    subscription_options: dict[str, str] = Field(default_factory=lambda: {
+        "auto.offset.reset": "earliest", "session.timeout.ms": "6000", "heartbeat.interval.ms": "1500",
+    })
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
 

@@ -145,6 +145,15 @@ class Stack:
             self.stop()
             raise
 
+    def crash(self, name: str) -> None:
+        """kill -9 one component, as a crash would (the fault suite's lever)."""
+        self.components.pop(name).kill()
+
+    def restart(self, name: str) -> None:
+        """Start a crashed component again on its data dir, ports and settings."""
+        start: Callable[[int, int], object] = getattr(self, f"start_{name}")
+        start(1, 1)
+
     def stop(self) -> None:
         for name in reversed(ORDER):
             if name in self.components:

@@ -35,7 +35,7 @@ def duplicate_subscription(admin: RestateAdmin) -> Iterator[str]:
 
 
 def group_caught_up(settings: Settings, group: str, topic_name: str) -> bool:
-    client = AdminClient(settings.kafka.client_config())
+    client = AdminClient(dict(settings.kafka.client_config()))
     request = ConsumerGroupTopicPartitions(group)
     committed = client.list_consumer_group_offsets([request])[group].result().topic_partitions
     done = {tp.partition: tp.offset for tp in committed if tp.topic == topic_name}

@@ -29,7 +29,8 @@ def test_a_poison_key_ends_in_the_dlq_and_other_keys_flow(
                (good, loc("Dijon"))]
     poison1, ok1, poison2, ok2 = kafka.send(PACKAGES, records, timeout=60)
 
-    assert ok1.ok and ok2.ok
+    assert ok1.ok
+    assert ok2.ok
     for dead, value in ((poison1, records[0][1]), (poison2, records[2][1])):
         assert dead.dead_lettered
         assert dead.record.value == value.encode()  # the original bytes, replayable

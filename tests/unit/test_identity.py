@@ -3,7 +3,7 @@
 import stat
 from pathlib import Path
 
-from restate._internal import PyIdentityVerifier
+from restate._internal import PyIdentityVerifier  # type: ignore[import-not-found]
 
 from switchyard.identity import base58, ensure_identity
 
