@@ -10,7 +10,7 @@ from typing import Any
 
 import restate
 
-from handlers import logs, packages, posts
+from handlers import bench, bookings, logs, packages, posts, reservations, travel_stubs
 from handlers.sink import SinkRuntime
 from producers.client import AsyncProducer
 from switchyard.settings import Settings
@@ -22,10 +22,16 @@ def services(settings: Settings, runtime: SinkRuntime) -> list[ServiceDef]:
     # One PaymentService holds the betting deposit (handlers/deposits.py) and the provider
     # payments (handlers/signals.py); each module registers its handlers on it.
     payment_service = restate.Service("PaymentService")
+    travel = travel_stubs.build(settings.booking)  # the saga's simulated flight, car, payment APIs
     return [
         posts.build(settings.feed, runtime),
         packages.build(runtime),
+        reservations.build(runtime),
+        bookings.build(travel, runtime),
+        *travel.services,
         payment_service,
+        bench.build_counter(runtime),
+        bench.build_workflow(),
     ]
 
 

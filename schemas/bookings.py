@@ -1,5 +1,7 @@
 """trip-bookings: the saga (flight, car, payment; compensations on failure)."""
 
+from typing import Literal
+
 from pydantic import Field
 
 from schemas.base import Payload
@@ -24,3 +26,40 @@ class BookingRequest(Payload):
     flights: FlightRequest
     car: CarRequest
     paymentInfo: PaymentInfo
+
+
+class BookingConfirmation(Payload):
+    """The result of a trip that went through."""
+
+    tripId: str
+    flightBookingId: str
+    carBookingId: str
+    paymentId: str
+
+
+SagaStatus = Literal["RUNNING", "CONFIRMED", "COMPENSATED"]
+
+
+class TripStatus(Payload):
+    """State `saga` of BookingWorkflow (`POST /BookingWorkflow/{tripId}/getStatus`): what was
+    done, and the compensations that ran, in the order they ran."""
+
+    status: SagaStatus = "RUNNING"
+    flightBookingId: str | None = None
+    carBookingId: str | None = None
+    paymentId: str | None = None
+    compensations: list[str] = Field(default_factory=list)
+    failure: str | None = None
+
+
+# The simulated downstream APIs (handlers/travel_stubs.py) keep ledgers per trip.
+ReservationState = Literal["RESERVED", "CONFIRMED", "CANCELLED"]
+ChargeState = Literal["CHARGED", "REFUNDED"]
+
+
+class ChargeRequest(Payload):
+    """A one-shot charge; `paymentId` is the client-generated idempotency key."""
+
+    paymentId: str
+    cardNumber: str
+    amount: float

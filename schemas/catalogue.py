@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, RootModel, ValidationError
 
+from schemas.bench import BenchEvent
 from schemas.bookings import BookingRequest
 from schemas.deposits import DepositRequest
 from schemas.fanout import FanOutRequest
@@ -97,6 +98,8 @@ TOPICS: tuple[Topic, ...] = (
           "the provider's signed webhook events"),
     Topic("wallet-deposits", "depositId", DepositRequest, "PaymentService", "deposit", "service",
           "betting deposits under a per-user limit"),
+    Topic("bench-events", "benchKey", BenchEvent, "BenchCounter", "add", "object",
+          "the benchmark's per-key counter (bench/run.py)"),
 )
 
 _BY_NAME = {t.name: t for t in TOPICS}

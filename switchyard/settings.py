@@ -95,9 +95,21 @@ class ReservationSettings(BaseModel):
 
 
 class BookingSettings(BaseModel):
-    """BookingWorkflow (saga): the simulated flight, car and payment APIs."""
+    """BookingWorkflow (saga): the simulated flight, car and payment APIs.
 
+    Failure injection for the demo and the tests, one list per saga step: each entry makes
+    that step fail terminally, so the compensations owed so far run.
+    """
+
+    # Flights that cannot be reserved: nothing is owed yet.
+    unavailable_flights: list[str] = Field(default_factory=lambda: ["SOLD-OUT"])
+    # Pickup locations without cars: the flight reservation is owed a cancel.
+    unavailable_car_locations: list[str] = Field(default_factory=lambda: ["Atlantis"])
+    # Cards the gateway declines (the seed's demo card): nothing charged, car and flight cancelled.
     declined_cards: list[str] = Field(default_factory=lambda: ["4111111111111111"])
+    # Cards charged before the gateway errors: the case the refund registered before the
+    # charge is for; the refund finds the charge by its idempotency key and returns it.
+    charge_error_cards: list[str] = Field(default_factory=lambda: ["4000000000000119"])
 
 
 class MachineSettings(BaseModel):

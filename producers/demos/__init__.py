@@ -2,10 +2,12 @@
 
 from collections.abc import Callable
 
-from producers.demos import packages, posts
+from producers.demos import bookings, packages, posts, reservations
 from producers.demos.base import DemoEnv
 
 SCENES: dict[str, Callable[[DemoEnv], None]] = {
     "UserFeed": posts.run,
     "PackageTracker": packages.run,
+    "ProductService": reservations.run,
+    "BookingWorkflow": bookings.run,
 }

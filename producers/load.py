@@ -1,0 +1,375 @@
+"""The load generator: paced, keyed, sized records to any input topic, with end-to-end latency.
+
+Each record's latency is its result's Kafka timestamp minus its own (both CreateTime,
+stamped by producers on this machine), joined by the result's ``source`` coordinates
+against the offsets the delivery reports gave. The benchmark (bench/run.py) and the fault
+suite call :func:`generate_load`; ``switchyard-load`` is the command-line face.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from producers.client import producer_config
+from switchyard.results import Record, TopicReader
+from switchyard.settings import Settings
+
+Skew = Literal["uniform", "hot"]
+Source = tuple[str, int, int]  # (topic, partition, offset)
+# "hot": this share of the keys takes HOT_SHARE of the records.
+HOT_FRACTION = 0.1
+HOT_SHARE = 0.9
+
+
+# --- plain decisions -----------------------------------------------------------------
+
+
+def key_chooser(keys: int, skew: Skew, rng: random.Random, prefix: str = "k") -> Callable[[], str]:
+    """Returns a function picking the next record's key (a string) from ``keys`` keys."""
+    if keys < 1:
+        raise ValueError("keys must be at least 1")
+    if skew == "uniform" or keys == 1:
+        return lambda: f"{prefix}{rng.randrange(keys)}"
+    hot = max(1, math.ceil(keys * HOT_FRACTION))
+    if hot == keys:
+        return lambda: f"{prefix}{rng.randrange(keys)}"
+
+    def choose() -> str:
+        if rng.random() < HOT_SHARE:
+            return f"{prefix}{rng.randrange(hot)}"
+        return f"{prefix}{rng.randrange(hot, keys)}"
+
+    return choose
+
+
+def due_at(start: float, n: int, rate: float | None) -> float:
+    """When record ``n`` (from 0) is due at an offered ``rate``; None means at once."""
+    return start if rate is None else start + n / rate
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (``q`` in 0..100) of unsorted values; 0.0 for none."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def latency_summary(latencies_ms: list[float]) -> dict[str, float]:
+    return {name: round(percentile(latencies_ms, q), 2)
+            for name, q in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))}
+
+
+def per_second(times: list[float], start: float) -> list[int]:
+    """Counts per whole second since ``start`` (the throughput-over-time series)."""
+    if not times:
+        return []
+    buckets = [0] * (int(max(times) - start) + 1)
+    for t in times:
+        buckets[max(0, int(t - start))] += 1
+    return buckets
+
+
+def pad_to(text: str, size: int) -> str:
+    return text + "x" * max(0, size - len(text))
+
+
+PayloadBuilder = Callable[[int, int], dict[str, Any]]  # (record number, payload size) -> value
+
+PAYLOADS: dict[str, PayloadBuilder] = {
+    "bench-events": lambda n, size: {"amount": 1, "pad": pad_to("", size - 24)},
+    "social-media-posts": lambda n, size: {"content": pad_to(f"post {n}", min(size, 10_000)), "metadata": "public"},
+    "package-location-updates": lambda n, size: {
+        "location": pad_to(f"{n} Main Street, Paris", min(size, 1_000)), "timestamp": "2024-10-10 13:00"},
+    "product-reservations": lambda n, size: {"reservationId": f"r{n}"},
+    "trip-bookings": lambda n, size: {
+        "flights": {"flightId": f"f{n}", "passengerName": "Ada"},
+        "car": {"pickupLocation": "Paris", "rentalDate": "2024-10-10"},
+        "paymentInfo": {"cardNumber": "4242424242424242", "amount": 10.0}},
+    "machine-commands": lambda n, size: {"action": "setUp" if n % 2 == 0 else "tearDown"},
+    "payment-commands": lambda n, size: {"action": "makePayment", "accountId": "acc", "amountCents": 100},
+    "task-queue": lambda n, size: {"taskName": f"task{n}", "payload": pad_to("", size - 30)},
+    "fanout-tasks": lambda n, size: {"description": "a,b,c"},
+    "upload-requests": lambda n, size: {"email": "bench@example.com"},
+    "payment-requests": lambda n, size: {"paymentMethodId": "pm_card_visa", "amount": 100},
+    "wallet-deposits": lambda n, size: {
+        "walletId": "w", "userId": "u", "email": "bench@example.com", "amount": 1, "paymentMethod": "card"},
+}
+
+
+def payload_builder(topic: str) -> PayloadBuilder:
+    """The value generator of a catalogue topic; other topics (bench peers) get bench events."""
+    return PAYLOADS.get(topic, PAYLOADS["bench-events"])
+
+
+# --- running a load --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    topic: str
+    count: int | None = None  # stop after this many records ...
+    duration: float | None = None  # ... or after this many seconds (whichever first)
+    rate: float | None = None  # offered records/s; None = as fast as possible
+    keys: int = 100
+    skew: Skew = "uniform"
+    payload_size: int = 100
+    seed: int = 0
+    key_prefix: str = "k"
+    results_topic: str | None = None  # default: <topic>-results
+    drain_timeout: float = 60.0  # give up waiting for results after this long without one
+
+    def __post_init__(self) -> None:
+        if self.count is None and self.duration is None:
+            raise ValueError("give a record count or a duration")
+
+    @property
+    def results(self) -> str:
+        return self.results_topic or f"{self.topic}-results"
+
+
+@dataclass
+class Snapshot:
+    """The live view the progress line shows."""
+
+    produced: int
+    results: int
+    elapsed: float
+    latencies_ms: list[float]
+
+    def line(self) -> str:
+        rate = self.produced / self.elapsed if self.elapsed else 0.0
+        done = self.results / self.elapsed if self.elapsed else 0.0
+        lat = latency_summary(self.latencies_ms[-5000:])
+        return (f"{self.elapsed:6.1f}s produced {self.produced:>8} ({rate:7.0f}/s)  results {self.results:>8} "
+                f"({done:7.0f}/s)  latency p50 {lat['p50']:.0f} ms p99 {lat['p99']:.0f} ms")
+
+
+@dataclass
+class LoadReport:
+    spec: LoadSpec
+    produced: int = 0
+    start: float = 0.0  # wall-clock seconds
+    produce_seconds: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)  # per record with a result
+    result_times: list[float] = field(default_factory=list)  # wall-clock seconds of each result
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def results(self) -> int:
+        return len(self.latencies_ms)
+
+    @property
+    def missing(self) -> int:
+        return self.produced - self.results
+
+    @property
+    def throughput_rps(self) -> float:
+        """Results per second from the first record produced to the last result."""
+        if not self.result_times:
+            return 0.0
+        span = max(self.result_times) - self.start
+        return self.results / span if span > 0 else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "topic": self.spec.topic, "produced": self.produced, "results": self.results,
+            "missing": self.missing, "produced_rps": round(self.produced / self.produce_seconds, 1)
+            if self.produce_seconds else 0.0,
+            "throughput_rps": round(self.throughput_rps, 1), "latency_ms": latency_summary(self.latencies_ms),
+            "per_second": per_second(self.result_times, self.start),
+        }
+
+
+class _ResultTail(threading.Thread):
+    """Reads the results topic (from its end at creation) into a list, until stopped."""
+
+    def __init__(self, client: Mapping[str, str], topic: str) -> None:
+        super().__init__(name="load-results", daemon=True)
+        self._reader = TopicReader(client, [topic])
+        self.records: list[Record] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self._halt.is_set():
+                self.records.extend(self._reader.collect(lambda got: len(got) >= 1000, timeout=0.1))
+        finally:
+            self._reader.close()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=10)
+
+
+class _Joiner:
+    """Matches result records to the produce times of their source records."""
+
+    def __init__(self, report: LoadReport) -> None:
+        self.report = report
+        self.sent: dict[Source, int] = {}  # source -> produce timestamp (ms)
+        self._seen: set[Source] = set()
+        self._pending: list[tuple[Source, int]] = []
+        self._read = 0
+
+    def take(self, records: list[Record]) -> None:
+        fresh = records[self._read:]
+        self._read += len(fresh)
+        pending, self._pending = self._pending, []
+        for source, ts in pending + [(_source_of(r), r.timestamp_ms) for r in fresh]:
+            if source in self._seen:
+                continue  # a redelivered result: the first one counts
+            sent = self.sent.get(source)
+            if sent is None:
+                self._pending.append((source, ts))  # its delivery report is not in yet
+                continue
+            self._seen.add(source)
+            self.report.latencies_ms.append(float(ts - sent))
+            self.report.result_times.append(ts / 1000)
+
+
+def _source_of(record: Record) -> Source:
+    try:
+        src = record.json()["source"]
+        return str(src["topic"]), int(src["partition"]), int(src["offset"])
+    except (ValueError, KeyError, TypeError):
+        return "", -1, -1
+
+
+def generate_load(
+    client: Mapping[str, str], spec: LoadSpec, progress: Callable[[Snapshot], None] | None = None,
+    tick: float = 0.5,
+) -> LoadReport:
+    """Produces ``spec``'s records, then waits for their results; returns per-record latencies."""
+    report = LoadReport(spec)
+    joiner = _Joiner(report)
+    tail = _ResultTail(client, spec.results)
+    tail.start()
+    producer = Producer(producer_config(client))
+    try:
+        _produce_all(producer, spec, report, joiner, lambda: _show(progress, report, joiner, tail))
+        _drain(spec, report, joiner, tail, lambda: _show(progress, report, joiner, tail), tick)
+    finally:
+        tail.stop()
+    return report
+
+
+def _produce_all(producer: Producer, spec: LoadSpec, report: LoadReport, joiner: _Joiner,
+                 show: Callable[[], None]) -> None:
+    rng = random.Random(spec.seed)
+    choose = key_chooser(spec.keys, spec.skew, rng, spec.key_prefix)
+    build = payload_builder(spec.topic)
+    report.start = time.time()
+    start = time.monotonic()
+    next_show = start
+    n = 0
+
+    def delivered(err: KafkaError | None, msg: Message) -> None:
+        if err is not None:
+            report.errors.append(err.str())
+            return
+        joiner.sent[(msg.topic() or "", msg.partition() or 0, msg.offset() or 0)] = msg.timestamp()[1]
+
+    while (spec.count is None or n < spec.count) and (
+            spec.duration is None or time.monotonic() - start < spec.duration):
+        wait = due_at(start, n, spec.rate) - time.monotonic()
+        if wait > 0.001:
+            producer.poll(min(wait, 0.05))  # serve delivery reports while pacing
+            continue
+        value = json.dumps(build(n, spec.payload_size)).encode()
+        try:
+            producer.produce(spec.topic, key=choose().encode(), value=value, on_delivery=delivered)
+        except BufferError:
+            producer.poll(0.05)  # the local queue is full: let it drain
+            continue
+        n += 1
+        producer.poll(0)
+        if time.monotonic() >= next_show:
+            report.produced = n
+            show()
+            next_show = time.monotonic() + 0.5
+    producer.flush(60)
+    report.produced = n
+    report.produce_seconds = time.monotonic() - start
+
+
+def _drain(spec: LoadSpec, report: LoadReport, joiner: _Joiner, tail: _ResultTail,
+           show: Callable[[], None], tick: float) -> None:
+    last_count, last_change = -1, time.monotonic()
+    while True:
+        joiner.take(tail.records)
+        show()
+        if report.results >= len(joiner.sent):
+            return
+        if report.results != last_count:
+            last_count, last_change = report.results, time.monotonic()
+        elif time.monotonic() - last_change > spec.drain_timeout:
+            return
+        time.sleep(tick)
+
+
+def _show(progress: Callable[[Snapshot], None] | None, report: LoadReport, joiner: _Joiner,
+          tail: _ResultTail) -> None:
+    if progress is None:
+        return
+    joiner.take(tail.records)
+    progress(Snapshot(report.produced, report.results, time.time() - report.start, report.latencies_ms))
+
+
+def progress_line(snapshot: Snapshot) -> None:
+    """A tqdm-like line on stderr, rewritten in place."""
+    sys.stderr.write("\r" + snapshot.line())
+    sys.stderr.flush()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="switchyard-load", description=__doc__.splitlines()[0])
+    p.add_argument("--topic", default="bench-events", help="input topic (default bench-events)")
+    p.add_argument("--count", type=int, help="records to produce")
+    p.add_argument("--duration", type=float, help="seconds to produce for")
+    p.add_argument("--rate", type=float, help="offered records/s (default: as fast as possible)")
+    p.add_argument("--keys", type=int, default=100, help="number of distinct keys")
+    p.add_argument("--skew", choices=["uniform", "hot"], default="uniform",
+                   help=f"hot: {HOT_FRACTION:.0%} of the keys take {HOT_SHARE:.0%} of the records")
+    p.add_argument("--payload-size", type=int, default=100, help="approximate value size in bytes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--key-prefix", default="k")
+    p.add_argument("--results-topic", help="default: <topic>-results")
+    p.add_argument("--drain-timeout", type=float, default=60.0)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.count is None and args.duration is None:
+        args.count = 10_000
+    spec = LoadSpec(args.topic, args.count, args.duration, args.rate, args.keys, args.skew, args.payload_size,
+                    args.seed, args.key_prefix, args.results_topic, args.drain_timeout)
+    report = generate_load(Settings().kafka.client_config(), spec, progress_line)
+    sys.stderr.write("\n")
+    summary = report.summary()
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        lat = summary["latency_ms"]
+        print(f"{report.produced} produced, {report.results} results, {report.missing} missing; "
+              f"throughput {summary['throughput_rps']} records/s; latency ms p50 {lat['p50']} p90 {lat['p90']} "
+              f"p99 {lat['p99']} max {lat['max']}")
+    return 0 if report.missing == 0 and not report.errors else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
