@@ -10,7 +10,8 @@ from typing import Any
 
 import restate
 
-from handlers import bench, bookings, logs, packages, posts, reservations, travel_stubs
+from handlers import bench, bookings, logs, packages, posts, reservations, signals, travel_stubs
+from handlers.provider_client import ProviderClient
 from handlers.sink import SinkRuntime
 from producers.client import AsyncProducer
 from switchyard.settings import Settings
@@ -22,6 +23,7 @@ def services(settings: Settings, runtime: SinkRuntime) -> list[ServiceDef]:
     # One PaymentService holds the betting deposit (handlers/deposits.py) and the provider
     # payments (handlers/signals.py); each module registers its handlers on it.
     payment_service = restate.Service("PaymentService")
+    signals.register(payment_service, ProviderClient(settings.provider), runtime)
     travel = travel_stubs.build(settings.booking)  # the saga's simulated flight, car, payment APIs
     return [
         posts.build(settings.feed, runtime),

@@ -123,14 +123,16 @@ def sink_handler(
             request = await _validated(ctx, topic, runtime, origin, raw)
             try:
                 if origin is not None and not topic.keyed_by_record:
-                    return await _forward_idempotently(ctx, topic, runtime, origin, raw, handle)
+                    return await _forward_idempotently(ctx, topic, runtime, origin, raw, registered)
                 return await _run_and_report(ctx, topic, runtime, origin, fn, request)
             except RetriesExhausted as exhausted:
                 if origin is not None:
                     await _dead_letter(ctx, topic, runtime, origin, raw, exhausted.message, "RetriesExhausted")
                 raise
 
-        register(name=topic.handler, input_serde=BytesSerde(), **options)(handle)
+        # The SDK keeps its Handler (and the output serde the forward needs) on the
+        # wrapper it returns, not on `handle`.
+        registered = register(name=topic.handler, input_serde=BytesSerde(), **options)(handle)
         return handle
 
     return decorate

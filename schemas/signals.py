@@ -1,10 +1,15 @@
 """payment-requests and payment-webhooks: payments combining sync answers and webhooks."""
 
-from typing import Any
+from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from schemas.base import Payload
+
+# The intent metadata key naming the awakeable a "processing" payment waits on (the seed's name).
+CALLBACK_ID = "restate_callback_id"
+# Metadata asking the provider simulator for a delayed answer; the real provider ignores it.
+DELAYED_STATUS = "delayed_status"
 
 
 class PaymentRequest(Payload):
@@ -14,10 +19,53 @@ class PaymentRequest(Payload):
 
 
 class WebhookEvent(Payload):
-    """The provider's event envelope; the provider adds fields over time, so extras pass."""
+    """A webhook event as it travels over Kafka: Restate passes no record headers to
+    handlers, so the provider's `Stripe-Signature` header rides inside the value, next to
+    the event body exactly as signed (a string: re-encoding the JSON would break the
+    signature). Over HTTP the raw body and the header are used instead."""
 
-    model_config = ConfigDict(extra="allow")
+    payload: str = Field(min_length=1)
+    # Optional so that an unsigned event is refused by the signature check (400), like an
+    # unsigned HTTP delivery, rather than dead-lettered as malformed.
+    signature: str | None = None
+
+
+class Charge(Payload):
+    """What the provider answered when the payment was created (journaled)."""
+
+    intentId: str | None
+    status: str
+    declineMessage: str | None = None
+
+
+class IntentUpdate(Payload):
+    """A payment intent's final state, as a webhook reports it (the awakeable's value)."""
+
+    intentId: str
+    status: str
+    declineMessage: str | None = None
+
+
+class PaymentResult(Payload):
+    paymentIntentId: str
+    status: Literal["succeeded"]
+    # "response": the provider answered at once; "webhook": a signed event settled it.
+    confirmedBy: Literal["response", "webhook"]
+
+
+class VerifiedEvent(Payload):
+    """The parts of a signature-checked event that the webhook handler acts on."""
 
     id: str
     type: str
-    data: dict[str, Any]
+    intent: IntentUpdate | None = None
+    callbackId: str | None = None
+
+
+class WebhookReceipt(Payload):
+    received: bool = True
+    eventId: str
+    type: str
+    paymentIntentId: str | None = None
+    # False for event types this flow does not act on (the provider sends many).
+    handled: bool

@@ -163,6 +163,9 @@ class ProviderSettings(BaseModel):
     # Where the simulator delivers webhooks (Restate ingress), and after how long.
     webhook_url: str = "http://127.0.0.1:8080/PaymentService/processWebhook"
     delayed_status_after: timedelta = timedelta(seconds=2)
+    # How old a webhook's signature may be (the provider library's default, 300 s); a
+    # webhook replayed from Kafka later than this is refused like a forged one.
+    webhook_tolerance: timedelta = timedelta(minutes=5)
 
 
 class DepositSettings(BaseModel):

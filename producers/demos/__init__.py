@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 
-from producers.demos import bookings, packages, posts, reservations
+from producers.demos import bookings, packages, posts, reservations, signals
 from producers.demos.base import DemoEnv
 
 SCENES: dict[str, Callable[[DemoEnv], None]] = {
@@ -10,4 +10,5 @@ SCENES: dict[str, Callable[[DemoEnv], None]] = {
     "PackageTracker": packages.run,
     "ProductService": reservations.run,
     "BookingWorkflow": bookings.run,
+    "PaymentSignals": signals.run,
 }

@@ -16,6 +16,7 @@ from switchyard.settings import Settings
 from switchyard.stack.containers import start_kafka_container, start_restate_container
 from switchyard.stack.kafka import start_broker
 from switchyard.stack.processes import stop_from_pidfiles
+from switchyard.stack.provider import is_local, start_provider
 from switchyard.stack.restate import start_restate
 from switchyard.stack.service import start_service
 
@@ -35,7 +36,7 @@ def _timed(start: Callable[[], Component]) -> tuple[Component, float]:
     began = time.monotonic()
     component = start()
     return component, time.monotonic() - began
-ORDER = ("kafka", "restate", "service", "streams")
+ORDER = ("kafka", "restate", "provider", "service", "streams")
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -80,7 +81,7 @@ class Stack:
     def plan(self) -> list[Callable[[int, int], object]]:
         """The start-up steps in order; each takes its position and the total for progress lines.
         Add a component by adding its `start_<name>` method here (and its name to ORDER)."""
-        return [self.start_kafka, self.start_restate, self.start_service, self.bootstrap]
+        return [self.start_kafka, self.start_restate, self.start_provider, self.start_service, self.bootstrap]
 
     def start_kafka(self, n: int = 1, total: int = 4) -> None:
         s = self.settings
@@ -116,6 +117,15 @@ class Stack:
             return
         self._step(n, total, f"restate-server (admin {s.restate.admin_url}, ingress {s.restate.ingress_url})",
                    lambda: start_restate(s, self.home, s.stack.start_timeout.total_seconds(), key))
+
+    def start_provider(self, n: int = 3, total: int = 5) -> None:
+        """The payment provider simulator, unless the settings name a real provider."""
+        s = self.settings
+        if not is_local(s.provider):
+            self.progress(f"[{n}/{total}] payment provider: the real one at {s.provider.api_base}")
+            return
+        self._step(n, total, f"payment provider simulator on {s.provider.api_base}",
+                   lambda: start_provider(s, self.home, s.stack.start_timeout.total_seconds()))
 
     def start_service(self, n: int = 3, total: int = 4) -> None:
         s = self.settings
