@@ -4,7 +4,9 @@
         --property parse.key=true --property key.separator=:
 
 Reads records from standard input, one per line, as Kafka's own does. Unlike Kafka's, it
-refuses a key that is not valid UTF-8 (Restate would stall that partition).
+refuses a key that is not valid UTF-8 (Restate would stall that partition), a record
+without key on a Switchyard input topic, and a value over Kafka's size limit, naming the
+line.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from confluent_kafka import KafkaException
+
 from producers.client import InvalidKeyError, RecordProducer
+from producers.records import too_large, too_large_message
+from schemas.catalogue import TOPICS
+
+INPUT_TOPICS = {t.name: t.key for t in TOPICS}  # topic -> what its key means
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,30 @@ def records(stream: Iterable[bytes], fmt: LineFormat) -> Iterator[tuple[int, byt
         yield number, key, value
 
 
+def send_line(producer: RecordProducer, topic: str, key: bytes | None, value: bytes) -> str | None:
+    """Sends one record; returns why it was refused, if it was.
+
+    Switchyard's input topics need a UTF-8 key (the object or idempotency key): without
+    one, every unkeyed record would share a key; with bytes that are not UTF-8, Restate
+    stops the topic's subscription at that record.
+    """
+    if key is None:
+        if topic in INPUT_TOPICS:
+            return (f"no key: {topic} is keyed by {INPUT_TOPICS[topic]} "
+                    "(use --property parse.key=true --property key.separator=:)")
+        producer.send_unkeyed(topic, value)
+        return None
+    try:
+        producer.send(topic, key, value)
+    except InvalidKeyError as exc:
+        return f"{exc} (key {key!r})"
+    except KafkaException as exc:
+        if not too_large(exc):
+            raise
+        return too_large_message(len(value))
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kafka-console-producer", description=__doc__.splitlines()[0])
     parser.add_argument("--bootstrap-server", required=True, help="host:port of the Kafka broker(s)")
@@ -85,13 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         if interactive:
             print(">", end="", flush=True)
         for number, key, value in records(stream, fmt):
-            try:
-                if key is None:
-                    producer.send_unkeyed(args.topic, value)
-                else:
-                    producer.send(args.topic, key, value)
-            except InvalidKeyError as exc:
-                print(f"line {number}: {exc}; record not sent", file=sys.stderr)
+            refused = send_line(producer, args.topic, key, value)
+            if refused is not None:
+                print(f"line {number}: {refused}; record not sent", file=sys.stderr)
                 return 1
             if interactive:
                 print(">", end="", flush=True)

@@ -11,8 +11,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import KafkaError, KafkaException
+
 from producers.client import RecordProducer, encode_key
 from schemas.catalogue import Topic, describe_error
+
+# librdkafka's default message.max.bytes; the broker refuses larger records too.
+MAX_RECORD_BYTES = 1_000_000
 
 
 class RecordError(ValueError):
@@ -31,14 +36,18 @@ def check(topic: Topic, key: str, value: bytes, where: str) -> None:
 
 
 def from_file(path: Path, separator: str = ":") -> Iterator[tuple[str, bytes]]:
-    """Lines `key<sep>json`, as the console producer takes them; blank lines skipped."""
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    """Lines `key<sep>json`, as the console producer takes them; blank lines skipped.
+    Values stay bytes (the schema check judges them); a key must be UTF-8."""
+    for number, line in enumerate(path.read_bytes().splitlines(), start=1):
         if not line.strip():
             continue
-        key, sep, value = line.partition(separator)
+        key, sep, value = line.partition(separator.encode())
         if not sep:
             raise RecordError(f"{path}:{number}: no key separator {separator!r}")
-        yield key, value.encode()
+        try:
+            yield key.decode("utf-8"), value
+        except UnicodeDecodeError as exc:
+            raise RecordError(f"{path}:{number}: key: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
 def to_json(value: Any) -> bytes:
@@ -50,9 +59,33 @@ def produce(
 ) -> int:
     sent = 0
     for n, (key, value) in enumerate(records, start=1):
+        where = f"record {n} (key {key!r})"
         if validate:
-            check(topic, key, value, f"record {n} (key {key!r})")
-        producer.send(topic.name, key, value)
+            check(topic, key, value, where)
+        send(producer, topic, key, value, where)
         sent += 1
     producer.flush()
     return sent
+
+
+def send(producer: RecordProducer, topic: Topic, key: str, value: bytes, where: str) -> None:
+    """One record; a key that is not UTF-8 or a value Kafka cannot take is a RecordError
+    even unvalidated (the first would stall a partition, the second never arrives)."""
+    try:
+        producer.send(topic.name, key, value)
+    except ValueError as exc:
+        raise RecordError(f"{where}: {exc}") from None
+    except KafkaException as exc:
+        if too_large(exc):
+            raise RecordError(f"{where}: {too_large_message(len(value))}") from None
+        raise
+
+
+def too_large(exc: KafkaException) -> bool:
+    error = exc.args[0] if exc.args else None
+    return isinstance(error, KafkaError) and error.code() == KafkaError.MSG_SIZE_TOO_LARGE
+
+
+def too_large_message(size: int) -> str:
+    return (f"value of {size} bytes is too large: Kafka takes at most {MAX_RECORD_BYTES} bytes per record "
+            "(message.max.bytes)")

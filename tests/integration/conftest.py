@@ -67,6 +67,12 @@ def test_settings(home: Path) -> Settings:
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """test_secrets.py judges the logs and topics the whole session wrote: it runs last
+    (a stable sort, so every other test keeps its order)."""
+    items.sort(key=lambda item: item.path.name == "test_secrets.py")
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("stack")

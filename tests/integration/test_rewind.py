@@ -1,0 +1,155 @@
+"""Rewinding a subscription's consumer group redelivers records that were already taken
+in; none of them is applied again.
+
+The rewind is what an operator does: delete the subscription (its consumer leaves the
+group), move the group's committed offsets back with Kafka's admin API, and create the
+subscription again on the same consumer group. It is rewound only to this test's own
+first records, so the session's other records are not replayed; the subscription is left
+as the bootstrap makes it (same source, sink and options), on its original group.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from schemas.catalogue import Topic, topic
+from switchyard.admin import RestateAdmin
+from switchyard.results import TopicReader
+from switchyard.settings import Settings
+from tests.integration.kafka_driver import KafkaDriver, Outcome
+
+PACKAGES = topic("package-location-updates")
+PAYMENTS = topic("payment-requests")
+
+
+def poll(check: Callable[[], bool], what: str, timeout: float = 45.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.3)
+
+
+def subscription_of(admin: RestateAdmin, settings: Settings, t: Topic) -> dict[str, Any]:
+    source = f"kafka://{settings.kafka.cluster_name}/{t.name}"
+    [sub] = [s for s in admin.subscriptions() if s["source"] == source and s["sink"] == t.sink]
+    return sub
+
+
+def first_offsets(outcomes: list[Outcome]) -> dict[int, int]:
+    """Per partition, the offset of the first of these records."""
+    firsts: dict[int, int] = {}
+    for _, partition, offset in (o.sent for o in outcomes):
+        firsts[partition] = min(offset, firsts.get(partition, offset))
+    return firsts
+
+
+def past_offsets(outcomes: list[Outcome]) -> dict[int, int]:
+    """Per partition, the committed offset that says all of these records were taken in."""
+    ends: dict[int, int] = {}
+    for _, partition, offset in (o.sent for o in outcomes):
+        ends[partition] = max(offset + 1, ends.get(partition, 0))
+    return ends
+
+
+def reset_offsets(kafka_admin: AdminClient, group: str, t: Topic, offsets: dict[int, int]) -> None:
+    """Move the group back once the deleted subscription's consumer has left it (Kafka
+    refuses while it is a member, and its last commit on leaving would undo the move)."""
+    request = ConsumerGroupTopicPartitions(group, [TopicPartition(t.name, p, o) for p, o in offsets.items()])
+
+    def moved() -> bool:
+        description = kafka_admin.describe_consumer_groups([group])[group].result(timeout=10)
+        if description.members:
+            return False
+        try:
+            kafka_admin.alter_consumer_group_offsets([request])[group].result(timeout=10)
+        except KafkaException:
+            return False  # a member still leaving; ask again
+        return all(committed(kafka_admin, group, t).get(p) == o for p, o in offsets.items())
+
+    poll(moved, f"consumer group {group} to move back to {offsets}")
+
+
+def committed(kafka_admin: AdminClient, group: str, t: Topic) -> dict[int, int]:
+    request = ConsumerGroupTopicPartitions(group)
+    parts = kafka_admin.list_consumer_group_offsets([request])[group].result(timeout=10).topic_partitions
+    return {tp.partition: tp.offset for tp in parts if tp.topic == t.name}
+
+
+def taken_in(kafka_admin: AdminClient, group: str, t: Topic, outcomes: list[Outcome]) -> None:
+    ends = past_offsets(outcomes)
+    poll(lambda: all(committed(kafka_admin, group, t).get(p, -1) >= o for p, o in ends.items()),
+         f"{group} to commit past {ends}")
+
+
+@contextmanager
+def rewound(admin: RestateAdmin, settings: Settings, t: Topic, outcomes: list[Outcome]) -> Iterator[str]:
+    """The topic's subscription re-reading from the first of ``outcomes``' records; yields
+    the consumer group once it has taken them in again."""
+    sub = subscription_of(admin, settings, t)
+    group = sub["options"]["group.id"]
+    kafka_admin = AdminClient({**settings.kafka.client_config(), "log_level": "0"})
+    taken_in(kafka_admin, group, t, outcomes)
+    admin.delete_subscription(sub["id"])
+    try:
+        reset_offsets(kafka_admin, group, t, first_offsets(outcomes))
+    finally:
+        # As the bootstrap makes it, plus the group it had: a fresh group would replay the topic.
+        admin.create_subscription(sub["source"], sub["sink"],
+                                  {**settings.kafka.subscription_options, "group.id": group})
+    taken_in(kafka_admin, group, t, outcomes)
+    yield group
+
+
+def invocations(admin: RestateAdmin, t: Topic, key: str) -> list[dict[str, Any]]:
+    return admin.query(f"SELECT id, status FROM sys_invocation WHERE target_service_name = '{t.service}' "
+                       f"AND target_handler_name = '{t.handler}' AND target_service_key = '{key}'")
+
+
+def test_a_rewound_object_subscription_applies_nothing_twice(
+    kafka: KafkaDriver, ingress: httpx.Client, admin: RestateAdmin, settings: Settings, unique: str
+) -> None:
+    pkg = f"{unique}-pkg"
+    assert ingress.post(f"/PackageTracker/{pkg}/registerPackage", json={"finalDestination": "Oslo"}).status_code == 200
+    stops = [json.dumps({"timestamp": f"1{n}:00", "location": f"stop {n}"}) for n in range(3)]
+    outcomes = kafka.send(PACKAGES, [(pkg, stop) for stop in stops])
+    assert all(o.ok for o in outcomes)
+    state = ingress.get(f"/PackageTracker/{pkg}/getPackageInfo").json()
+    assert len(invocations(admin, PACKAGES, pkg)) == 3
+
+    with TopicReader(settings.kafka.client_config(), [PACKAGES.results, PACKAGES.dlq]) as reader, \
+            rewound(admin, settings, PACKAGES, outcomes):
+        # Delivered again: three more invocations, each finished without applying anything.
+        poll(lambda: [i["status"] for i in invocations(admin, PACKAGES, pkg)] == ["completed"] * 6,
+             "the redelivered records to be handled")
+        again = [r for r in reader.collect(lambda rs: False, timeout=2.0) if r.key == pkg.encode()]
+
+    assert again == [], "a redelivered record produced a result or a dead letter"
+    assert ingress.get(f"/PackageTracker/{pkg}/getPackageInfo").json() == state
+
+
+def test_a_rewound_service_subscription_runs_the_business_step_once(
+    kafka: KafkaDriver, admin: RestateAdmin, settings: Settings, unique: str
+) -> None:
+    key = f"{unique}-pay"
+    value = json.dumps({"paymentMethodId": "pm_card_visa", "amount": 1500})
+    [first] = kafka.send(PAYMENTS, [(key, value)])
+    assert first.ok
+
+    with TopicReader(settings.kafka.client_config(), [PAYMENTS.results]) as reader, \
+            rewound(admin, settings, PAYMENTS, [first]):
+        again = reader.collect(lambda rs: any(r.key == key.encode() for r in rs), timeout=30)
+
+    # The plain-service wrapper reports the redelivered record too, with the first outcome.
+    [replayed] = [r for r in again if r.key == key.encode()]
+    assert replayed.json()["result"] == first.result
+    business = admin.query(f"SELECT id FROM sys_invocation WHERE target = '{PAYMENTS.target}' "
+                           f"AND idempotency_key = '{PAYMENTS.name}/{key}'")
+    assert len(business) == 1
