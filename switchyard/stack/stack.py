@@ -19,6 +19,8 @@ from switchyard.stack.processes import stop_from_pidfiles
 from switchyard.stack.provider import is_local, start_provider
 from switchyard.stack.restate import start_restate
 from switchyard.stack.service import start_service
+from switchyard.stack.smtp import is_local as is_local_smtp
+from switchyard.stack.smtp import start_smtp
 
 Progress = Callable[[str], None]
 
@@ -36,7 +38,9 @@ def _timed(start: Callable[[], Component]) -> tuple[Component, float]:
     began = time.monotonic()
     component = start()
     return component, time.monotonic() - began
-ORDER = ("kafka", "restate", "provider", "service", "streams")
+
+
+ORDER = ("kafka", "restate", "provider", "smtp", "service", "streams")
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -81,7 +85,8 @@ class Stack:
     def plan(self) -> list[Callable[[int, int], object]]:
         """The start-up steps in order; each takes its position and the total for progress lines.
         Add a component by adding its `start_<name>` method here (and its name to ORDER)."""
-        return [self.start_kafka, self.start_restate, self.start_provider, self.start_service, self.bootstrap]
+        return [self.start_kafka, self.start_restate, self.start_provider, self.start_smtp, self.start_service,
+                self.bootstrap]
 
     def start_kafka(self, n: int = 1, total: int = 4) -> None:
         s = self.settings
@@ -126,6 +131,15 @@ class Stack:
             return
         self._step(n, total, f"payment provider simulator on {s.provider.api_base}",
                    lambda: start_provider(s, self.home, s.stack.start_timeout.total_seconds()))
+
+    def start_smtp(self, n: int = 4, total: int = 6) -> None:
+        """The local SMTP sink (mail lands in home/mail/), unless the settings name a real server."""
+        s = self.settings
+        if not is_local_smtp(s.email):
+            self.progress(f"[{n}/{total}] SMTP: the real server at {s.email.smtp_host}:{s.email.smtp_port}")
+            return
+        self._step(n, total, f"SMTP sink on {s.email.smtp_host}:{s.email.smtp_port} (mail to {self.home / 'mail'})",
+                   lambda: start_smtp(s, self.home, s.stack.start_timeout.total_seconds()))
 
     def start_service(self, n: int = 3, total: int = 4) -> None:
         s = self.settings
