@@ -22,6 +22,7 @@ from schemas.payments import PaymentCommand
 from schemas.posts import SocialMediaPost
 from schemas.reservations import ReservationRequest
 from schemas.signals import PaymentRequest, WebhookEvent
+from schemas.streams import RiskAlert
 from schemas.tasks import TaskRequest
 from schemas.uploads import UploadRequest
 
@@ -51,6 +52,12 @@ class Topic:
     @property
     def dlq(self) -> str:
         return f"{self.name}-dlq"
+
+    @property
+    def dlq_replayed(self) -> str:
+        """Compacted markers of DLQ records replayed to this topic (created by
+        `switchyard-dlq replay` on first use), so each is replayed once."""
+        return f"{self.name}-dlq-replayed"
 
     @property
     def target(self) -> str:
@@ -105,6 +112,31 @@ TOPICS: tuple[Topic, ...] = (
 _BY_NAME = {t.name: t for t in TOPICS}
 
 
+@dataclass(frozen=True)
+class StreamTopic:
+    """A topic the stream workers (streams/) derive from the input topics: no sink
+    handler, no companions; the bootstrap creates it with the others."""
+
+    name: str
+    key: str
+    value: type[BaseModel]
+    writer: str  # the streams module that produces it
+    summary: str
+
+
+STREAM_TOPICS: tuple[StreamTopic, ...] = (
+    StreamTopic("risk-alerts", "userId", RiskAlert, "streams.velocity",
+                "a user over the deposit velocity limits in one window, once per window"),
+)
+
+
+def stream_topic(name: str) -> StreamTopic:
+    for s in STREAM_TOPICS:
+        if s.name == name:
+            return s
+    raise KeyError(f"unknown stream topic {name!r}; known: {', '.join(s.name for s in STREAM_TOPICS)}")
+
+
 def topic(name: str) -> Topic:
     """The catalogue entry for an input topic; KeyError names the known topics."""
     try:
@@ -125,7 +157,7 @@ def companion_topics() -> list[str]:
 
 
 def all_topic_names() -> list[str]:
-    return [t.name for t in TOPICS] + companion_topics()
+    return [t.name for t in TOPICS] + companion_topics() + [s.name for s in STREAM_TOPICS]
 
 
 def describe_error(exc: Exception) -> str:

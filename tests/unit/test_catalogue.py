@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from schemas.catalogue import TOPICS, all_topic_names, describe_error, topic
+from schemas.catalogue import STREAM_TOPICS, TOPICS, all_topic_names, describe_error, stream_topic, topic
 from schemas.payments import CancelPaymentCommand, MakePaymentCommand
 
 
@@ -10,7 +10,13 @@ def test_every_topic_has_companions() -> None:
     for t in TOPICS:
         assert f"{t.name}-results" in names
         assert f"{t.name}-dlq" in names
-    assert len(names) == len(set(names)) == 3 * len(TOPICS)
+    assert len(names) == len(set(names)) == 3 * len(TOPICS) + len(STREAM_TOPICS)
+
+
+def test_stream_topics_are_created_with_the_rest() -> None:
+    assert stream_topic("risk-alerts").name in all_topic_names()
+    with pytest.raises(KeyError, match="risk-alerts"):
+        stream_topic("no-such-topic")
 
 
 def test_unknown_topic_names_known_ones() -> None:
