@@ -10,7 +10,7 @@ from typing import Any
 
 import restate
 
-from handlers import bench, bookings, logs, packages, posts, reservations, signals, travel_stubs
+from handlers import bench, bookings, logs, packages, posts, reservations, signals, tasks, travel_stubs
 from handlers.provider_client import ProviderClient
 from handlers.sink import SinkRuntime
 from producers.client import AsyncProducer
@@ -32,6 +32,7 @@ def services(settings: Settings, runtime: SinkRuntime) -> list[ServiceDef]:
         bookings.build(travel, runtime),
         *travel.services,
         payment_service,
+        *tasks.build(settings.tasks, runtime),
         bench.build_counter(runtime),
         bench.build_workflow(),
     ]

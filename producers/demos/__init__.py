@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 
-from producers.demos import bookings, packages, posts, reservations, signals
+from producers.demos import bookings, packages, posts, reservations, signals, tasks
 from producers.demos.base import DemoEnv
 
 SCENES: dict[str, Callable[[DemoEnv], None]] = {
@@ -11,4 +11,5 @@ SCENES: dict[str, Callable[[DemoEnv], None]] = {
     "ProductService": reservations.run,
     "BookingWorkflow": bookings.run,
     "PaymentSignals": signals.run,
+    "AsyncTaskWorker": tasks.run,
 }
