@@ -10,7 +10,20 @@ from typing import Any
 
 import restate
 
-from handlers import bench, bookings, logs, packages, posts, reservations, signals, tasks, travel_stubs
+from handlers import (
+    bench,
+    bookings,
+    deposits,
+    logs,
+    machines,
+    packages,
+    payments,
+    posts,
+    reservations,
+    signals,
+    tasks,
+    travel_stubs,
+)
 from handlers.provider_client import ProviderClient
 from handlers.sink import SinkRuntime
 from producers.client import AsyncProducer
@@ -31,7 +44,10 @@ def services(settings: Settings, runtime: SinkRuntime) -> list[ServiceDef]:
         reservations.build(runtime),
         bookings.build(travel, runtime),
         *travel.services,
+        machines.build(settings.machines, runtime),
+        *payments.build(settings.payments, runtime),
         payment_service,
+        *deposits.register(payment_service, settings.deposits, runtime),
         *tasks.build(settings.tasks, runtime),
         bench.build_counter(runtime),
         bench.build_workflow(),

@@ -1,5 +1,7 @@
 """wallet-deposits: betting deposits under a per-user limit."""
 
+from typing import Literal
+
 from pydantic import Field
 
 from schemas.base import Payload
@@ -11,3 +13,25 @@ class DepositRequest(Payload):
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=320)
     amount: int = Field(gt=0)
     paymentMethod: str = Field(min_length=1, max_length=100)
+
+
+NoticeKind = Literal["success", "failure"]
+
+
+class Notice(Payload):
+    """A success or failure notice for one deposit, kept by `CommsService/{email}`."""
+
+    kind: NoticeKind
+    depositId: str
+    userId: str
+    walletId: str
+    amount: int
+    message: str
+
+
+class DepositLimit(Payload):
+    """What `RGService/{userId}/getLimit` answers: what the user may still deposit."""
+
+    userId: str
+    remaining: int
+    limit: int

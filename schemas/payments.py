@@ -26,3 +26,27 @@ class CancelPaymentCommand(Payload):
 
 class PaymentCommand(RootModel[Annotated[MakePaymentCommand | CancelPaymentCommand, Field(discriminator="action")]]):
     """A payment-commands record: the action decides the shape."""
+
+
+class PaymentResult(Payload):
+    """What makePayment, cancelPayment and handleCommand answer: the seed's Result
+    (`success`, `reason`) and the token's status afterwards."""
+
+    success: bool
+    reason: str
+    status: PaymentStatus
+
+
+class PaymentView(Payload):
+    """What `PaymentProcessor/{id}/getStatus` answers (NEW and no payment once expired)."""
+
+    paymentId: str
+    status: PaymentStatus
+    payment: Payment | None = None
+
+
+class AccountResult(Payload):
+    """What `Account/{id}/withdraw` answers, as the seed's Result."""
+
+    success: bool
+    reason: str

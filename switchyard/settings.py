@@ -117,12 +117,19 @@ class MachineSettings(BaseModel):
 
     transition_duration: timedelta = timedelta(seconds=5)
     crash_probability: float = Field(default=0.3, ge=0.0, lt=1.0)
+    # Seeds the simulated crashes: which attempt of which transition crashes is a function
+    # of (seed, machine, transition number, attempt), so tests can foresee it.
+    crash_seed: int = 0
+    # Attempts of a crashing transition before it fails for good (status unchanged).
+    max_attempts: int = Field(default=10, ge=1)
 
 
 class PaymentStateSettings(BaseModel):
     """PaymentProcessor (payment state machine)."""
 
     expiry: timedelta = timedelta(days=1)
+    # What an Account holds before its first withdrawal (the seed draws 100000-200000).
+    opening_balance_cents: int = Field(default=100_000, ge=0)
 
 
 class TaskSettings(BaseModel):
@@ -173,6 +180,8 @@ class DepositSettings(BaseModel):
 
     limit: int = 10_000
     limit_restore_after: timedelta = timedelta(days=7)
+    # Payment methods the simulated charge declines (the limit is given back at once).
+    declined_payment_methods: list[str] = Field(default_factory=lambda: ["declined-card"])
 
 
 class StreamSettings(BaseModel):

@@ -2,7 +2,17 @@
 
 from collections.abc import Callable
 
-from producers.demos import bookings, packages, posts, reservations, signals, tasks
+from producers.demos import (
+    bookings,
+    deposits,
+    machines,
+    packages,
+    payments,
+    posts,
+    reservations,
+    signals,
+    tasks,
+)
 from producers.demos.base import DemoEnv
 
 SCENES: dict[str, Callable[[DemoEnv], None]] = {
@@ -10,6 +20,9 @@ SCENES: dict[str, Callable[[DemoEnv], None]] = {
     "PackageTracker": packages.run,
     "ProductService": reservations.run,
     "BookingWorkflow": bookings.run,
+    "MachineOperator": machines.run,
+    "PaymentProcessor": payments.run,
+    "BettingDeposits": deposits.run,
     "PaymentSignals": signals.run,
     "AsyncTaskWorker": tasks.run,
 }
