@@ -14,6 +14,7 @@ from handlers import (
     bench,
     bookings,
     deposits,
+    fanout,
     logs,
     machines,
     packages,
@@ -49,6 +50,7 @@ def services(settings: Settings, runtime: SinkRuntime) -> list[ServiceDef]:
         payment_service,
         *deposits.register(payment_service, settings.deposits, runtime),
         *tasks.build(settings.tasks, runtime),
+        fanout.build(settings.fanout, runtime),
         bench.build_counter(runtime),
         bench.build_workflow(),
     ]

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from producers.demos import (
     bookings,
     deposits,
+    fanout,
     machines,
     packages,
     payments,
@@ -25,4 +26,5 @@ SCENES: dict[str, Callable[[DemoEnv], None]] = {
     "BettingDeposits": deposits.run,
     "PaymentSignals": signals.run,
     "AsyncTaskWorker": tasks.run,
+    "FanOutWorker": fanout.run,
 }

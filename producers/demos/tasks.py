@@ -24,8 +24,8 @@ def run(env: DemoEnv) -> None:
     report = TaskRequest(taskName="report", payload={"month": "2024-12"}, delayMs=round(DELAY.total_seconds() * 1000))
     with env.reader([TOPIC.results, TOPIC.dlq]) as reader:
         env.send(TOPIC.name, [
-            (now, resize.model_dump_json().encode()),
-            (now, resize.model_dump_json().encode()),  # the same task again: runs once
+            (now, resize.model_dump_json(exclude_none=True).encode()),
+            (now, resize.model_dump_json(exclude_none=True).encode()),  # the same task again: runs once
             (later, report.model_dump_json().encode()),
             (bad, b'{"payload": {"image": "cat.png"}}'),
         ])
@@ -33,7 +33,7 @@ def run(env: DemoEnv) -> None:
     for record in records:
         (show_result if record.topic == TOPIC.results else show_dead_letter)(env, record)
     ran = next(r.json()["result"]["invocationId"] for r in records if r.key_text == now and r.topic == TOPIC.results)
-    env.show(f"{now} ran once: POST /TaskLedger/{ran}/get", env.call(f"/TaskLedger/{ran}/get"))
+    env.show(f"{now} ran once: its ledger", env.call(f"/TaskLedger/{ran}/get"))
 
     env.say(f"  the seed's submitter over HTTP (switchyard-submit cleanup --id task-{run_id}-http --delay 2s), twice:")
     task_id, cleanup = f"task-{run_id}-http", TaskRequest(taskName="cleanup", payload={"older_than_days": 30})
@@ -43,4 +43,4 @@ def run(env: DemoEnv) -> None:
                 f"{sent.status} {sent.invocationId}")
     env.say(f"  GET /restate/invocation/{sent.invocationId}/attach")
     env.show("outcome", attach(env.http, sent.invocationId, timeout=60).model_dump(mode="json"))
-    env.show(f"POST /TaskLedger/{sent.invocationId}/get", env.call(f"/TaskLedger/{sent.invocationId}/get"))
+    env.show(f"{task_id} ran once: its ledger", env.call(f"/TaskLedger/{sent.invocationId}/get"))
