@@ -160,13 +160,22 @@ def all_topic_names() -> list[str]:
     return [t.name for t in TOPICS] + companion_topics() + [s.name for s in STREAM_TOPICS]
 
 
+REASON_PART_CHARS = 300  # some messages quote the input (a union's tag): a 1 MB tag must not
+# become a 1 MB DLQ header, which would push the DLQ record over the broker's size limit.
+
+
 def describe_error(exc: Exception) -> str:
-    """A one-line reason naming the offending field(s), for DLQ headers and 400s."""
+    """A one-line reason naming the offending field(s), for DLQ headers and 400s; bounded
+    in length whatever the input."""
     if isinstance(exc, ValidationError):
         parts = []
         for err in exc.errors(include_url=False)[:5]:
             loc = ".".join(str(p) for p in err["loc"]) or "(value)"
-            parts.append(f"{loc}: {err['msg']}")
+            parts.append(_clip(f"{_clip(loc)}: {err['msg']}"))
         more = exc.error_count() - len(parts)
         return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
-    return str(exc)
+    return _clip(str(exc), 5 * REASON_PART_CHARS)
+
+
+def _clip(text: str, limit: int = REASON_PART_CHARS) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"

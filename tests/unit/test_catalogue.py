@@ -46,3 +46,13 @@ def test_bad_posts_are_rejected_with_the_field(raw: bytes, needle: str) -> None:
     with pytest.raises(ValidationError) as info:
         topic("social-media-posts").parse(raw)
     assert needle in describe_error(info.value)
+
+
+def test_a_reason_stays_short_when_the_error_quotes_a_huge_input() -> None:
+    """A union's tag error quotes the tag: a 1 MB tag must not make a 1 MB DLQ header."""
+    huge = "x" * 1_000_000
+    with pytest.raises(ValidationError) as info:
+        topic("payment-commands").value.model_validate({"action": huge, "accountId": "a", "amountCents": 1})
+    reason = describe_error(info.value)
+    assert reason.startswith("(value): Input tag")
+    assert len(reason) < 2_000
