@@ -4,12 +4,12 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo up down reset status test lint
+.PHONY: setup demo up down reset status test lint bench
 
 $(STAMP): pyproject.toml package.json tools/kafka/pom.xml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,bench]"
 	npm ci --no-fund --no-audit --loglevel=error
 	$(PY) -m switchyard.cli fetch
 	touch $(STAMP)
@@ -33,6 +33,9 @@ status:
 
 test: setup
 	$(VENV)/bin/pytest
+
+bench: setup  # the benchmark suite (docs/benchmarks.md); `make bench ARGS=--quick` in under 3 minutes
+	$(VENV)/bin/switchyard-bench $(ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,67 @@
+"""The benchmark's outputs: ``latest.json`` (the issue's shape plus detail) and the table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def results_document(runs: list[dict[str, Any]], workflow: dict[str, dict[str, Any]], meta: dict[str, Any],
+                     memory: dict[str, Any] | None = None, soak: dict[str, Any] | None = None) -> dict[str, Any]:
+    doc: dict[str, Any] = {"runs": runs, "workflow_3step": workflow, "ratios": ratios(runs), "meta": meta}
+    if memory is not None:
+        doc["service_memory"] = memory
+    if soak is not None:
+        doc["soak"] = soak
+    return doc
+
+
+def write(doc: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    tmp.replace(path)
+
+
+def _find(runs: list[dict[str, Any]], system: str, scenario: str) -> dict[str, Any] | None:
+    return next((r for r in runs if r["system"] == system and r["scenario"] == scenario), None)
+
+
+def ratios(runs: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Switchyard's throughput over each peer's on the shared records."""
+    ours = _find(runs, "switchyard", "throughput")
+    out: dict[str, float | None] = {}
+    for peer in ("faust", "raw"):
+        theirs = _find(runs, peer, "throughput")
+        ok = ours is not None and theirs is not None and theirs["throughput_rps"] > 0
+        out[f"switchyard/{peer}"] = round(ours["throughput_rps"] / theirs["throughput_rps"], 3) \
+            if ok and ours is not None and theirs is not None else None
+    return out
+
+
+def _cpu(run: dict[str, Any]) -> str:
+    parts = [f"{name} {ms:.2f}" for name, ms in run.get("cpu_ms_per_record", {}).items() if name != "loadgen"]
+    return ", ".join(parts)
+
+
+def table(doc: dict[str, Any]) -> str:
+    head = (f"{'system':11} {'scenario':17} {'keys':>6} {'parts':>5} {'records':>8} {'rec/s':>8} "
+            f"{'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}  cpu ms/record")
+    lines = [head, "-" * len(head)]
+    for r in doc["runs"]:
+        lat = r["latency_ms"]
+        lines.append(f"{r['system']:11} {r['scenario']:17} {r['keys']:>6} {r['partitions']:>5} {r['records']:>8} "
+                     f"{r['throughput_rps']:>8.0f} {lat['p50']:>8.0f} {lat['p99']:>8.0f} {lat['max']:>8.0f}  {_cpu(r)}")
+    for name, value in doc["ratios"].items():
+        lines.append(f"throughput {name}: {value if value is not None else 'n/a'}")
+    for mode, w in doc["workflow_3step"].items():
+        lines.append(f"3-step workflow over HTTP, {mode}: p50 {w['p50_ms']} ms, p99 {w['p99_ms']} ms, "
+                     f"max {w['max_ms']} ms, {w['throughput_rps']} calls/s")
+    for name in ("service_memory", "soak"):
+        mem = doc.get(name)
+        if mem:
+            lines.append(f"{name.replace('_', ' ')}: RSS {mem['rss_mb_start']} -> {mem['rss_mb_end']} MiB "
+                         f"(max {mem['rss_mb_max']}, {mem['growth_pct']:+.1f}%) over {mem['seconds']:.0f} s")
+    lines.append(f"machine: {doc['meta'].get('cpus')} CPUs, load average {doc['meta'].get('load_average')}")
+    return "\n".join(lines)

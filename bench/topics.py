@@ -1,0 +1,79 @@
+"""The benchmark's own topics: the peers' inputs and results, and `bench-events` variants
+with another partition count for the scaling runs.
+
+The catalogue's `bench-events` stays the declaration: every variant is named after it,
+carries its records (BenchEvent) to its handler (BenchCounter/add) and reports on its
+`-results` topic, which the load generator reads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from schemas.catalogue import Topic, topic
+from switchyard.admin import RestateAdmin
+from switchyard.settings import Settings
+
+BENCH = topic("bench-events")
+
+
+def peer_topics(system: str) -> tuple[str, str]:
+    """(input, results) of a peer system: `bench-events.<system>` and its `-results`."""
+    source = f"{BENCH.name}.{system}"
+    return source, f"{source}-results"
+
+
+def variant_name(partitions: int) -> str:
+    return f"{BENCH.name}.p{partitions}"
+
+
+def create_topics(client: Mapping[str, str], names: list[str], partitions: int) -> None:
+    """Creates the topics that are missing (leaders elected before it returns)."""
+    admin = AdminClient({**client, "log_level": "0"})
+    existing = set(admin.list_topics(timeout=10).topics)
+    missing = [n for n in names if n not in existing]
+    if missing:
+        for future in admin.create_topics([NewTopic(n, partitions, 1) for n in missing]).values():
+            try:
+                future.result(timeout=30)
+            except KafkaException as exc:
+                if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                    raise
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        topics = admin.list_topics(timeout=10).topics
+        if all(n in topics and topics[n].partitions and all(p.leader >= 0 for p in topics[n].partitions.values())
+               for n in names):
+            return
+        time.sleep(0.2)
+
+
+def partitions_of(client: Mapping[str, str], name: str) -> int:
+    admin = AdminClient({**client, "log_level": "0"})
+    return len(admin.list_topics(name, timeout=10).topics[name].partitions)
+
+
+def switchyard_topic(settings: Settings, partitions: int) -> str:
+    """The input topic to drive BenchCounter/add through with ``partitions`` partitions:
+    the catalogue's own when it has that many, else a variant subscribed to the same sink."""
+    client = settings.kafka.client_config()
+    if partitions_of(client, BENCH.name) == partitions:
+        return BENCH.name
+    name = variant_name(partitions)
+    create_topics(client, [name], partitions)
+    subscribe(settings, name, BENCH)
+    return name
+
+
+def subscribe(settings: Settings, name: str, sink: Topic) -> None:
+    admin = RestateAdmin(settings.restate.admin_url)
+    try:
+        source = f"kafka://{settings.kafka.cluster_name}/{name}"
+        if not any(s["source"] == source for s in admin.subscriptions()):
+            admin.create_subscription(source, sink.sink, dict(settings.kafka.subscription_options))
+    finally:
+        admin.close()

@@ -1,0 +1,46 @@
+"""The benchmark against the session stack, tiny: every system answers every record, and
+the outputs (JSON in the issue's shape, the table with its ratios, the PNG) are written.
+
+Figures are not asserted: performance is measured by `switchyard-bench`, not by tests.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bench.plan import choose
+from bench.run import publish, run_on
+from switchyard.settings import Settings
+from switchyard.stack.stack import Stack
+
+
+def test_tiny_benchmark_writes_json_table_and_plot(stack: Stack, settings: Settings, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # The session's partition count, and no scaling runs: no extra subscriptions on the shared stack.
+    plan = replace(choose(tiny=True), partitions=settings.kafka.topic_partitions,
+                   scenarios=frozenset({"raw", "faust", "switchyard", "workflow"}))
+    doc = run_on(stack, plan, tmp_path, {"mode": "tiny"}, progress=lambda line: None)
+    assert publish(doc, tmp_path, "latest") == 0  # 0: every record got its result
+
+    written = json.loads((tmp_path / "latest.json").read_text())
+    systems = {(r["system"], r["scenario"]) for r in written["runs"]}
+    assert {("raw", "throughput"), ("faust", "throughput"), ("switchyard", "throughput")} <= systems
+    for run in written["runs"]:
+        assert run["records"] == run["results"] > 0
+        assert run["throughput_rps"] > 0
+        assert 0 < run["latency_ms"]["p50"] <= run["latency_ms"]["p99"] <= run["latency_ms"]["max"]
+    for mode in ("sequential", "concurrent16"):
+        w = written["workflow_3step"][mode]
+        assert w["errors"] == 0 and 0 < w["p50_ms"] <= w["p99_ms"]
+    by = {r["system"]: r["throughput_rps"] for r in written["runs"] if r["scenario"] == "throughput"}
+    assert written["ratios"]["switchyard/faust"] == round(by["switchyard"] / by["faust"], 3)
+    assert written["ratios"]["switchyard/raw"] == round(by["switchyard"] / by["raw"], 3)
+
+    out = capsys.readouterr().out
+    assert f"throughput switchyard/faust: {written['ratios']['switchyard/faust']}" in out
+    png = (tmp_path / "latest.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
