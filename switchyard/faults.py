@@ -3,7 +3,10 @@ restarted, then a check from state and results that nothing was lost, nothing ap
 twice, per-key order kept and no invocation left stuck.
 
 Each produced record carries a per-key sequence number in its payload, so its effect in
-state (a package location, a feed entry) can be counted and ordered.
+state (a package location, a feed entry) can be counted and ordered. Saga records
+(`trip-bookings`) each start a trip of their own (`<key>-t<seq>`); their effects are
+counted from the travel APIs' ledgers: one flight, one car, at most one charge per trip,
+and the outcome the card asks for (confirmed, or compensated for the declined card).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -25,7 +29,11 @@ from switchyard.results import TopicReader
 from switchyard.settings import Settings
 from switchyard.stack.stack import Stack
 
-FLOWS = ("package-location-updates", "social-media-posts")
+FLOWS = ("package-location-updates", "social-media-posts", "trip-bookings")
+SAGA = "trip-bookings"
+# Even trips pay with an accepted card, odd ones with the seed's declined demo card.
+ACCEPTED_CARD, DECLINED_CARD = "5555555555554444", "4111111111111111"
+FLOW_SERVICES = ("PackageTracker", "UserFeed", "BookingWorkflow", "Flights", "CarRentals", "PaymentGateway")
 SCENARIOS: dict[str, tuple[str, ...]] = {
     "service": ("service",),
     "restate-server": ("restate",),
@@ -61,6 +69,12 @@ class Tally:
     order_violations: int = 0
     processed: int = 0
 
+    def merge(self, other: Tally) -> None:
+        self.lost += other.lost
+        self.duplicated += other.duplicated
+        self.order_violations += other.order_violations
+        self.processed += other.processed
+
     def add(self, produced: list[int], applied: list[int]) -> None:
         self.processed += len(set(applied) & set(produced))
         self.lost += len(set(produced) - set(applied))
@@ -89,7 +103,7 @@ class SteadyLoad(threading.Thread):
         while not self._halt.is_set():
             flow, key = FLOWS[n % len(FLOWS)], self.keys[(n // len(FLOWS)) % len(self.keys)]
             seq = len(self.produced.setdefault((flow, key), []))
-            self.producer.send(flow, key, payload(flow, f"{key}#{seq}"))
+            self.producer.send(flow, record_key(flow, key, seq), payload(flow, f"{key}#{seq}"))
             self.produced[(flow, key)].append(seq)
             n += 1
             time.sleep(max(0.0, began + n / self.rate - time.monotonic()))
@@ -104,9 +118,23 @@ class SteadyLoad(threading.Thread):
         return sum(len(v) for v in self.produced.values())
 
 
-def payload(flow: str, marker: str) -> dict[str, str]:
+def record_key(flow: str, key: str, seq: int) -> str:
+    """Objects keep one key's records in order; each saga record is a trip of its own."""
+    return trip_id(key, seq) if flow == SAGA else key
+
+
+def trip_id(key: str, seq: int) -> str:
+    return f"{key}-t{seq}"
+
+
+def payload(flow: str, marker: str) -> dict[str, Any]:
     if flow == "package-location-updates":
         return {"timestamp": marker, "location": marker}
+    if flow == SAGA:
+        card = DECLINED_CARD if sequence_of(marker) % 2 else ACCEPTED_CARD
+        return {"flights": {"flightId": "FL-1", "passengerName": marker},
+                "car": {"pickupLocation": "Ghent", "rentalDate": "2024-10-10"},
+                "paymentInfo": {"cardNumber": card, "amount": 10.0}}
     return {"content": marker, "metadata": "fault-suite"}
 
 
@@ -133,8 +161,54 @@ class ResultClock(threading.Thread):
         self.reader.close()
 
 
+def trip_effects(ingress: httpx.Client, trip: str, seq: int) -> int | None:
+    """How many times the trip's booking took effect (1 is right; 0 if it ended wrong);
+    None while the saga is still running."""
+    status = ingress.post(f"/BookingWorkflow/{trip}/getStatus")
+    if status.status_code != 200 or status.json()["status"] == "RUNNING":
+        return None
+    flights, cars, charges = (ingress.post(f"/{api}/{trip}/getLedger").json()
+                              for api in ("Flights", "CarRentals", "PaymentGateway"))
+    return effect_count(status.json()["status"], flights, cars, charges, declined=seq % 2 == 1)
+
+
+def effect_count(status: str, flights: dict[str, str], cars: dict[str, str], charges: dict[str, str],
+                 declined: bool) -> int:
+    """From a finished trip's ledgers: how many times its booking took effect, or 0 if it
+    ended wrong (a declined card must leave both reservations cancelled and nothing
+    charged; an accepted one both confirmed and one charge)."""
+    if declined:
+        right = status == "COMPENSATED" and set(flights.values()) == set(cars.values()) == {"CANCELLED"} \
+            and not charges
+    else:
+        right = status == "CONFIRMED" and set(flights.values()) == set(cars.values()) == {"CONFIRMED"} \
+            and set(charges.values()) == {"CHARGED"}
+    return max(len(flights), len(cars), len(charges)) if right else 0
+
+
+class SagaLedgers:
+    """Each trip's effect count, asked for until the trip has finished (then kept)."""
+
+    def __init__(self, ingress: httpx.Client) -> None:
+        self.ingress = ingress
+        self.finished: dict[tuple[str, int], int] = {}
+
+    def applied(self, key: str, produced: list[int], final: bool) -> list[int] | None:
+        """The key's trips as sequence numbers, once per effect; None while any is running
+        (``final``: what is known now, the unfinished ones counted as not applied)."""
+        for seq in produced:
+            if (key, seq) not in self.finished:
+                effects = trip_effects(self.ingress, trip_id(key, seq), seq)
+                if effects is None and not final:
+                    return None
+                if effects is not None:
+                    self.finished[(key, seq)] = effects
+        return [seq for seq in produced for _ in range(self.finished.get((key, seq), 0))]
+
+
 def applied_sequences(ingress: httpx.Client, flow: str, key: str) -> list[int] | None:
-    """The sequence numbers the key's state holds, in order; None while still settling."""
+    """The sequence numbers the key's state holds, in order (a record applied twice shows
+    twice); None while still settling."""
     if flow == "package-location-updates":
         r = ingress.post(f"/PackageTracker/{key}/getPackageInfo")
         return [sequence_of(e["location"]) for e in r.json()["locations"]] if r.status_code == 200 else None
@@ -144,28 +218,35 @@ def applied_sequences(ingress: httpx.Client, flow: str, key: str) -> list[int] |
     return [sequence_of(e["content"]) for e in feed]
 
 
-def settle(ingress: httpx.Client, load: SteadyLoad, deadline: float) -> Tally:
-    """Waits until every key's state holds what was produced (or the deadline), then tallies."""
+def settle(ingress: httpx.Client, load: SteadyLoad, deadline: float) -> dict[str, Tally]:
+    """Waits until every key's state holds what was produced (or the deadline), then
+    tallies per flow."""
     pending = dict(load.produced)
     latest: dict[tuple[str, str], list[int]] = {}
+    trips = SagaLedgers(ingress)
     while pending and time.monotonic() < deadline:
         for (flow, key), produced in list(pending.items()):
-            applied = applied_sequences(ingress, flow, key)
+            applied = (trips.applied(key, produced, final=False) if flow == SAGA
+                       else applied_sequences(ingress, flow, key))
             if applied is not None:
                 latest[(flow, key)] = applied
                 if len(applied) >= len(produced):
                     del pending[(flow, key)]
         time.sleep(0.2)
-    tally = Tally()
+    for flow, key in pending:
+        if flow == SAGA:  # what finished in time counts; the rest is lost
+            latest[(flow, key)] = trips.applied(key, load.produced[(flow, key)], final=True) or []
+    tallies = {flow: Tally() for flow in FLOWS}
     for (flow, key), produced in load.produced.items():
-        tally.add(produced, latest.get((flow, key), []))
-    return tally
+        tallies[flow].add(produced, latest.get((flow, key), []))
+    return tallies
 
 
 def stuck_invocations(admin: RestateAdmin, deadline: float) -> int:
     """Invocations of the flows' handlers not completed once the load has drained."""
-    sql = ("SELECT count(*) AS n FROM sys_invocation WHERE status != 'completed' "
-           "AND target_service_name IN ('PackageTracker', 'UserFeed')")
+    services = ", ".join(f"'{s}'" for s in FLOW_SERVICES)
+    sql = ("SELECT count(*) AS n FROM sys_invocation "
+           f"WHERE status != 'completed' AND target_service_name IN ({services})")
     while True:
         n = int(admin.query(sql)[0]["n"])
         if n == 0 or time.monotonic() > deadline:
@@ -198,8 +279,14 @@ def run_scenario(stack: Stack, name: str, crashes: tuple[str, ...], keys: int, r
         load.finish()
         progress(f"  {name}: {load.count} records produced; waiting for state to settle")
         began = time.monotonic()
-        tally = settle(ingress, load, began + 120)
+        tallies = settle(ingress, load, began + 120)
         clock.finish()
+    for flow, t in tallies.items():
+        progress(f"  {name}: {flow}: processed {t.processed}, lost {t.lost}, duplicated {t.duplicated}, "
+                 f"order violations {t.order_violations}")
+    tally = Tally()
+    for t in tallies.values():
+        tally.merge(t)
     admin = RestateAdmin(settings.restate.admin_url)
     try:
         settled = time.monotonic()

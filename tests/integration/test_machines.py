@@ -137,7 +137,8 @@ def test_a_crash_is_retried_until_the_transition_passes(
     assert command(ingress, picked[1], "setUp")["changed"]
 
     log = (settings.stack.home / "run" / "service.log").read_text(errors="replace").splitlines()
-    for needed, machine in picked.items():
+    for needed in (1, 2, 3):  # picked may also hold a machine needing more, never commanded
+        machine = picked[needed]
         [transition] = status(ingress, machine)["transitions"]
         assert transition["attempts"] == needed, machine
         crashed = [line for line in log if f"[MachineOperator/{machine}/" in line

@@ -25,3 +25,32 @@ def test_report_json_has_the_contract_fields() -> None:
     assert {"name", "produced", "processed", "lost", "duplicated", "order_violations", "recovery_s"} <= row.keys()
     assert report.scenarios[0].clean
     assert not ScenarioReport("x", 10, 9, lost=1).clean
+
+
+def test_a_saga_trip_counts_once_when_its_ledgers_are_right() -> None:
+    from switchyard.faults import effect_count
+
+    one = {"r1": "CONFIRMED"}
+    assert effect_count("CONFIRMED", one, one, {"p1": "CHARGED"}, declined=False) == 1
+    cancelled = {"r1": "CANCELLED"}
+    assert effect_count("COMPENSATED", cancelled, cancelled, {}, declined=True) == 1
+
+
+def test_a_saga_trip_reserved_twice_counts_twice_and_a_wrong_end_counts_zero() -> None:
+    from switchyard.faults import effect_count
+
+    twice = {"r1": "CONFIRMED", "r2": "CONFIRMED"}
+    assert effect_count("CONFIRMED", twice, {"c": "CONFIRMED"}, {"p1": "CHARGED"}, declined=False) == 2
+    # a declined card that still left a charge, or a compensated trip whose car stayed booked
+    assert effect_count("COMPENSATED", {"r": "CANCELLED"}, {"c": "CANCELLED"}, {"p": "CHARGED"}, declined=True) == 0
+    assert effect_count("COMPENSATED", {"r": "CANCELLED"}, {"c": "CONFIRMED"}, {}, declined=True) == 0
+    assert effect_count("CONFIRMED", {"r": "CONFIRMED"}, {"c": "CONFIRMED"}, {"p": "REFUNDED"}, declined=False) == 0
+
+
+def test_saga_records_are_trips_of_their_own_and_alternate_cards() -> None:
+    from switchyard.faults import ACCEPTED_CARD, DECLINED_CARD, payload, record_key
+
+    assert record_key("trip-bookings", "svc-k1", 3) == "svc-k1-t3"
+    assert record_key("package-location-updates", "svc-k1", 3) == "svc-k1"
+    assert payload("trip-bookings", "svc-k1#2")["paymentInfo"]["cardNumber"] == ACCEPTED_CARD
+    assert payload("trip-bookings", "svc-k1#3")["paymentInfo"]["cardNumber"] == DECLINED_CARD
