@@ -24,6 +24,7 @@ from handlers import (
     signals,
     tasks,
     travel_stubs,
+    uploads,
 )
 from handlers.provider_client import ProviderClient
 from handlers.sink import SinkRuntime
@@ -51,6 +52,7 @@ def services(settings: Settings, runtime: SinkRuntime) -> list[ServiceDef]:
         *deposits.register(payment_service, settings.deposits, runtime),
         *tasks.build(settings.tasks, runtime),
         fanout.build(settings.fanout, runtime),
+        *uploads.build(settings.uploads, settings.email, runtime),
         bench.build_counter(runtime),
         bench.build_workflow(),
     ]

@@ -146,9 +146,15 @@ class FanOutSettings(BaseModel):
 
 
 class UploadSettings(BaseModel):
-    """DataUploadService (sync-to-async upload)."""
+    """DataUploadService (sync-to-async upload). As in the seed, each upload is fast or
+    slow on a coin toss; the toss is a hash of (speed_seed, uploadId), not `ctx.random()`,
+    so tests and demos can foresee which uploads are slow."""
 
-    upload_duration: timedelta = timedelta(seconds=10)
+    upload_duration: timedelta = timedelta(seconds=10)  # a slow upload (the seed's 10000 ms)
+    fast_upload_duration: timedelta = timedelta(milliseconds=1500)  # a fast one (the seed's 1500 ms)
+    fast_upload_probability: float = Field(default=0.5, ge=0.0, le=1.0)
+    speed_seed: int = 0
+    # How long a caller waits for the URL before asking for it by email.
     sync_timeout: timedelta = timedelta(seconds=5)
 
 
@@ -187,11 +193,22 @@ class DepositSettings(BaseModel):
 class StreamSettings(BaseModel):
     """The Faust stream workers (streams/): windowed views, velocity alerts, pipeline page."""
 
+    # Off, the stack starts no stream worker: the benchmark does so, since the worker reads
+    # every record of every topic and would take CPU from the path it measures.
+    enabled: bool = True
     web_bind: str = "127.0.0.1:6066"
+    # The Faust app id: its consumer group and the prefix of its changelog topics.
+    app_id: str = "switchyard-streams"
+    # Tumbling window sizes of the traffic views (whole seconds), and how many windows
+    # of each size are kept and served.
     windows: list[timedelta] = Field(default_factory=lambda: [timedelta(seconds=10), timedelta(minutes=1)])
+    history: int = Field(default=12, ge=2)
+    # A user over either limit within one window raises one alert on risk-alerts.
     velocity_window: timedelta = timedelta(minutes=1)
     velocity_max_count: int = 5
     velocity_max_sum: int = 5_000
+    # How often the pipeline page refreshes itself.
+    page_refresh: timedelta = timedelta(seconds=2)
 
 
 class Settings(BaseSettings):

@@ -13,6 +13,7 @@ from producers.demos import (
     reservations,
     signals,
     tasks,
+    uploads,
 )
 from producers.demos.base import DemoEnv
 
@@ -27,4 +28,5 @@ SCENES: dict[str, Callable[[DemoEnv], None]] = {
     "PaymentSignals": signals.run,
     "AsyncTaskWorker": tasks.run,
     "FanOutWorker": fanout.run,
+    "DataUploadService": uploads.run,
 }

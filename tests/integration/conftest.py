@@ -55,7 +55,7 @@ def test_settings(home: Path) -> Settings:
         # issue 4 examples
         tasks={"task_duration": 0.05},
         fanout={"subtask_min_duration": 0.2, "subtask_max_duration": 1.0},
-        uploads={"upload_duration": 3, "sync_timeout": 1},
+        uploads={"upload_duration": 3, "fast_upload_duration": 0.2, "sync_timeout": 1.5},
         email={"smtp_port": smtp},
         provider={
             "api_base": f"http://127.0.0.1:{provider}",
