@@ -75,7 +75,9 @@ def run_on(stack: Stack, plan: Plan, home: Path, meta: dict[str, Any], profile_d
 def settings_for(home: Path, plan: Plan, args: argparse.Namespace) -> Any:
     service = {"workers": args.service_workers} if args.service_workers else {}
     stack = {"restate_partitions": args.restate_partitions} if args.restate_partitions else {}
-    return ephemeral_settings(home, kafka={"topic_partitions": plan.partitions}, service=service, stack=stack)
+    # No stream worker: it would read every benchmark record too (an observer, not the path measured).
+    return ephemeral_settings(home, kafka={"topic_partitions": plan.partitions}, service=service, stack=stack,
+                              streams={"enabled": False})
 
 
 def main(argv: list[str] | None = None) -> int:
