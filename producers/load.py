@@ -342,7 +342,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, help="offered records/s (default: as fast as possible)")
     p.add_argument("--keys", type=int, default=100, help="number of distinct keys")
     p.add_argument("--skew", choices=["uniform", "hot"], default="uniform",
-                   help=f"hot: {HOT_FRACTION:.0%} of the keys take {HOT_SHARE:.0%} of the records")
+                   help=f"hot: {HOT_FRACTION * 100:.0f}%% of the keys take {HOT_SHARE * 100:.0f}%% of the records")
     p.add_argument("--payload-size", type=int, default=100, help="approximate value size in bytes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--key-prefix", default="k")
