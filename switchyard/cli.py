@@ -118,6 +118,23 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pipeline(settings: Settings, args: argparse.Namespace) -> int:
+    """Per topic: subscription, lag, rates, latencies, DLQ size, retrying/paused invocations."""
+    from streams.status import ViewError, fetch, render
+
+    while True:
+        try:
+            view = fetch(settings, args.window)
+        except ViewError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps(view, indent=2) if args.json else render(view), flush=True)
+        if not args.watch:
+            return 0
+        time.sleep(settings.streams.page_refresh.total_seconds())
+        print()
+
+
 def cmd_bootstrap(settings: Settings, args: argparse.Namespace) -> int:
     for line in bootstrap(settings).lines():
         print(line)
@@ -216,6 +233,11 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("reset", help="stop the dev stack and delete its data").set_defaults(fn=cmd_reset)
     sub.add_parser("status", help="components and subscriptions").set_defaults(fn=cmd_status)
     sub.add_parser("topics", help="the topic catalogue as a table").set_defaults(fn=cmd_topics)
+    pipe = sub.add_parser("pipeline", help="per topic: subscription, lag, rates, latencies, DLQ, stuck invocations")
+    pipe.add_argument("--window", type=int, metavar="S", help="window size in seconds (default: the largest)")
+    pipe.add_argument("--json", action="store_true", help="the view as JSON (what the page renders)")
+    pipe.add_argument("--watch", action="store_true", help="print it again every streams.page_refresh")
+    pipe.set_defaults(fn=cmd_pipeline)
     sub.add_parser("serve", help="run the Python service in the foreground (hypercorn)").set_defaults(fn=cmd_serve)
     faults = sub.add_parser("faults", help="crash and restart each component under load; check nothing was lost")
     faults.add_argument("--only", action="append", choices=["service", "restate-server", "kafka", "all-in-turn"])

@@ -21,6 +21,7 @@ from switchyard.stack.restate import start_restate
 from switchyard.stack.service import start_service
 from switchyard.stack.smtp import is_local as is_local_smtp
 from switchyard.stack.smtp import start_smtp
+from switchyard.stack.streams import start_streams
 
 Progress = Callable[[str], None]
 
@@ -86,7 +87,7 @@ class Stack:
         """The start-up steps in order; each takes its position and the total for progress lines.
         Add a component by adding its `start_<name>` method here (and its name to ORDER)."""
         return [self.start_kafka, self.start_restate, self.start_provider, self.start_smtp, self.start_service,
-                self.bootstrap]
+                self.bootstrap, self.start_streams]
 
     def start_kafka(self, n: int = 1, total: int = 4) -> None:
         s = self.settings
@@ -145,6 +146,15 @@ class Stack:
         s = self.settings
         self._step(n, total, f"Python service (hypercorn, HTTP/2) on {s.service.bind}",
                    lambda: start_service(s, self.home, settings_env(s), s.stack.start_timeout.total_seconds()))
+
+    def start_streams(self, n: int = 7, total: int = 7) -> None:
+        """The Faust worker (streams/): after the bootstrap, which creates the topics it reads and writes."""
+        s = self.settings
+        if not s.streams.enabled:
+            self.progress(f"[{n}/{total}] stream workers: disabled (streams.enabled = false)")
+            return
+        self._step(n, total, f"stream workers (Faust, web http://{s.streams.web_bind}/pipeline/)",
+                   lambda: start_streams(s, self.home, settings_env(s), s.stack.start_timeout.total_seconds()))
 
     def bootstrap(self, n: int = 4, total: int = 4) -> BootstrapReport:
         self.progress(f"[{n}/{total}] bootstrap: topics, Kafka cluster, deployment, subscriptions ...")

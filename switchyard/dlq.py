@@ -1,0 +1,411 @@
+"""`switchyard-dlq`: list a topic's dead letters and their reasons; replay them, each once.
+
+Usage (replay after the cause is fixed):
+
+    switchyard-dlq list package-location-updates [--json] [--partition P] [--from N --to M]
+    switchyard-dlq replay package-location-updates (--all | --from N --to M) [--partition P]
+
+A replay re-produces each chosen DLQ record's original key and value bytes to the source
+topic and writes a marker keyed ``<partition>:<offset>`` of the DLQ record to the
+compacted ``<topic>-dlq-replayed`` topic, both in one Kafka transaction: a record and its
+marker are written together or not at all. The transactional id is one per source topic,
+so starting a replay fences any older one of the same topic before the markers are read;
+records already marked are skipped. The DLQ itself is only read, never changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from pydantic import BaseModel, ConfigDict
+
+from producers.client import producer_config
+from schemas.catalogue import TOPICS, Topic
+from schemas.envelope import DlqReason, SourceRecord
+from schemas.streams import ReplayMarker
+from switchyard.settings import Settings
+
+READ_TIMEOUT = 30.0  # seconds to read a DLQ or marker topic up to its end
+IDLE_END = 3.0  # listing: an open replay transaction holds the markers' end back this long at most
+
+
+class DlqError(RuntimeError):
+    """Bad input or an unreachable broker; the message names the topic or argument."""
+
+
+class DlqEntry(BaseModel):
+    """One dead letter as `list --json` prints it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dlqTopic: str
+    partition: int
+    offset: int
+    timestamp: int  # epoch ms, when it was dead-lettered
+    key: str | None
+    value: str  # the original value, decoded as UTF-8 (bad bytes replaced)
+    reason: str
+    errorClass: str
+    source: SourceRecord
+    replayed: bool = False
+
+    @property
+    def slot(self) -> str:
+        return marker_key(self.partition, self.offset)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A DLQ record with its raw bytes (what a replay re-produces)."""
+
+    entry: DlqEntry
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which DLQ records: every one (``first``/``last`` None), or an inclusive offset range,
+    in one partition or in all."""
+
+    partition: int | None = None
+    first: int | None = None
+    last: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.first is None) != (self.last is None):
+            raise DlqError("--from and --to go together (one record: --from N --to N)")
+        if self.first is not None and self.last is not None:
+            if self.first < 0:
+                raise DlqError(f"--from: expected an offset >= 0, got {self.first}")
+            if self.first > self.last:
+                raise DlqError(f"--from {self.first} is after --to {self.last}")
+        if self.partition is not None and self.partition < 0:
+            raise DlqError(f"--partition: expected a partition >= 0, got {self.partition}")
+
+    @property
+    def bounds(self) -> tuple[int, int] | None:
+        return None if self.first is None or self.last is None else (self.first, self.last)
+
+    @property
+    def is_range(self) -> bool:
+        return self.bounds is not None
+
+
+@dataclass
+class ReplayReport:
+    dlq: str
+    source: str
+    replayed: list[tuple[DlqEntry, tuple[int, int]]]  # entry, (partition, offset) in the source topic
+    skipped: list[tuple[DlqEntry, ReplayMarker]]  # already replayed before
+    note: str | None = None
+
+    def lines(self) -> list[str]:
+        out = [f"replayed {len(self.replayed)} record(s) from {self.dlq} to {self.source}"]
+        for e, (p, o) in self.replayed:
+            out.append(f"  {e.slot} (key {e.key!r}) -> {self.source}[{p}]@{o}")
+        if self.skipped:
+            out.append(f"skipped {len(self.skipped)} already replayed (each DLQ record is replayed once)")
+            for e, m in self.skipped:
+                out.append(f"  {e.slot} (key {e.key!r}) replayed at {iso(m.replayedAt)}")
+        if self.note and self.replayed:
+            out.append(f"note: {self.note}")
+        return out
+
+
+def marker_key(partition: int, offset: int) -> str:
+    return f"{partition}:{offset}"
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+
+
+def source_topic(name: str) -> Topic:
+    """The catalogue topic ``name`` names; its DLQ's own name is accepted too."""
+    by_name = {t.name: t for t in TOPICS}
+    found = by_name.get(name) or (by_name.get(name.removesuffix("-dlq")) if name.endswith("-dlq") else None)
+    if found is None:
+        raise DlqError(f"topic: unknown input topic {name!r}; known: {', '.join(by_name)}")
+    return found
+
+
+class DlqTools:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client = settings.kafka.client_config()
+
+    # -- reading ---------------------------------------------------------------------
+
+    def dead_letters(
+        self, t: Topic, selection: Selection = Selection(), marks: dict[str, ReplayMarker] | None = None
+    ) -> list[DeadLetter]:
+        """The chosen records of ``t``'s DLQ, in partition and offset order, each marked
+        ``replayed`` if a replay already took it (per ``marks``, read here if not given)."""
+        marks = self.markers(t, settled=False) if marks is None else marks
+        spans = self._spans(t.dlq, selection)
+        out = []
+        for m in self._read(t.dlq, spans, read_committed=False):
+            reason = DlqReason.from_headers(_headers(m))
+            key, value = m.key(), m.value()
+            entry = DlqEntry(
+                dlqTopic=t.dlq, partition=m.partition(), offset=m.offset(), timestamp=m.timestamp()[1],
+                key=None if key is None else key.decode("utf-8", errors="replace"),
+                value=(value or b"").decode("utf-8", errors="replace"),
+                reason=reason.reason, errorClass=reason.error_class, source=reason.source,
+                replayed=marker_key(m.partition(), m.offset()) in marks,
+            )
+            out.append(DeadLetter(entry, key, value))
+        return sorted(out, key=lambda d: (d.entry.partition, d.entry.offset))
+
+    def markers(self, t: Topic, settled: bool = True) -> dict[str, ReplayMarker]:
+        """What earlier replays of ``t`` recorded, by ``partition:offset`` of the DLQ record
+        (committed transactions only). ``settled`` (a replay, after fencing) reads to the
+        end; otherwise a replay still open (or crashed, until its transaction times out)
+        holds the end back, and what was committed before it is all there is."""
+        if t.dlq_replayed not in self._topics():
+            return {}
+        spans = self._spans(t.dlq_replayed, Selection())
+        marks: dict[str, ReplayMarker] = {}
+        for m in self._read(t.dlq_replayed, spans, read_committed=True, to_end=settled):
+            if m.key() is not None and m.value() is not None:
+                marks[m.key().decode()] = ReplayMarker.model_validate_json(m.value())
+        return marks
+
+    def _topics(self) -> set[str]:
+        admin = AdminClient({**self.client, "log_level": "0"})
+        try:
+            return set(admin.list_topics(timeout=10).topics)
+        except KafkaException as exc:
+            raise DlqError(f"Kafka at {self.settings.kafka.bootstrap_servers} is not reachable ({exc})") from None
+
+    def _spans(self, name: str, selection: Selection) -> dict[int, tuple[int, int]]:
+        """Per partition, the half-open offset span [start, stop) to read."""
+        consumer = self._consumer(read_committed=False)
+        try:
+            meta = consumer.list_topics(timeout=10).topics.get(name)
+            if meta is None or meta.error is not None:
+                raise DlqError(f"topic {name!r} does not exist: run `switchyard bootstrap`")
+            partitions = sorted(meta.partitions)
+            if selection.partition is not None and selection.partition not in partitions:
+                raise DlqError(f"--partition: {name} has partitions {_listing(partitions)}, "
+                               f"not {selection.partition}")
+            chosen = [selection.partition] if selection.partition is not None else partitions
+            if selection.is_range and len(chosen) > 1:
+                raise DlqError(f"--partition is needed with --from/--to: {name} has {len(chosen)} partitions "
+                               f"(offsets count per partition)")
+            marks = {p: consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10) for p in chosen}
+        except KafkaException as exc:
+            raise DlqError(f"reading {name}: {exc}") from None
+        finally:
+            consumer.close()
+        bounds = selection.bounds
+        if bounds is None:
+            return {p: (low, high) for p, (low, high) in marks.items() if high > low}
+        ((p, (low, high)),) = marks.items()
+        start, stop = max(low, bounds[0]), min(high, bounds[1] + 1)
+        if start >= stop:
+            held = f"offsets {low}..{high - 1}" if high > low else "no records"
+            raise DlqError(f"--from/--to: {name} partition {p} holds {held}; nothing in {bounds[0]}..{bounds[1]}")
+        return {p: (start, stop)}
+
+    def _consumer(self, read_committed: bool) -> Consumer:
+        return Consumer({
+            **self.client, "group.id": f"switchyard-dlq-{uuid.uuid4()}", "enable.auto.commit": "false",
+            "enable.partition.eof": "false", "log_level": "0",
+            "isolation.level": "read_committed" if read_committed else "read_uncommitted",
+        })
+
+    def _read(
+        self, name: str, spans: dict[int, tuple[int, int]], read_committed: bool, to_end: bool = True
+    ) -> list[Any]:
+        """The records of ``name`` in ``spans``. Done when every partition's position
+        reaches its stop (transaction markers take offsets but are never delivered), or,
+        unless ``to_end``, when nothing more came for IDLE_END seconds."""
+        if not spans:
+            return []
+        consumer = self._consumer(read_committed)
+        try:
+            consumer.assign([TopicPartition(name, p, start) for p, (start, _) in spans.items()])
+            out: list[Any] = []
+            last = time.monotonic()
+            deadline = last + READ_TIMEOUT
+            while True:
+                positions: list[Any] = consumer.position([TopicPartition(name, p) for p in spans])
+                if all(tp.offset >= spans[tp.partition][1] for tp in positions):
+                    return out
+                if time.monotonic() > deadline:
+                    raise DlqError(f"reading {name}: not at its end within {READ_TIMEOUT:.0f}s")
+                m: Any = consumer.poll(0.2)
+                if m is None:
+                    if not to_end and time.monotonic() - last > IDLE_END:
+                        return out
+                    continue
+                last = time.monotonic()
+                if m.error() is not None:
+                    raise DlqError(f"reading {name}: {m.error()}")
+                if m.offset() < spans[m.partition()][1]:
+                    out.append(m)
+        finally:
+            consumer.close()
+
+    # -- replaying -------------------------------------------------------------------
+
+    def replay(self, t: Topic, selection: Selection) -> ReplayReport:
+        """Re-produces the chosen dead letters not replayed before to ``t``, each with its
+        marker, in one transaction."""
+        self._ensure_marker_topic(t)
+        producer = Producer(producer_config(self.client, **{"transactional.id": f"switchyard-dlq-replay-{t.name}"}))
+        try:
+            # Fences an older replay of this topic (its open transaction is aborted), so
+            # the markers read next are all there will be.
+            producer.init_transactions(30)
+            marks = self.markers(t)
+            chosen = self.dead_letters(t, selection, marks)
+            fresh = [d for d in chosen if not d.entry.replayed]
+            skipped = [(d.entry, marks[d.entry.slot]) for d in chosen if d.entry.replayed]
+            landed = self._produce(producer, t, fresh)
+        except KafkaException as exc:
+            raise DlqError(f"replaying {t.dlq} to {t.name}: {exc} (nothing of this attempt was written; "
+                           "run it again)") from None
+        note = (f"{t.target} is a workflow: it runs once per key, so a key whose workflow already ran "
+                "(a dead-lettered record used its run) runs nothing again") if t.kind == "workflow" else None
+        return ReplayReport(t.dlq, t.name, [(d.entry, landed[i]) for i, d in enumerate(fresh)], skipped, note)
+
+    def _produce(self, producer: Producer, t: Topic, letters: list[DeadLetter]) -> list[tuple[int, int]]:
+        if not letters:
+            return []
+        landed: list[tuple[int, int]] = [(-1, -1)] * len(letters)
+        errors: list[str] = []
+
+        def reporter(i: int) -> Any:
+            def report(err: KafkaError | None, msg: Any) -> None:
+                if err is not None:
+                    errors.append(str(err))
+                else:
+                    landed[i] = (msg.partition(), msg.offset())
+            return report
+
+        now = int(time.time() * 1000)
+        producer.begin_transaction()
+        try:
+            for i, d in enumerate(letters):
+                e = d.entry
+                producer.produce(t.name, key=d.key, value=d.value, on_delivery=reporter(i),
+                                 headers=[("replayed.from", f"{t.dlq}:{e.slot}".encode())])
+                marker = ReplayMarker(dlqTopic=t.dlq, dlqPartition=e.partition, dlqOffset=e.offset,
+                                      sourceTopic=t.name, replayedAt=now)
+                producer.produce(t.dlq_replayed, key=e.slot.encode(), value=marker.model_dump_json().encode())
+            producer.flush(30)
+            if errors:
+                raise KafkaException(errors[0])
+            producer.commit_transaction(30)
+        except BaseException:
+            with contextlib.suppress(KafkaException):  # a fenced producer cannot abort either
+                producer.abort_transaction(30)
+            raise
+        return landed
+
+    def _ensure_marker_topic(self, t: Topic) -> None:
+        if t.dlq_replayed in self._topics():
+            return
+        k = self.settings.kafka
+        admin = AdminClient({**self.client, "log_level": "0"})
+        # Compacted: one marker per DLQ record is all that must be kept.
+        new = NewTopic(t.dlq_replayed, 1, k.replication_factor, config={"cleanup.policy": "compact"})
+        try:
+            admin.create_topics([new])[t.dlq_replayed].result(timeout=30)
+        except KafkaException as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise DlqError(f"creating {t.dlq_replayed}: {exc}") from None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            meta = admin.list_topics(t.dlq_replayed, timeout=10).topics.get(t.dlq_replayed)
+            if meta is not None and meta.partitions and all(p.leader >= 0 for p in meta.partitions.values()):
+                return
+            time.sleep(0.2)
+        raise DlqError(f"{t.dlq_replayed}: no partition leader within 30s")
+
+
+def _headers(m: Any) -> list[tuple[str, bytes]]:
+    raw = m.headers() or []
+    return [(k, v if isinstance(v, bytes) else (v or "").encode()) for k, v in raw]
+
+
+def _listing(partitions: list[int]) -> str:
+    return ", ".join(map(str, partitions)) or "none"
+
+
+# -- the command ---------------------------------------------------------------------
+
+
+def table(letters: list[DeadLetter]) -> str:
+    def cut(text: str, width: int) -> str:
+        text = text.replace("\n", " ")
+        return text if len(text) <= width else text[: width - 1] + "…"
+
+    rows = [("p:offset", "dead-lettered (UTC)", "key", "class", "reason", "value", "replayed")]
+    for d in letters:
+        e = d.entry
+        rows.append((e.slot, iso(e.timestamp), cut(e.key or "(none)", 24), e.errorClass,
+                     cut(e.reason, 60), cut(e.value, 40), "yes" if e.replayed else ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="switchyard-dlq", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, help_text in (("list", "the topic's dead letters with their reasons"),
+                            ("replay", "re-produce chosen dead letters to the source topic, each once")):
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.add_argument("topic", help="the input topic (its -dlq name is accepted too)")
+        cmd.add_argument("--partition", type=int, help="only this DLQ partition (needed with --from/--to "
+                                                       "when the DLQ has several)")
+        cmd.add_argument("--from", dest="first", type=int, metavar="N", help="first DLQ offset (inclusive)")
+        cmd.add_argument("--to", dest="last", type=int, metavar="M", help="last DLQ offset (inclusive)")
+        if name == "list":
+            cmd.add_argument("--json", action="store_true", help="one JSON array of the records")
+        else:
+            cmd.add_argument("--all", action="store_true", help="every dead letter not replayed yet")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        t = source_topic(args.topic)
+        selection = Selection(args.partition, args.first, args.last)
+        tools = DlqTools(Settings())
+        if args.command == "list":
+            letters = tools.dead_letters(t, selection)
+            if args.json:
+                print(json.dumps([d.entry.model_dump() for d in letters], indent=2))
+            else:
+                print(f"{t.dlq}: {len(letters)} record(s)")
+                if letters:
+                    print(table(letters))
+            return 0
+        if args.all == selection.is_range:
+            raise DlqError("replay: give --all or --from N --to M (not both)")
+        for line in tools.replay(t, selection).lines():
+            print(line)
+        return 0
+    except DlqError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

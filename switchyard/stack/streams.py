@@ -1,0 +1,33 @@
+"""The stream workers (streams/, Faust) as a stack component: one worker process beside
+the service, started after the bootstrap (its agents read every catalogue topic and
+write `risk-alerts`, which must exist first). Its data dir is `<home>/streams`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import httpx
+
+from switchyard.settings import Settings
+from switchyard.stack.paths import REPO
+from switchyard.stack.processes import Managed, spawn, wait_until
+
+
+def streams_command(home: Path) -> list[str]:
+    return [sys.executable, "-m", "streams.worker", "--datadir", str(home / "streams")]
+
+
+def start_streams(settings: Settings, home: Path, env: dict[str, str], timeout: float) -> tuple[Managed, float]:
+    worker = spawn("streams", streams_command(home), home / "run", env=env, cwd=REPO)
+    url = f"http://{settings.streams.web_bind}/views/ready/"
+    took = wait_until(worker, f"stream worker at {url}", lambda: worker_ready(url), timeout)
+    return worker, took
+
+
+def worker_ready(url: str) -> bool:
+    """The worker holds its partitions and has recovered its tables."""
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
