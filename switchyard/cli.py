@@ -157,10 +157,23 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
                 failed.append(name)
                 print(f"  FAILED: {exc}")
             print(f"  ({time.monotonic() - start:.1f}s)")
+    show_pipeline(settings)
     print(f"\n{len(scenes) - len(failed)}/{len(scenes)} demo scenes succeeded" +
           (f"; failed: {', '.join(failed)}" if failed else ""))
     print("The stack keeps running: try the seed README steps (see README), `make status`, `make down`.")
     return 1 if failed else 0
+
+
+def show_pipeline(settings: Settings) -> None:
+    """The demo traffic as the stream views saw it (what `switchyard pipeline` prints)."""
+    from streams.status import ViewError, fetch, render
+
+    print("\n=== Pipeline (stream views; live at "
+          f"http://{settings.streams.web_bind}/pipeline/) " + "=" * 10)
+    try:
+        print(render(fetch(settings)))
+    except ViewError as exc:
+        print(f"  (no view: {exc})")
 
 
 def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:

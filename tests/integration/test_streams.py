@@ -222,3 +222,11 @@ def test_the_pipeline_command_prints_every_topic_from_the_view(
     assert f"problem: stream worker at http://127.0.0.1:{closed}/views/pipeline/ not answering" in out
     for t in TOPICS:
         assert subscriptions[t.name][0] in next(line for line in out.splitlines() if line.startswith(f"{t.name} "))
+
+
+def test_the_demo_ends_with_the_pipeline_table(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    cli.show_pipeline(settings)
+    out = capsys.readouterr().out
+    assert f"live at http://{settings.streams.web_bind}/pipeline/" in out
+    for t in TOPICS:
+        assert any(line.startswith(f"{t.name} ") for line in out.splitlines()), t.name
