@@ -7,13 +7,27 @@ one ``Settings`` and pass it down.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_NUMBER = re.compile(r"\s*[0-9]+(\.[0-9]*)?\s*")
+
+
+def _seconds_if_number(value: Any) -> Any:
+    """`SWITCHYARD_UPLOADS__SYNC_TIMEOUT=5` means 5 s: pydantic reads a number as seconds
+    but a numeric *string* (all an environment variable can be) only as ISO 8601."""
+    return float(value) if isinstance(value, str) and _NUMBER.fullmatch(value) else value
+
+
+# A duration: seconds (`5`, `0.5`) or ISO 8601 (`PT5S`, `P1D`).
+Duration = Annotated[timedelta, BeforeValidator(_seconds_if_number)]
 
 
 class KafkaSettings(BaseModel):
@@ -56,8 +70,8 @@ class RetrySettings(BaseModel):
     Keep max_attempts below restate.toml's default-retry-policy max-attempts."""
 
     max_attempts: int = Field(default=8, ge=1)
-    initial_interval: timedelta = timedelta(milliseconds=200)
-    max_interval: timedelta = timedelta(seconds=5)
+    initial_interval: Duration = timedelta(milliseconds=200)
+    max_interval: Duration = timedelta(seconds=5)
     # Fault drills: records with these keys fail with a simulated outage on every attempt.
     poison_keys: list[str] = Field(default_factory=list)
 
@@ -77,7 +91,7 @@ class LocalStackSettings(BaseModel):
     kafka_controller_port: int = 9093
     restate_node_port: int = 5122
     restate_partitions: int = Field(default=4, ge=1)
-    start_timeout: timedelta = timedelta(seconds=90)
+    start_timeout: Duration = timedelta(seconds=90)
     # restate-server signs its requests with a key made on first start (home/identity/);
     # the service then refuses any call not signed with it.
     request_identity: bool = True
@@ -86,7 +100,7 @@ class LocalStackSettings(BaseModel):
 class FeedSettings(BaseModel):
     """UserFeed: content moderation is polled with durable sleeps."""
 
-    moderation_poll_interval: timedelta = timedelta(seconds=5)
+    moderation_poll_interval: Duration = timedelta(seconds=5)
     moderation_pending_probability: float = Field(default=0.5, ge=0.0, lt=1.0)
 
 
@@ -115,7 +129,7 @@ class BookingSettings(BaseModel):
 class MachineSettings(BaseModel):
     """MachineOperator (stateful actor)."""
 
-    transition_duration: timedelta = timedelta(seconds=5)
+    transition_duration: Duration = timedelta(seconds=5)
     crash_probability: float = Field(default=0.3, ge=0.0, lt=1.0)
     # Seeds the simulated crashes: which attempt of which transition crashes is a function
     # of (seed, machine, transition number, attempt), so tests can foresee it.
@@ -127,7 +141,7 @@ class MachineSettings(BaseModel):
 class PaymentStateSettings(BaseModel):
     """PaymentProcessor (payment state machine)."""
 
-    expiry: timedelta = timedelta(days=1)
+    expiry: Duration = timedelta(days=1)
     # What an Account holds before its first withdrawal (the seed draws 100000-200000).
     opening_balance_cents: int = Field(default=100_000, ge=0)
 
@@ -135,14 +149,14 @@ class PaymentStateSettings(BaseModel):
 class TaskSettings(BaseModel):
     """AsyncTaskWorker (delayed task queue)."""
 
-    task_duration: timedelta = timedelta(milliseconds=200)
+    task_duration: Duration = timedelta(milliseconds=200)
 
 
 class FanOutSettings(BaseModel):
     """FanOutWorker (fan-out/fan-in)."""
 
-    subtask_min_duration: timedelta = timedelta(milliseconds=200)
-    subtask_max_duration: timedelta = timedelta(seconds=2)
+    subtask_min_duration: Duration = timedelta(milliseconds=200)
+    subtask_max_duration: Duration = timedelta(seconds=2)
 
 
 class UploadSettings(BaseModel):
@@ -150,12 +164,12 @@ class UploadSettings(BaseModel):
     slow on a coin toss; the toss is a hash of (speed_seed, uploadId), not `ctx.random()`,
     so tests and demos can foresee which uploads are slow."""
 
-    upload_duration: timedelta = timedelta(seconds=10)  # a slow upload (the seed's 10000 ms)
-    fast_upload_duration: timedelta = timedelta(milliseconds=1500)  # a fast one (the seed's 1500 ms)
+    upload_duration: Duration = timedelta(seconds=10)  # a slow upload (the seed's 10000 ms)
+    fast_upload_duration: Duration = timedelta(milliseconds=1500)  # a fast one (the seed's 1500 ms)
     fast_upload_probability: float = Field(default=0.5, ge=0.0, le=1.0)
     speed_seed: int = 0
     # How long a caller waits for the URL before asking for it by email.
-    sync_timeout: timedelta = timedelta(seconds=5)
+    sync_timeout: Duration = timedelta(seconds=5)
 
 
 class EmailSettings(BaseModel):
@@ -175,17 +189,17 @@ class ProviderSettings(BaseModel):
     webhook_secret: SecretStr = SecretStr("whsec_switchyard_simulator")
     # Where the simulator delivers webhooks (Restate ingress), and after how long.
     webhook_url: str = "http://127.0.0.1:8080/PaymentService/processWebhook"
-    delayed_status_after: timedelta = timedelta(seconds=2)
+    delayed_status_after: Duration = timedelta(seconds=2)
     # How old a webhook's signature may be (the provider library's default, 300 s); a
     # webhook replayed from Kafka later than this is refused like a forged one.
-    webhook_tolerance: timedelta = timedelta(minutes=5)
+    webhook_tolerance: Duration = timedelta(minutes=5)
 
 
 class DepositSettings(BaseModel):
     """PaymentService/deposit (betting)."""
 
     limit: int = 10_000
-    limit_restore_after: timedelta = timedelta(days=7)
+    limit_restore_after: Duration = timedelta(days=7)
     # Payment methods the simulated charge declines (the limit is given back at once).
     declined_payment_methods: list[str] = Field(default_factory=lambda: ["declined-card"])
 
@@ -201,14 +215,14 @@ class StreamSettings(BaseModel):
     app_id: str = "switchyard-streams"
     # Tumbling window sizes of the traffic views (whole seconds), and how many windows
     # of each size are kept and served.
-    windows: list[timedelta] = Field(default_factory=lambda: [timedelta(seconds=10), timedelta(minutes=1)])
+    windows: list[Duration] = Field(default_factory=lambda: [timedelta(seconds=10), timedelta(minutes=1)])
     history: int = Field(default=12, ge=2)
     # A user over either limit within one window raises one alert on risk-alerts.
-    velocity_window: timedelta = timedelta(minutes=1)
+    velocity_window: Duration = timedelta(minutes=1)
     velocity_max_count: int = 5
     velocity_max_sum: int = 5_000
     # How often the pipeline page refreshes itself.
-    page_refresh: timedelta = timedelta(seconds=2)
+    page_refresh: Duration = timedelta(seconds=2)
 
 
 class Settings(BaseSettings):
