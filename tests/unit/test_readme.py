@@ -16,3 +16,15 @@ def test_readme_topic_table_matches_the_catalogue() -> None:
 def test_readme_opens_with_the_two_commands() -> None:
     first_block = README.read_text().split("```bash", 1)[1].split("```", 1)[0]
     assert [line.split()[:2] for line in first_block.strip().splitlines()] == [["make", "demo"], ["make", "test"]]
+
+
+def test_every_relative_link_in_the_docs_points_to_a_file() -> None:
+    import re
+
+    root = README.parent
+    broken = []
+    for doc in [README, *sorted((root / "docs").rglob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", doc.read_text()):
+            if "://" not in target and not (doc.parent / target).exists():
+                broken.append(f"{doc.relative_to(root)} -> {target}")
+    assert not broken, f"links to missing files: {broken}"
