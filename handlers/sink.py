@@ -29,7 +29,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import restate
 from pydantic import BaseModel
@@ -120,6 +120,8 @@ def sink_handler(
             origin = kafka_origin(ctx)
             if origin is not None and topic.kind == "object" and await _seen_before(ctx, origin):
                 return None
+            if origin is not None and not topic.keyed_by_record and not origin.key:
+                await _refuse_keyless(ctx, topic, runtime, origin, raw)
             request = await _validated(ctx, topic, runtime, origin, raw)
             try:
                 if origin is not None and not topic.keyed_by_record:
@@ -193,6 +195,15 @@ async def _validated(
             raise restate.TerminalError(f"invalid {topic.service}/{topic.handler} body: {reason}", 400) from None
         await _dead_letter(ctx, topic, runtime, origin, raw, reason, type(exc).__name__)
         raise restate.TerminalError(f"record sent to {topic.dlq}: {reason}", 400) from None
+
+
+async def _refuse_keyless(ctx: restate.Context, topic: Topic, runtime: SinkRuntime, origin: KafkaOrigin,
+                          raw: bytes) -> NoReturn:
+    """On a plain-service topic the key is the idempotency key: keyless records would all
+    share one, and every later one would get the first one's outcome without running."""
+    reason = f"record has no key: on {topic.name} the key is the {topic.key}, the request's idempotency key"
+    await _dead_letter(ctx, topic, runtime, origin, raw, reason, "MissingKey")
+    raise restate.TerminalError(f"record sent to {topic.dlq}: {reason}", 400)
 
 
 async def _dead_letter(
