@@ -8,7 +8,6 @@ carries its records (BenchEvent) to its handler (BenchCounter/add) and reports o
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 
 from confluent_kafka import KafkaException
@@ -16,6 +15,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 
 from schemas.catalogue import Topic, topic
 from switchyard.admin import RestateAdmin
+from switchyard.bootstrap import await_leaders
 from switchyard.settings import Settings
 
 BENCH = topic("bench-events")
@@ -43,13 +43,7 @@ def create_topics(client: Mapping[str, str], names: list[str], partitions: int) 
             except KafkaException as exc:
                 if "TOPIC_ALREADY_EXISTS" not in str(exc):
                     raise
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        topics = admin.list_topics(timeout=10).topics
-        if all(n in topics and topics[n].partitions and all(p.leader >= 0 for p in topics[n].partitions.values())
-               for n in names):
-            return
-        time.sleep(0.2)
+    await_leaders(admin, names)
 
 
 def partitions_of(client: Mapping[str, str], name: str) -> int:

@@ -53,11 +53,11 @@ def ensure_topics(settings: Settings) -> list[str]:
         except KafkaException as exc:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise
-    _await_leaders(admin, missing)
+    await_leaders(admin, missing)
     return missing
 
 
-def _await_leaders(admin: AdminClient, names: list[str], timeout: float = 30.0) -> None:
+def await_leaders(admin: AdminClient, names: list[str], timeout: float = 30.0) -> None:
     """New topics take a moment to elect leaders; subscribing before that only adds noise."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

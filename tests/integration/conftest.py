@@ -6,7 +6,6 @@ home, so a running dev stack is never touched. Durations are shortened by config
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,19 +15,9 @@ import pytest
 from switchyard.admin import RestateAdmin
 from switchyard.settings import Settings
 from switchyard.stack.containers import docker_available
+from switchyard.stack.ephemeral import free_ports
 from switchyard.stack.stack import Stack
 from tests.integration.kafka_driver import KafkaDriver
-
-
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def test_settings(home: Path) -> Settings:

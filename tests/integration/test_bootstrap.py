@@ -8,7 +8,7 @@ from schemas.catalogue import TOPICS
 from switchyard.admin import ComponentDown, RestateAdmin
 from switchyard.bootstrap import bootstrap
 from switchyard.settings import Settings
-from tests.integration.conftest import free_ports
+from switchyard.stack.ephemeral import free_ports
 
 
 def test_rerunning_the_bootstrap_changes_nothing(settings: Settings, admin: RestateAdmin) -> None:

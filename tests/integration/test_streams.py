@@ -20,8 +20,8 @@ from streams.windows import window_start
 from switchyard import cli
 from switchyard.results import Record, TopicReader
 from switchyard.settings import Settings
+from switchyard.stack.ephemeral import free_ports
 from switchyard.stack.stack import settings_env
-from tests.integration.conftest import free_ports
 from tests.integration.kafka_driver import source_of
 
 PACKAGES = topic("package-location-updates")
