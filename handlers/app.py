@@ -61,7 +61,7 @@ def services(settings: Settings, runtime: SinkRuntime) -> list[ServiceDef]:
 def create_app(settings: Settings | None = None) -> Any:
     settings = settings or Settings()
     logs.configure(settings.service.log_level)
-    producer = AsyncProducer(settings.kafka.client_config())
+    producer = AsyncProducer(settings.kafka.client_config(), settings.kafka.results_linger.total_seconds() * 1000)
     atexit.register(producer.close)
     return restate.app(
         services(settings, SinkRuntime(producer, settings.retries)),

@@ -118,8 +118,8 @@ class AsyncProducer:
     librdkafka; linger.ms batches concurrent results into one request.
     """
 
-    def __init__(self, client: Mapping[str, str]) -> None:
-        self._producer = Producer(producer_config(client))
+    def __init__(self, client: Mapping[str, str], linger_ms: float = 5.0) -> None:
+        self._producer = Producer(producer_config(client, **{"linger.ms": f"{linger_ms:g}"}))
         self._closed = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="kafka-delivery", daemon=True)
         self._poller.start()
