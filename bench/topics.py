@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka.admin import AdminClient
 
 from schemas.catalogue import Topic, topic
 from switchyard.admin import RestateAdmin
-from switchyard.bootstrap import await_leaders
+from switchyard.bootstrap import create_missing
 from switchyard.settings import Settings
 
 BENCH = topic("bench-events")
@@ -33,17 +32,7 @@ def variant_name(partitions: int) -> str:
 
 def create_topics(client: Mapping[str, str], names: list[str], partitions: int) -> None:
     """Creates the topics that are missing (leaders elected before it returns)."""
-    admin = AdminClient({**client, "log_level": "0"})
-    existing = set(admin.list_topics(timeout=10).topics)
-    missing = [n for n in names if n not in existing]
-    if missing:
-        for future in admin.create_topics([NewTopic(n, partitions, 1) for n in missing]).values():
-            try:
-                future.result(timeout=30)
-            except KafkaException as exc:
-                if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                    raise
-    await_leaders(admin, names)
+    create_missing(AdminClient({**client, "log_level": "0"}), names, partitions, 1)
 
 
 def partitions_of(client: Mapping[str, str], name: str) -> int:

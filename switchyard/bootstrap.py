@@ -40,20 +40,24 @@ class BootstrapReport:
 def ensure_topics(settings: Settings) -> list[str]:
     admin = AdminClient({**settings.kafka.client_config(), "log_level": "0"})
     try:
-        existing = set(admin.list_topics(timeout=10).topics)
+        admin.list_topics(timeout=10)
     except KafkaException as exc:
         raise ComponentDown(f"Kafka at {settings.kafka.bootstrap_servers} is not reachable ({exc})") from None
-    missing = [name for name in all_topic_names() if name not in existing]
-    if not missing:
-        return []
-    new = [NewTopic(name, settings.kafka.topic_partitions, settings.kafka.replication_factor) for name in missing]
-    for future in admin.create_topics(new).values():
-        try:
-            future.result(timeout=30)
-        except KafkaException as exc:
-            if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                raise
-    await_leaders(admin, missing)
+    return create_missing(admin, all_topic_names(), settings.kafka.topic_partitions, settings.kafka.replication_factor)
+
+
+def create_missing(admin: AdminClient, names: list[str], partitions: int, replication: int) -> list[str]:
+    """Creates those of ``names`` that do not exist yet, returns them once all ``names`` have leaders."""
+    existing = set(admin.list_topics(timeout=10).topics)
+    missing = [name for name in names if name not in existing]
+    if missing:
+        for future in admin.create_topics([NewTopic(name, partitions, replication) for name in missing]).values():
+            try:
+                future.result(timeout=30)
+            except KafkaException as exc:
+                if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                    raise
+    await_leaders(admin, names)
     return missing
 
 
