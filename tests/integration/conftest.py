@@ -6,12 +6,14 @@ home, so a running dev stack is never touched. Durations are shortened by config
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from producers.client import RecordProducer
+from producers.demos.base import DemoEnv
 from switchyard.admin import RestateAdmin
 from switchyard.settings import Settings
 from switchyard.stack.containers import docker_available
@@ -104,3 +106,17 @@ def unique(request: pytest.FixtureRequest) -> str:
     import uuid
 
     return f"{request.node.name[:30]}-{uuid.uuid4().hex[:6]}"
+
+
+SceneOutput = Callable[[Callable[[DemoEnv], None]], str]
+
+
+@pytest.fixture
+def scene_output(settings: Settings, ingress: httpx.Client) -> SceneOutput:
+    """Runs a demo scene against the session stack and returns what it printed."""
+    def run(scene: Callable[[DemoEnv], None]) -> str:
+        lines: list[str] = []
+        scene(DemoEnv(settings, RecordProducer(settings.kafka.client_config()), ingress, lines.append))
+        return "\n".join(lines)
+
+    return run

@@ -8,11 +8,10 @@ from typing import Any
 
 import httpx
 
-from producers.client import RecordProducer
 from producers.demos import bookings as demo
-from producers.demos.base import DemoEnv
 from schemas.catalogue import topic
 from switchyard.settings import Settings
+from tests.integration.conftest import SceneOutput
 from tests.integration.kafka_driver import KafkaDriver
 
 TOPIC = topic("trip-bookings")
@@ -145,11 +144,8 @@ def test_bad_http_body_gets_400_naming_the_field(ingress: httpx.Client, unique: 
     assert "paymentInfo.amount" in r.text
 
 
-def test_demo_scene_runs(settings: Settings, ingress: httpx.Client) -> None:
-    lines: list[str] = []
-    env = DemoEnv(settings, RecordProducer(settings.kafka.client_config()), ingress, lines.append)
-    demo.run(env)
-    text = "\n".join(lines)
+def test_demo_scene_runs(scene_output: SceneOutput) -> None:
+    text = scene_output(demo.run)
     assert "-> 402" in text
     assert '"COMPENSATED"' in text
     assert '"CONFIRMED"' in text

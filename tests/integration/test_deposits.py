@@ -16,11 +16,10 @@ from typing import Any
 
 import httpx
 
-from producers.client import RecordProducer
 from producers.demos import deposits as demo
-from producers.demos.base import DemoEnv
 from schemas.catalogue import topic
 from switchyard.settings import Settings
+from tests.integration.conftest import SceneOutput
 from tests.integration.kafka_driver import KafkaDriver, Outcome
 
 TOPIC = topic("wallet-deposits")
@@ -201,11 +200,8 @@ def test_bad_records_go_to_the_dlq_and_change_nothing(kafka: KafkaDriver, ingres
     assert "email" in r.json()["message"]
 
 
-def test_demo_scene_runs(settings: Settings, ingress: httpx.Client) -> None:
-    lines: list[str] = []
-    env = DemoEnv(settings, RecordProducer(settings.kafka.client_config()), ingress, lines.append)
-    demo.run(env)
-    text = "\n".join(lines)
+def test_demo_scene_runs(scene_output: SceneOutput) -> None:
+    text = scene_output(demo.run)
     assert "-> true" in text
     assert "ok=True false" in text  # the deposit over what remains
     assert "exceeds your remaining deposit limit" in text

@@ -11,12 +11,11 @@ from typing import Any
 
 import httpx
 
-from producers.client import RecordProducer
 from producers.demos import fanout as demo
-from producers.demos.base import DemoEnv
 from schemas.catalogue import topic
 from switchyard.admin import RestateAdmin
 from switchyard.settings import Settings
+from tests.integration.conftest import SceneOutput
 from tests.integration.kafka_driver import KafkaDriver
 
 TOPIC = topic("fanout-tasks")
@@ -114,11 +113,8 @@ def test_a_subtask_can_be_called_on_its_own(ingress: httpx.Client, settings: Set
     check_durations({"subtasks": [r.json()]}, settings)
 
 
-def test_demo_scene_runs(settings: Settings, ingress: httpx.Client) -> None:
-    lines: list[str] = []
-    env = DemoEnv(settings, RecordProducer(settings.kafka.client_config()), ingress, lines.append)
-    demo.run(env)
-    text = "\n".join(lines)
+def test_demo_scene_runs(scene_output: SceneOutput) -> None:
+    text = scene_output(demo.run)
     assert "a: DONE, b: DONE, c: DONE" in text
     assert "fetch: DONE, resize: DONE, watermark: DONE, publish: DONE" in text
     assert "fanout-tasks-dlq" in text

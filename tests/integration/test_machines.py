@@ -16,11 +16,10 @@ from typing import Any
 import httpx
 
 from handlers.machines import attempts_needed
-from producers.client import RecordProducer
 from producers.demos import machines as demo
-from producers.demos.base import DemoEnv
 from schemas.catalogue import topic
 from switchyard.settings import Settings
+from tests.integration.conftest import SceneOutput
 from tests.integration.kafka_driver import KafkaDriver, Outcome
 
 TOPIC = topic("machine-commands")
@@ -167,11 +166,8 @@ def test_a_bad_http_command_gets_400_naming_the_field(ingress: httpx.Client, uni
     assert status(ingress, unique)["transitions"] == []
 
 
-def test_demo_scene_runs(settings: Settings, ingress: httpx.Client) -> None:
-    lines: list[str] = []
-    env = DemoEnv(settings, RecordProducer(settings.kafka.client_config()), ingress, lines.append)
-    demo.run(env)
-    text = "\n".join(lines)
+def test_demo_scene_runs(scene_output: SceneOutput) -> None:
+    text = scene_output(demo.run)
     assert "is now running" in text
     assert "is already running" in text or "is not up, cannot tear down" in text
     assert "machine-commands-dlq" in text

@@ -13,12 +13,11 @@ from typing import Any
 
 import httpx
 
-from producers.client import RecordProducer
 from producers.demos import payments as demo
-from producers.demos.base import DemoEnv
 from schemas.catalogue import topic
 from switchyard.admin import RestateAdmin
 from switchyard.settings import Settings
+from tests.integration.conftest import SceneOutput
 from tests.integration.kafka_driver import KafkaDriver, Outcome
 
 TOPIC = topic("payment-commands")
@@ -218,11 +217,8 @@ def test_a_bad_make_payment_body_gets_400_naming_the_field(ingress: httpx.Client
     assert balance(ingress, account) == settings.payments.opening_balance_cents
 
 
-def test_demo_scene_runs(settings: Settings, ingress: httpx.Client) -> None:
-    lines: list[str] = []
-    env = DemoEnv(settings, RecordProducer(settings.kafka.client_config()), ingress, lines.append)
-    demo.run(env)
-    text = "\n".join(lines)
+def test_demo_scene_runs(scene_output: SceneOutput) -> None:
+    text = scene_output(demo.run)
     assert '"status": "CANCELLED"' in text
     assert "Payment already cancelled" in text
     assert "payment-commands-dlq" in text

@@ -8,13 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from producers.client import RecordProducer
 from producers.demos import reservations as demo
-from producers.demos.base import DemoEnv
 from producers.reservations import main as reserve_command
 from producers.reservations import reserve
 from schemas.catalogue import topic
 from switchyard.settings import Settings
+from tests.integration.conftest import SceneOutput
 from tests.integration.kafka_driver import KafkaDriver
 
 TOPIC = topic("product-reservations")
@@ -105,10 +104,7 @@ def test_reserve_command_prints_each_answer(settings: Settings, unique: str,
     ]
 
 
-def test_demo_scene_runs(settings: Settings, ingress: httpx.Client) -> None:
-    lines: list[str] = []
-    env = DemoEnv(settings, RecordProducer(settings.kafka.client_config()), ingress, lines.append)
-    demo.run(env)
-    text = "\n".join(lines)
+def test_demo_scene_runs(scene_output: SceneOutput) -> None:
+    text = scene_output(demo.run)
     assert "product-reservations-dlq" in text
     assert "idempotency-key: order-2  -> false" in text

@@ -15,13 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from producers.client import RecordProducer
 from producers.demos import signals as demo
-from producers.demos.base import DemoEnv
 from schemas.catalogue import topic
 from switchyard.settings import Settings
 from switchyard.stack.ephemeral import ephemeral_settings
 from switchyard.stack.stack import Stack
+from tests.integration.conftest import SceneOutput
 from tests.integration.kafka_driver import KafkaDriver
 
 PAYMENTS = topic("payment-requests")
@@ -280,11 +279,8 @@ def test_malformed_webhook_records_go_to_the_dlq(kafka: KafkaDriver, unique: str
 
 
 
-def test_demo_scene_runs(settings: Settings, ingress: httpx.Client) -> None:
-    lines: list[str] = []
-    env = DemoEnv(settings, RecordProducer(settings.kafka.client_config()), ingress, lines.append)
-    demo.run(env)
-    text = "\n".join(lines)
+def test_demo_scene_runs(scene_output: SceneOutput) -> None:
+    text = scene_output(demo.run)
     assert '"confirmedBy":"webhook"' in text  # the seed's delayed payment
     assert '"confirmedBy":"response"' in text
     assert "-> 402" in text

@@ -13,15 +13,14 @@ from typing import Any
 import httpx
 import pytest
 
-from producers.client import RecordProducer
 from producers.demos import tasks as demo
-from producers.demos.base import DemoEnv
 from producers.tasks import attach, idempotency_key, submit
 from producers.tasks import main as submit_command
 from schemas.catalogue import topic
 from schemas.tasks import TaskRequest
 from switchyard.admin import RestateAdmin
 from switchyard.settings import Settings
+from tests.integration.conftest import SceneOutput
 from tests.integration.kafka_driver import KafkaDriver
 
 TOPIC = topic("task-queue")
@@ -177,11 +176,8 @@ def test_submit_command_refuses_a_bad_task_naming_the_field(settings: Settings,
     assert "payload: not JSON" in capsys.readouterr().err
 
 
-def test_demo_scene_runs(settings: Settings, ingress: httpx.Client) -> None:
-    lines: list[str] = []
-    env = DemoEnv(settings, RecordProducer(settings.kafka.client_config()), ingress, lines.append)
-    demo.run(env)
-    text = "\n".join(lines)
+def test_demo_scene_runs(scene_output: SceneOutput) -> None:
+    text = scene_output(demo.run)
     assert "task-queue-dlq" in text
     assert "PreviouslyAccepted" in text
     assert '"status": "DONE"' in text

@@ -15,9 +15,7 @@ import httpx
 import pytest
 
 from handlers.uploads import BUCKET_BASE, is_fast
-from producers.client import RecordProducer
 from producers.demos import uploads as demo
-from producers.demos.base import DemoEnv
 from producers.uploads import main as upload_command
 from producers.uploads import request_of, upload
 from schemas.catalogue import topic
@@ -26,6 +24,7 @@ from switchyard.admin import RestateAdmin
 from switchyard.settings import Settings
 from switchyard.stack.smtp import received
 from switchyard.stack.stack import Stack
+from tests.integration.conftest import SceneOutput
 from tests.integration.kafka_driver import KafkaDriver
 
 TOPIC = topic("upload-requests")
@@ -200,11 +199,8 @@ def test_upload_command_refuses_a_bad_email(settings: Settings, capsys: pytest.C
         request_of("u1", "no at sign")
 
 
-def test_demo_scene_runs(settings: Settings, ingress: httpx.Client) -> None:
-    lines: list[str] = []
-    env = DemoEnv(settings, RecordProducer(settings.kafka.client_config()), ingress, lines.append)
-    demo.run(env)
-    text = "\n".join(lines)
+def test_demo_scene_runs(scene_output: SceneOutput) -> None:
+    text = scene_output(demo.run)
     assert "upload-requests-dlq" in text
     assert "Fast upload... URL was https://" in text
     assert "Slow upload... Mail the link later" in text
