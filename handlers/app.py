@@ -29,6 +29,7 @@ from handlers import (
 from handlers.provider_client import ProviderClient
 from handlers.sink import SinkRuntime
 from producers.client import AsyncProducer
+from switchyard.gate import start_gate
 from switchyard.settings import Settings
 
 ServiceDef = restate.Service | restate.VirtualObject | restate.Workflow
@@ -44,7 +45,7 @@ def services(settings: Settings, runtime: SinkRuntime) -> list[ServiceDef]:
         posts.build(settings.feed, runtime),
         packages.build(runtime),
         reservations.build(runtime),
-        bookings.build(travel, runtime),
+        *bookings.build(travel, runtime),
         *travel.services,
         machines.build(settings.machines, runtime),
         *payments.build(settings.payments, runtime),
@@ -63,6 +64,10 @@ def create_app(settings: Settings | None = None) -> Any:
     logs.configure(settings.service.log_level)
     producer = AsyncProducer(settings.kafka.client_config(), settings.kafka.results_linger.total_seconds() * 1000)
     atexit.register(producer.close)
+    # The key gate feeds Restate the object and workflow topics (switchyard/gate.py).
+    gate = start_gate(settings.kafka, settings.gate, settings.service.bind)
+    if gate is not None:
+        atexit.register(gate.stop)
     return restate.app(
         services(settings, SinkRuntime(producer, settings.retries)),
         identity_keys=settings.service.identity_keys or None,

@@ -19,7 +19,7 @@ from typing import Any
 import restate
 from restate.logging import RestateLoggingFilter
 
-from handlers.sink import SinkRuntime, sink_handler
+from handlers.sink import SinkRuntime, ingest_object, sink_handler
 from handlers.travel_stubs import TravelApis
 from schemas.bookings import BookingConfirmation, BookingRequest, ChargeRequest, TripStatus
 from schemas.catalogue import topic
@@ -92,10 +92,11 @@ async def book(saga: Saga, travel: TravelApis, request: BookingRequest) -> Booki
     return BookingConfirmation(tripId=trip, flightBookingId=flight_id, carBookingId=car_id, paymentId=payment_id)
 
 
-def build(travel: TravelApis, runtime: SinkRuntime) -> restate.Workflow:
+def build(travel: TravelApis, runtime: SinkRuntime) -> list[restate.Workflow | restate.VirtualObject]:
     workflow = restate.Workflow("BookingWorkflow")
+    front = ingest_object(TOPIC)
 
-    @sink_handler(workflow.main, TOPIC, runtime)
+    @sink_handler(workflow.main, TOPIC, runtime, front=front.handler)
     async def run(ctx: restate.WorkflowContext, request: BookingRequest) -> BookingConfirmation:
         saga = Saga(ctx)
         saga.record()
@@ -112,4 +113,4 @@ def build(travel: TravelApis, runtime: SinkRuntime) -> restate.Workflow:
             raise restate.TerminalError(f"Trip {ctx.key()} not found", 404)
         return status
 
-    return workflow
+    return [workflow, front]

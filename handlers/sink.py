@@ -28,7 +28,7 @@ import base64
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NoReturn, TypeVar
 
 import restate
@@ -38,8 +38,8 @@ from restate.handler import handler_from_callable
 from restate.serde import BytesSerde, Serde
 
 from producers.client import AsyncProducer
-from schemas.catalogue import Topic, describe_error
-from schemas.envelope import DlqReason, ResultError, ResultRecord, SourceRecord
+from schemas.catalogue import INGEST_HANDLER, Topic, describe_error, topic_for_routed
+from schemas.envelope import DlqReason, ResultError, ResultRecord, RoutedRecord, SourceRecord
 from switchyard.settings import RetrySettings
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,14 @@ class KafkaOrigin:
 
     @classmethod
     def from_headers(cls, headers: dict[str, str]) -> KafkaOrigin | None:
-        if "kafka.topic" not in headers:
+        """The origin of a real subscription delivery; None for anything else.
+
+        The ingress passes a caller's headers through, `kafka.*` included, but it always
+        adds `x-restate-ingress-path` (a caller can change its value, never drop it), and a
+        subscription delivery never has it. Calls between our own handlers carry no
+        `kafka.*` headers.
+        """
+        if INGRESS_PATH in headers or SUBSCRIPTION_ID not in headers or "kafka.topic" not in headers:
             return None
         timestamp = headers.get("kafka.timestamp")
         return cls(
@@ -73,6 +80,17 @@ class KafkaOrigin:
             timestamp_ms=int(timestamp) if timestamp else None,
         )
 
+    def unwrapped(self, raw: bytes) -> tuple[KafkaOrigin, bytes]:
+        """A delivery from a key gate's routed topic names its source record in its value
+        (schemas.envelope.RoutedRecord): the origin becomes that record, the body its value."""
+        if topic_for_routed(self.topic) is None:
+            return self, raw
+        envelope = RoutedRecord.model_validate_json(raw)
+        source = envelope.source
+        origin = replace(self, topic=source.topic, partition=source.partition, offset=source.offset,
+                         timestamp_ms=envelope.timestamp_ms)
+        return origin, envelope.value
+
     @property
     def source(self) -> SourceRecord:
         return SourceRecord(topic=self.topic, partition=self.partition, offset=self.offset)
@@ -82,8 +100,20 @@ class KafkaOrigin:
         return self.key.decode("utf-8", errors="replace")
 
 
+INGRESS_PATH = "x-restate-ingress-path"
+SUBSCRIPTION_ID = "restate.subscription.id"
+
+
 def kafka_origin(ctx: restate.Context) -> KafkaOrigin | None:
+    """Where this invocation's Kafka record came from; None unless Restate's subscription
+    delivered it (an HTTP call, whatever its headers, or a call between handlers)."""
     return KafkaOrigin.from_headers(ctx.request().headers)
+
+
+def record_origin(ctx: restate.Context, raw: bytes) -> tuple[KafkaOrigin | None, bytes]:
+    """The source record of a delivery (through the key gate or not) and its value bytes."""
+    origin = kafka_origin(ctx)
+    return (None, raw) if origin is None else origin.unwrapped(raw)
 
 
 class SinkRuntime:
@@ -105,19 +135,22 @@ class SinkRuntime:
 
 
 def sink_handler(
-    register: Registrar, topic: Topic, runtime: SinkRuntime, **options: Any
+    register: Registrar, topic: Topic, runtime: SinkRuntime, *, front: Registrar | None = None, **options: Any
 ) -> Callable[[Business], Business]:
     """Register ``fn(ctx, request_model) -> result`` as the Kafka sink handler of ``topic``.
 
     ``register`` is the service's ``.handler`` (or a workflow's ``.main``); ``options``
-    pass through to it. The registered handler keeps the model as its declared input
-    schema, so the OpenAPI of the HTTP path still shows it.
+    pass through to it. A workflow also needs ``front``, the ``.handler`` of its
+    `ingest_object`: what Restate's subscription invokes, one record at a time per key;
+    it calls ``run`` and reports a re-produced workflow id as a 409 outcome.
     """
+    if topic.kind == "workflow" and front is None:
+        raise ValueError(f"{topic.target}: a workflow sink needs front= (its ingest_object's .handler)")
 
     def decorate(fn: Business) -> Business:
         @functools.wraps(fn)
         async def handle(ctx: restate.Context, raw: bytes) -> Any:
-            origin = kafka_origin(ctx)
+            origin, raw = record_origin(ctx, raw)
             if origin is not None and topic.kind == "object" and await _seen_before(ctx, origin):
                 return None
             if origin is not None and not topic.keyed_by_record and not origin.key:
@@ -125,7 +158,7 @@ def sink_handler(
             request = await _validated(ctx, topic, runtime, origin, raw)
             try:
                 if origin is not None and not topic.keyed_by_record:
-                    return await _forward_idempotently(ctx, topic, runtime, origin, raw, registered)
+                    return await _forward(ctx, topic, runtime, origin, raw, registered)
                 return await _run_and_report(ctx, topic, runtime, origin, fn, request)
             except RetriesExhausted as exhausted:
                 if origin is not None:
@@ -135,6 +168,8 @@ def sink_handler(
         # The SDK keeps its Handler (and the output serde the forward needs) on the
         # wrapper it returns, not on `handle`.
         registered = register(name=topic.handler, input_serde=BytesSerde(), **options)(handle)
+        if topic.kind == "workflow":
+            _register_front(front or register, topic, runtime, registered)
         return handle
 
     return decorate
@@ -149,18 +184,49 @@ WHERE_PUBLISHED: restate.RunOptions[dict[str, int]] = restate.RunOptions(type_hi
 async def _seen_before(ctx: Any, origin: KafkaOrigin) -> bool:
     """True if this object already took in this record; otherwise marks it taken.
 
-    Per key, Restate delivers one subscription's records in offset order, so a
-    high-water mark per topic partition is enough. The mark is written in the same
-    invocation as the business state, so the two commit together.
+    Restate deduplicates one subscription's deliveries itself; this mark is for the same
+    record arriving by a second way (a second subscription such as the seeds' curl, or a
+    direct one beside the key gate's). Per key, records of one partition arrive in offset
+    order, so a high-water mark per source topic partition is enough; the record's
+    timestamp rides along, so a topic deleted and created again (offsets from 0, later
+    timestamps) is not taken for a repeat. The mark commits with the business state.
     """
-    applied: dict[str, int] = await ctx.get(APPLIED) or {}
+    applied: dict[str, Any] = await ctx.get(APPLIED) or {}
     slot = f"{origin.topic}/{origin.partition}"
-    if applied.get(slot, -1) >= origin.offset:
-        log.info("skipping %s[%d]@%d: already applied (offset %d)", origin.topic, origin.partition,
+    if is_repeat(applied.get(slot), origin):
+        log.info("skipping %s[%d]@%d: already applied (mark %s)", origin.topic, origin.partition,
                  origin.offset, applied[slot])
         return True
-    ctx.set(APPLIED, {**applied, slot: origin.offset})
+    ctx.set(APPLIED, {**applied, slot: [origin.offset, origin.timestamp_ms]})
     return False
+
+
+def is_repeat(mark: Any, origin: KafkaOrigin) -> bool:
+    """Whether ``origin`` is at or below the mark: an offset already applied, with a
+    timestamp no later than the marked record's (a mark of an older version is a bare offset)."""
+    if mark is None:
+        return False
+    offset, stamp = (mark, None) if isinstance(mark, int) else (mark[0], mark[1])
+    if origin.offset > offset:
+        return False
+    return stamp is None or origin.timestamp_ms is None or origin.timestamp_ms <= stamp
+
+
+def ingest_object(topic: Topic) -> restate.VirtualObject:
+    """The virtual object a workflow topic's subscription feeds (`topic.subscribed_service`)."""
+    return restate.VirtualObject(topic.subscribed_service)
+
+
+def _register_front(front: Registrar, topic: Topic, runtime: SinkRuntime, run: Any) -> None:
+    async def ingest(ctx: restate.ObjectContext, raw: bytes) -> Any:
+        origin, raw = record_origin(ctx, raw)
+        if origin is None:
+            raise restate.TerminalError(f"{topic.subscribed_service}/{INGEST_HANDLER} takes Kafka deliveries "
+                                        f"only; call {topic.target}", 400)
+        await _validated(ctx, topic, runtime, origin, raw)
+        return to_jsonable_python(await _forward(ctx, topic, runtime, origin, raw, run, key=ctx.key()))
+
+    front(name=INGEST_HANDLER, input_serde=BytesSerde(), ingress_private=True)(ingest)
 
 
 def body_handler(
@@ -283,15 +349,20 @@ async def _run_and_report(
     return result
 
 
-async def _forward_idempotently(
-    ctx: restate.Context, topic: Topic, runtime: SinkRuntime, origin: KafkaOrigin, raw: bytes, handle: Any
+async def _forward(
+    ctx: restate.Context, topic: Topic, runtime: SinkRuntime, origin: KafkaOrigin, raw: bytes, handle: Any,
+    key: str | None = None,
 ) -> Any:
-    """Plain services have no key: call ourselves with the record key as idempotency key.
+    """Runs the business handler as a call of its own and reports its outcome.
 
-    Restate then runs the business step once per key (within the idempotency retention)
-    and hands every later duplicate the first outcome.
+    Plain services have no key: the record key is the call's idempotency key, so Restate
+    runs the business step once per key (within the idempotency retention) and hands every
+    later duplicate the first outcome. A workflow (``key`` given) runs once per key:
+    Restate refuses a second `run` with 409, which becomes this record's outcome.
     """
     def call() -> Awaitable[bytes]:  # issued inside the guard, so a poison key never reaches it
+        if key is not None:
+            return ctx.generic_call(topic.service, topic.handler, raw, key=key)
         return ctx.generic_call(topic.service, topic.handler, raw, idempotency_key=f"{topic.name}/{origin.key_text}")
 
     try:
@@ -300,12 +371,19 @@ async def _forward_idempotently(
         exhausted = RetriesExhausted.recognise(exc)
         if exhausted is not None:
             raise exhausted from None
-        await _report(ctx, topic, runtime, origin, ok=False, error=failure(exc))
-        raise
+        error = failure(exc)
+        if key is not None and exc.status_code == 409 and ALREADY_INVOKED in exc.message:
+            error = ResultError(code=409, message=f"{topic.service} {key} already ran: a workflow runs once per "
+                                                  f"key; its outcome is the result of its first record")
+        await _report(ctx, topic, runtime, origin, ok=False, error=error)
+        raise restate.TerminalError(error.message, error.code) from None
     serde: Serde[Any] = handler_from_callable(handle).handler_io.output_serde
     result = serde.deserialize(out)
     await _report(ctx, topic, runtime, origin, ok=True, result=to_jsonable_python(result))
     return result
+
+
+ALREADY_INVOKED = "already invoked"  # Restate's answer to a second `run` of one workflow key
 
 
 def failure(exc: restate.TerminalError) -> ResultError:

@@ -38,7 +38,7 @@ import restate
 from restate.logging import RestateLoggingFilter
 
 from handlers import mail
-from handlers.sink import SinkRuntime, body_handler, sink_handler
+from handlers.sink import SinkRuntime, body_handler, ingest_object, sink_handler
 from handlers.state import TypedSerde
 from schemas.catalogue import topic
 from schemas.uploads import EmailReceipt, EmailRequest, MailOrder, UploadRequest, UploadResult
@@ -139,8 +139,9 @@ def build(settings: UploadSettings, email: EmailSettings,
           runtime: SinkRuntime) -> list[restate.Workflow | restate.VirtualObject]:
     mailer = build_mailer(email)
     workflow = restate.Workflow("DataUploadService")
+    front = ingest_object(TOPIC)
 
-    @sink_handler(workflow.main, TOPIC, runtime)
+    @sink_handler(workflow.main, TOPIC, runtime, front=front.handler)
     async def run(ctx: restate.WorkflowContext, request: UploadRequest) -> UploadResult:
         upload_id = ctx.key()
         url = bucket_url(ctx.random().randint(100_000_000, 999_999_999))
@@ -168,4 +169,4 @@ def build(settings: UploadSettings, email: EmailSettings,
         return await ctx.object_call(mailer.send, key=ctx.key(), arg=MailOrder(email=request.email, url=url,
                                                                               reason="asked"))
 
-    return [workflow, mailer.service]
+    return [workflow, front, mailer.service]

@@ -17,6 +17,9 @@ from pydantic import BaseModel
 Headers = Sequence[tuple[str, str | bytes | None]]
 
 
+COMPANION_MAX_BYTES = 4 * 1024 * 1024
+
+
 class InvalidKeyError(ValueError):
     """The record key is not a UTF-8 string."""
 
@@ -119,7 +122,10 @@ class AsyncProducer:
     """
 
     def __init__(self, client: Mapping[str, str], linger_ms: float = 5.0) -> None:
-        self._producer = Producer(producer_config(client, **{"linger.ms": f"{linger_ms:g}"}))
+        # Dead letters carry the input's bytes plus headers: a record the broker took must
+        # fit (companion topics are created with the same limit, switchyard/bootstrap.py).
+        self._producer = Producer(producer_config(
+            client, **{"linger.ms": f"{linger_ms:g}", "message.max.bytes": str(COMPANION_MAX_BYTES)}))
         self._closed = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="kafka-delivery", daemon=True)
         self._poller.start()

@@ -65,8 +65,43 @@ class Topic:
 
     @property
     def sink(self) -> str:
-        """The subscription sink URI Restate expects."""
+        """The sink URI of the handler the contract names (what the seeds' curl subscribes)."""
         return f"service://{self.service}/{self.handler}"
+
+    @property
+    def gated(self) -> bool:
+        """Restate needs a UTF-8 key for object and workflow sinks and retries any other
+        record forever, halting the whole subscription (restatedev/restate#4682). Such
+        topics reach Restate through Switchyard's key gate (switchyard/gate.py), which
+        dead-letters records whose key cannot be an object key."""
+        return self.kind != "service"
+
+    @property
+    def routed(self) -> str:
+        """The gate's output for a gated topic: same partitions and keys, each value an
+        envelope naming its source record (schemas.envelope.RoutedRecord)."""
+        return f"{self.name}-routed"
+
+    @property
+    def subscribed_topic(self) -> str:
+        """The topic Restate's subscription reads."""
+        return self.routed if self.gated else self.name
+
+    @property
+    def subscribed_service(self) -> str:
+        """The service Restate's subscription invokes. A workflow's `run` can be invoked
+        once per key and Restate refuses a second one before any code runs, so a workflow
+        topic feeds a virtual object of the same keys (one record at a time per key, in
+        order) that calls `run` and reports either outcome (handlers/sink.py)."""
+        return f"{self.service}{INGEST_SUFFIX}" if self.kind == "workflow" else self.service
+
+    @property
+    def subscribed_handler(self) -> str:
+        return INGEST_HANDLER if self.kind == "workflow" else self.handler
+
+    @property
+    def subscription_sink(self) -> str:
+        return f"service://{self.subscribed_service}/{self.subscribed_handler}"
 
     @property
     def keyed_by_record(self) -> bool:
@@ -79,6 +114,9 @@ class Topic:
         parsed = self.value.model_validate_json(raw)
         return parsed.root if isinstance(parsed, RootModel) else parsed
 
+
+INGEST_HANDLER = "ingest"
+INGEST_SUFFIX = "Ingest"
 
 TOPICS: tuple[Topic, ...] = (
     Topic("social-media-posts", "userId", SocialMediaPost, "UserFeed", "processPost", "object",
@@ -110,6 +148,7 @@ TOPICS: tuple[Topic, ...] = (
 )
 
 _BY_NAME = {t.name: t for t in TOPICS}
+_BY_ROUTED = {t.routed: t for t in TOPICS if t.gated}
 
 
 @dataclass(frozen=True)
@@ -156,8 +195,20 @@ def companion_topics() -> list[str]:
     return [name for t in TOPICS for name in (t.results, t.dlq)]
 
 
+def routed_topics() -> list[str]:
+    return [t.routed for t in TOPICS if t.gated]
+
+
+def gated_topics() -> list[Topic]:
+    return [t for t in TOPICS if t.gated]
+
+
+def topic_for_routed(name: str) -> Topic | None:
+    return _BY_ROUTED.get(name)
+
+
 def all_topic_names() -> list[str]:
-    return [t.name for t in TOPICS] + companion_topics() + [s.name for s in STREAM_TOPICS]
+    return [t.name for t in TOPICS] + companion_topics() + routed_topics() + [s.name for s in STREAM_TOPICS]
 
 
 REASON_PART_CHARS = 300  # some messages quote the input (a union's tag): a 1 MB tag must not

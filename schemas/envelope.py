@@ -1,5 +1,6 @@
 """What Switchyard writes next to every input topic: `<topic>-results` and `<topic>-dlq`."""
 
+import base64
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -66,3 +67,28 @@ class DlqReason(BaseModel):
                 offset=int(h.get("source.offset", "-1")),
             ),
         )
+
+
+class RoutedRecord(BaseModel):
+    """The value of a `<topic>-routed` record: the key gate's copy of one input record.
+
+    The key stays the record's own (a valid UTF-8 object key); Restate passes no Kafka
+    headers to handlers, so the source record and its value travel in the value.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    source: SourceRecord
+    value_b64: str  # the record's value bytes, untouched (they may be anything)
+    timestamp_ms: int | None = None
+
+    @classmethod
+    def wrap(cls, source: SourceRecord, value: bytes | None, timestamp_ms: int | None) -> "RoutedRecord":
+        return cls(source=source, value_b64=base64.b64encode(value or b"").decode(), timestamp_ms=timestamp_ms)
+
+    @property
+    def value(self) -> bytes:
+        return base64.b64decode(self.value_b64)
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()

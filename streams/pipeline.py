@@ -119,10 +119,13 @@ class Collector:
         offsets = self._offsets(admin)
         rows = []
         for t in TOPICS:
-            mine = subs.get(t.name, [])
+            # A gated topic's records wait first for the key gate, then for Restate's
+            # subscription of the routed topic: its lag is the sum of both.
+            mine = subs.get(t.subscribed_topic, [])
             groups = [g for _, g in mine]
-            lags = [self._lag(admin, offsets, t.name, g) for g in groups]
-            known = [x for x in lags if x is not None]
+            gate = self._lag(admin, offsets, t.name, self.settings.gate.group_id) if t.gated else 0
+            lags = [self._lag(admin, offsets, t.subscribed_topic, g) for g in groups]
+            known = [x + (gate or 0) for x in lags if x is not None]
             retrying, paused = count_issues(issues, t.target)
             rows.append(PipelineRow(
                 topic=t.name, target=t.target, subscriptions=[s for s, _ in mine], consumerGroups=groups,
@@ -150,7 +153,7 @@ class Collector:
 
     def _offsets(self, admin: AdminClient) -> Offsets:
         offsets = Offsets()
-        names = [name for t in TOPICS for name in (t.name, t.results, t.dlq)]
+        names = [name for t in TOPICS for name in {t.name, t.subscribed_topic, t.results, t.dlq}]
         try:
             meta = admin.list_topics(timeout=5).topics
             tps = [TopicPartition(n, p) for n in names if n in meta for p in meta[n].partitions]

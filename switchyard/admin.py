@@ -61,3 +61,7 @@ class RestateAdmin:
     def query(self, sql: str) -> list[dict[str, Any]]:
         response = self._call("POST", "/query", json={"query": sql}, headers={"accept": "application/json"})
         return list(response.json()["rows"])
+
+    def resume_invocation(self, invocation_id: str) -> None:
+        """Resumes a paused invocation (it retries from its journal)."""
+        self._call("PATCH", f"/invocations/{invocation_id}/resume")

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
-from confluent_kafka import KafkaException
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from schemas.catalogue import TOPICS, all_topic_names
+from producers.client import COMPANION_MAX_BYTES
+from schemas.catalogue import TOPICS, Topic, all_topic_names, companion_topics, topic, topic_for_routed
 from switchyard.admin import ComponentDown, RestateAdmin
 from switchyard.settings import Settings
 
@@ -27,6 +29,7 @@ class BootstrapReport:
     cluster: str = "unchanged"  # created | updated | unchanged
     services: list[str] = field(default_factory=list)
     subscriptions_created: list[str] = field(default_factory=list)
+    subscriptions_retired: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         return [
@@ -34,6 +37,8 @@ class BootstrapReport:
             f"kafka cluster: {self.cluster}",
             f"services registered: {', '.join(self.services)}",
             f"subscriptions created: {', '.join(self.subscriptions_created) or 'none (all present)'}",
+            *([f"direct subscriptions retired (the key gate reads those topics): "
+               f"{', '.join(self.subscriptions_retired)}"] if self.subscriptions_retired else []),
         ]
 
 
@@ -47,11 +52,18 @@ def ensure_topics(settings: Settings) -> list[str]:
 
 
 def create_missing(admin: AdminClient, names: list[str], partitions: int, replication: int) -> list[str]:
-    """Creates those of ``names`` that do not exist yet, returns them once all ``names`` have leaders."""
-    existing = set(admin.list_topics(timeout=10).topics)
+    """Creates those of ``names`` that do not exist yet, returns them once all ``names`` have leaders.
+
+    Companion topics take records as large as their input's plus headers (the key gate's
+    base64 envelope, a dead letter); a routed topic gets its input's partition count, so
+    the gate can copy every record to the partition it came from.
+    """
+    existing = admin.list_topics(timeout=10).topics
     missing = [name for name in names if name not in existing]
     if missing:
-        for future in admin.create_topics([NewTopic(name, partitions, replication) for name in missing]).values():
+        new = [NewTopic(name, _partitions(name, existing, partitions), replication, config=_config(name))
+               for name in missing]
+        for future in admin.create_topics(new).values():
             try:
                 future.result(timeout=30)
             except KafkaException as exc:
@@ -59,6 +71,19 @@ def create_missing(admin: AdminClient, names: list[str], partitions: int, replic
                     raise
     await_leaders(admin, names)
     return missing
+
+
+def _partitions(name: str, existing: dict[str, Any], default: int) -> int:
+    source = topic_for_routed(name)
+    if source is not None and source.name in existing:
+        return max(default, len(existing[source.name].partitions))
+    return default
+
+
+def _config(name: str) -> dict[str, str]:
+    if name in companion_topics() or topic_for_routed(name) is not None:
+        return {"max.message.bytes": str(COMPANION_MAX_BYTES)}
+    return {}
 
 
 def await_leaders(admin: AdminClient, names: list[str], timeout: float = 30.0) -> None:
@@ -85,18 +110,53 @@ def ensure_cluster(admin: RestateAdmin, settings: Settings) -> str:
 
 
 def ensure_subscriptions(admin: RestateAdmin, settings: Settings, handlers: set[str]) -> list[str]:
+    """Subscribes each topic's subscribed topic (a gated topic's routed twin) to its sink."""
     present = {(s["source"], s["sink"]) for s in admin.subscriptions()}
     created = []
     for t in TOPICS:
-        source = f"kafka://{settings.kafka.cluster_name}/{t.name}"
-        if (source, t.sink) in present:
+        source = f"kafka://{settings.kafka.cluster_name}/{t.subscribed_topic}"
+        if (source, t.subscription_sink) in present:
             continue
-        if t.target not in handlers:
-            log.warning("not subscribing %s: handler %s is not registered", t.name, t.target)
+        if f"{t.subscribed_service}/{t.subscribed_handler}" not in handlers:
+            log.warning("not subscribing %s: %s is not registered", t.name, t.subscription_sink)
             continue
-        admin.create_subscription(source, t.sink, dict(settings.kafka.subscription_options))
-        created.append(t.name)
+        admin.create_subscription(source, t.subscription_sink, dict(settings.kafka.subscription_options))
+        created.append(t.subscribed_topic)
     return created
+
+
+def retire_direct_subscriptions(admin: RestateAdmin, settings: Settings) -> list[str]:
+    """Deletes Restate subscriptions that read a gated topic itself (a stack bootstrapped
+    before the key gate, or the seeds' curl) once the gate has taken the topic over: such
+    a subscription halts on the first binary key and delivers every record a second time."""
+    kafka = AdminClient({**settings.kafka.client_config(), "log_level": "0"})
+    retired = []
+    for sub in admin.subscriptions():
+        t = gated_by_source(sub["source"], settings.kafka.cluster_name)
+        if t is not None and gate_has_taken_over(kafka, settings.gate.group_id, t.name):
+            admin.delete_subscription(sub["id"])
+            retired.append(f"{t.name} -> {sub['sink']}")
+    return retired
+
+
+def gated_by_source(source: str, cluster: str) -> Topic | None:
+    prefix = f"kafka://{cluster}/"
+    if not source.startswith(prefix):
+        return None
+    try:
+        t = topic(source.removeprefix(prefix))
+    except KeyError:
+        return None
+    return t if t.gated else None
+
+
+def gate_has_taken_over(kafka: AdminClient, group: str, topic_name: str) -> bool:
+    request = ConsumerGroupTopicPartitions(group)
+    try:
+        committed = kafka.list_consumer_group_offsets([request])[group].result(timeout=30).topic_partitions
+    except KafkaException:
+        return False
+    return any(tp.topic == topic_name and tp.offset >= 0 for tp in committed or [])
 
 
 def bootstrap(settings: Settings) -> BootstrapReport:
@@ -110,6 +170,7 @@ def bootstrap(settings: Settings) -> BootstrapReport:
         report.services = sorted(s["name"] for s in services)
         handlers = {f"{s['name']}/{h['name']}" for s in services for h in s.get("handlers", [])}
         report.subscriptions_created = ensure_subscriptions(admin, settings, handlers)
+        report.subscriptions_retired = retire_direct_subscriptions(admin, settings)
     finally:
         admin.close()
     return report

@@ -23,10 +23,11 @@ from producers.records import RecordError, from_file, produce
 from schemas.catalogue import TOPICS, topic
 from switchyard.admin import ComponentDown, RestateAdmin
 from switchyard.bootstrap import bootstrap
+from switchyard.paused import paused, resume, select
 from switchyard.settings import Settings
 from switchyard.stack.kafka import ensure_jars
 from switchyard.stack.paths import REPO, restate_cli_binary, restate_server_binary
-from switchyard.stack.processes import StartupError, pid_alive
+from switchyard.stack.processes import StartupError, process_state
 from switchyard.stack.service import service_command
 from switchyard.stack.stack import ORDER, Stack
 from switchyard.topics_table import topics_table
@@ -37,16 +38,20 @@ def dev_home(settings: Settings) -> Path:
     return home if home.is_absolute() else REPO / home / "dev"
 
 
-def running(settings: Settings) -> dict[str, int]:
+def component_states(settings: Settings) -> dict[str, tuple[str, int]]:
+    """Per component with a pid file: (state, pid), state as `process_state` tells it."""
     run_dir = dev_home(settings) / "run"
-    alive = {}
+    states = {}
     for name in ORDER:
         pidfile = run_dir / f"{name}.pid"
         if pidfile.exists():
-            pid = int(pidfile.read_text().strip() or 0)
-            if pid and pid_alive(pid):
-                alive[name] = pid
-    return alive
+            text = pidfile.read_text().strip()
+            states[name] = (process_state(text), int(text.split()[0]) if text[:1].isdigit() else 0)
+    return states
+
+
+def running(settings: Settings) -> dict[str, int]:
+    return {name: pid for name, (state, pid) in component_states(settings).items() if state != "dead"}
 
 
 def cmd_fetch(settings: Settings, args: argparse.Namespace) -> int:
@@ -95,26 +100,54 @@ def cmd_reset(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    alive = running(settings)
+    states = component_states(settings)
     for name in ORDER:
-        print(f"{name:8} {f'running (pid {alive[name]})' if name in alive else 'stopped'}")
+        state, pid = states.get(name, ("stopped", 0))
+        shown = {"running": f"running (pid {pid})", "frozen": f"FROZEN (pid {pid} is stopped: kill -CONT {pid})",
+                 "dead": f"DEAD (pid {pid} is gone; its log: {dev_home(settings) / 'run' / f'{name}.log'})",
+                 }.get(state, "stopped")
+        print(f"{name:8} {shown}")
     admin = RestateAdmin(settings.restate.admin_url, timeout=5)
     try:
         subs: dict[str, list[str]] = {}
         for sub in admin.subscriptions():
             subs.setdefault(sub["source"].rsplit("/", 1)[-1], []).append(sub["id"])
+        stuck = paused(admin)
     except ComponentDown as exc:
         print(exc)
         return 1
     finally:
         admin.close()
-    print(f"\n{'topic':28} {'sink':40} subscription")
+    print(f"\n{'topic':28} {'sink':40} subscription (of the routed topic, for topics behind the key gate)")
     for t in TOPICS:
-        ids = subs.get(t.name, [])
-        # A second subscription (e.g. the seed's curl on a bootstrapped stack) delivers every
-        # record twice: object sinks skip the repeat, but it is still wasted work.
+        ids = subs.get(t.subscribed_topic, [])
+        direct = subs.get(t.name, []) if t.gated else []
+        # A second subscription (e.g. the seed's curl) delivers every record twice: object
+        # sinks skip the repeat, but it is wasted work, and on a gated topic it halts at
+        # the first binary key. The bootstrap retires direct ones on gated topics.
         note = f"  ({len(ids)} subscriptions: delete extras with DELETE /subscriptions/<id>)" if len(ids) > 1 else ""
+        if direct:
+            note += f"  (direct subscription {', '.join(direct)} bypasses the key gate: run `switchyard bootstrap`)"
         print(f"{t.name:28} {t.target:40} {', '.join(ids) or 'missing'}{note}")
+    print(f"\npaused invocations: {len(stuck)}" + ("  (continue them with `switchyard resume`)" if stuck else ""))
+    for invocation in stuck[:20]:
+        print(f"  {invocation.line()}")
+    return 0
+
+
+def cmd_resume(settings: Settings, args: argparse.Namespace) -> int:
+    admin = RestateAdmin(settings.restate.admin_url, timeout=10)
+    try:
+        chosen = select(paused(admin), args.topic, args.ids)
+        if not chosen:
+            print("no paused invocation matches")
+            return 0
+        for invocation in chosen:
+            print(f"resuming {invocation.line()}")
+        resume(admin, chosen)
+    finally:
+        admin.close()
+    print(f"resumed {len(chosen)}")
     return 0
 
 
@@ -246,6 +279,10 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("reset", help="stop the dev stack and delete its data").set_defaults(fn=cmd_reset)
     sub.add_parser("status", help="components and subscriptions").set_defaults(fn=cmd_status)
     sub.add_parser("topics", help="the topic catalogue as a table").set_defaults(fn=cmd_topics)
+    res = sub.add_parser("resume", help="continue paused invocations (records whose retries ran out)")
+    res.add_argument("ids", nargs="*", metavar="ID", help="invocation ids (default: every paused one)")
+    res.add_argument("--topic", choices=[t.name for t in TOPICS], help="only those handling this topic's records")
+    res.set_defaults(fn=cmd_resume)
     pipe = sub.add_parser("pipeline", help="per topic: subscription, lag, rates, latencies, DLQ, stuck invocations")
     pipe.add_argument("--window", type=int, metavar="S", help="window size in seconds (default: the largest)")
     pipe.add_argument("--json", action="store_true", help="the view as JSON (what the page renders)")

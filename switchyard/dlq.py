@@ -279,8 +279,8 @@ class DlqTools:
         except KafkaException as exc:
             raise DlqError(f"replaying {t.dlq} to {t.name}: {exc} (nothing of this attempt was written; "
                            "run it again)") from None
-        note = (f"{t.target} is a workflow: it runs once per key, so a key whose workflow already ran "
-                "(a dead-lettered record used its run) runs nothing again") if t.kind == "workflow" else None
+        note = (f"{t.target} is a workflow: it runs once per key, so a replayed record whose workflow "
+                "already ran gets a 409 'already ran' outcome on the results topic") if t.kind == "workflow" else None
         return ReplayReport(t.dlq, t.name, [(d.entry, landed[i]) for i, d in enumerate(fresh)], skipped, note)
 
     def _produce(self, producer: Producer, t: Topic, letters: list[DeadLetter]) -> list[tuple[int, int]]:

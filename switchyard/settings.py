@@ -41,8 +41,10 @@ class KafkaSettings(BaseModel):
     # Consumer options of each Restate subscription. A short session timeout lets a
     # restarted restate-server rejoin its consumer groups in seconds rather than waiting
     # out the dead member's 45 s default.
+    # read_committed: the key gate writes the routed topics in transactions.
     subscription_options: dict[str, str] = Field(default_factory=lambda: {
         "auto.offset.reset": "earliest", "session.timeout.ms": "6000", "heartbeat.interval.ms": "1500",
+        "isolation.level": "read_committed",
     })
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
@@ -81,6 +83,21 @@ class RetrySettings(BaseModel):
     poison_keys: list[str] = Field(default_factory=list)
 
 
+class GateSettings(BaseModel):
+    """The key gate (switchyard/gate.py) in front of object and workflow topics."""
+
+    # Off, nothing copies the gated topics to their routed twins and Restate sees none of
+    # their records: only for a deployment that runs the gate elsewhere.
+    enabled: bool = True
+    group_id: str = "switchyard-gate"
+    # Defaults to one per host and service port (stable across restarts).
+    transactional_id: str | None = None
+    max_batch: int = Field(default=500, ge=1)
+    # An open transaction of a crashed or frozen gate blocks its partitions for Restate
+    # (read_committed) until the broker aborts it after this long.
+    transaction_timeout: Duration = timedelta(seconds=10)
+
+
 class ServiceSettings(BaseModel):
     bind: str = "127.0.0.1:9080"
     workers: int = Field(default=1, ge=1)
@@ -100,6 +117,9 @@ class LocalStackSettings(BaseModel):
     # restate-server signs its requests with a key made on first start (home/identity/);
     # the service then refuses any call not signed with it.
     request_identity: bool = True
+    # Extra RESTATE_* settings on top of restate.toml, e.g. a shorter retry horizon for
+    # tests: {"RESTATE_DEFAULT_RETRY_POLICY__MAX_INTERVAL": "500ms"}.
+    restate_env: dict[str, str] = Field(default_factory=dict)
 
 
 class FeedSettings(BaseModel):
@@ -239,6 +259,7 @@ class Settings(BaseSettings):
     restate: RestateSettings = Field(default_factory=RestateSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     retries: RetrySettings = Field(default_factory=RetrySettings)
+    gate: GateSettings = Field(default_factory=GateSettings)
     stack: LocalStackSettings = Field(default_factory=LocalStackSettings)
     feed: FeedSettings = Field(default_factory=FeedSettings)
     reservations: ReservationSettings = Field(default_factory=ReservationSettings)

@@ -66,7 +66,8 @@ def spawn(
             start_new_session=True,
         )
     pidfile = run_dir / f"{name}.pid"
-    pidfile.write_text(str(process.pid))
+    # The start time beside the pid tells a later `status` when the pid has been reused.
+    pidfile.write_text(f"{process.pid} {start_time(process.pid) or ''}".strip())
     return Managed(name, process, log, pidfile)
 
 
@@ -94,8 +95,40 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def _stat(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces.
+    return raw[raw.rindex(")") + 2:].split()
+
+
+def start_time(pid: int) -> str | None:
+    fields = _stat(pid)
+    return fields[19] if fields else None  # field 22 of stat, in clock ticks since boot
+
+
+def process_state(pidfile_text: str) -> str:
+    """`running`, `frozen` (stopped by a signal, e.g. SIGSTOP), or `dead` (gone, a zombie,
+    or its pid now names another process) for a pid file's ``pid [starttime]``."""
+    parts = pidfile_text.split()
+    if not parts or not parts[0].isdigit():
+        return "dead"
+    pid = int(parts[0])
+    fields = _stat(pid)
+    if fields is None:
+        return "running" if pid_alive(pid) and not Path("/proc").is_dir() else "dead"
+    state = fields[0]
+    if state in ("Z", "X", "x") or (len(parts) > 1 and fields[19] != parts[1]):
+        return "dead"
+    return "frozen" if state in ("T", "t") else "running"
+
+
 def stop_pid(pid: int, timeout: float = 15.0) -> None:
     """SIGTERM the process group, then SIGKILL what is left after ``timeout``."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGCONT)  # a frozen (SIGSTOPped) process would hold the SIGTERM
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, sig)
@@ -116,9 +149,9 @@ def stop_from_pidfiles(run_dir: Path, order: Sequence[str]) -> list[str]:
         pidfile = run_dir / f"{name}.pid"
         if not pidfile.exists():
             continue
-        pid = int(pidfile.read_text().strip() or 0)
-        if pid and pid_alive(pid):
-            stop_pid(pid)
+        text = pidfile.read_text().strip()
+        if process_state(text) != "dead":
+            stop_pid(int(text.split()[0]))
             stopped.append(name)
         pidfile.unlink(missing_ok=True)
     return stopped

@@ -31,7 +31,7 @@ def restate_env(settings: Settings, home: Path, identity_file: Path | None = Non
     }
     if identity_file is not None:
         env[IDENTITY_ENV] = str(identity_file)
-    return env
+    return {**env, **settings.stack.restate_env}
 
 
 def start_restate(

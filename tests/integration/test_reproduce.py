@@ -69,3 +69,30 @@ def test_a_reproduced_payment_charges_once(
     created = {e["intentId"] for e in events
                if json.loads(e["payload"])["request"]["idempotency_key"] == invocation["id"]}
     assert created == intents
+
+
+WORKFLOW_TOPICS = [t for t in served_topics() if t.kind == "workflow"]
+
+
+def test_there_is_a_workflow_topic_to_check() -> None:
+    assert {t.name for t in WORKFLOW_TOPICS} == {"trip-bookings", "upload-requests"}
+
+
+@pytest.mark.parametrize("t", WORKFLOW_TOPICS, ids=lambda t: t.name)
+def test_a_reproduced_workflow_id_gets_an_already_ran_outcome(
+    t: Topic, kafka: KafkaDriver, admin: RestateAdmin, unique: str
+) -> None:
+    """A workflow runs once per key, and Restate refuses a second `run` before any of our
+    code runs; the subscription's front handler turns that refusal into the record's outcome."""
+    key, value = f"{unique}-wf", example(t).encoded()
+    first, second = kafka.send(t, [(key, value), (key, value)], timeout=90)
+    [later] = kafka.send(t, [(key, value)], timeout=90)
+    assert first.ok, first.record.value
+    for copy in (second, later):
+        assert not copy.dead_lettered
+        assert not copy.ok
+        assert copy.error["code"] == 409
+        assert "already ran" in str(copy.error["message"])
+    runs = admin.query(f"SELECT id FROM sys_invocation WHERE target_service_name = '{t.service}' "
+                       f"AND target_handler_name = '{t.handler}' AND target_service_key = '{key}'")
+    assert len(runs) == 1

@@ -1,5 +1,7 @@
 """Rewinding a subscription's consumer group redelivers records that were already taken
-in; none of them is applied again.
+in; none of them is applied again. (Restate's own deduplication is per subscription: a
+subscription created again is a new producer to it, so the object sinks' applied mark is
+what keeps these from being applied twice.)
 
 The rewind is what an operator does: delete the subscription (its consumer leaves the
 group), move the group's committed offsets back with Kafka's admin API, and create the
@@ -21,8 +23,9 @@ from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicP
 from confluent_kafka.admin import AdminClient
 
 from schemas.catalogue import Topic, topic
+from schemas.envelope import RoutedRecord
 from switchyard.admin import RestateAdmin
-from switchyard.results import TopicReader
+from switchyard.results import Record, TopicReader
 from switchyard.settings import Settings
 from tests.integration.kafka_driver import KafkaDriver, Outcome
 
@@ -38,31 +41,50 @@ def poll(check: Callable[[], bool], what: str, timeout: float = 45.0) -> None:
 
 
 def subscription_of(admin: RestateAdmin, settings: Settings, t: Topic) -> dict[str, Any]:
-    source = f"kafka://{settings.kafka.cluster_name}/{t.name}"
-    [sub] = [s for s in admin.subscriptions() if s["source"] == source and s["sink"] == t.sink]
+    source = f"kafka://{settings.kafka.cluster_name}/{t.subscribed_topic}"
+    [sub] = [s for s in admin.subscriptions() if s["source"] == source and s["sink"] == t.subscription_sink]
     return sub
 
 
-def first_offsets(outcomes: list[Outcome]) -> dict[int, int]:
+Positions = list[tuple[int, int]]  # (partition, offset) of records in the subscribed topic
+
+
+def subscribed_positions(settings: Settings, t: Topic, outcomes: list[Outcome]) -> Positions:
+    """Where ``outcomes``' records sit in the topic the subscription reads: the records
+    themselves, or for a gated topic the key gate's copies of them in the routed topic."""
+    if not t.gated:
+        return [(partition, offset) for _, partition, offset in (o.sent for o in outcomes)]
+    wanted = set(o.sent for o in outcomes)
+    with TopicReader(settings.kafka.client_config(), [t.routed], from_start=True) as reader:
+        copies = reader.collect(lambda rs: len([r for r in rs if _source(r) in wanted]) >= len(wanted), 30)
+    return [(r.partition, r.offset) for r in copies if _source(r) in wanted]
+
+
+def _source(record: Record) -> tuple[str, int, int]:
+    s = RoutedRecord.model_validate_json(record.value or b"{}").source
+    return (s.topic, s.partition, s.offset)
+
+
+def first_offsets(positions: Positions) -> dict[int, int]:
     """Per partition, the offset of the first of these records."""
     firsts: dict[int, int] = {}
-    for _, partition, offset in (o.sent for o in outcomes):
+    for partition, offset in positions:
         firsts[partition] = min(offset, firsts.get(partition, offset))
     return firsts
 
 
-def past_offsets(outcomes: list[Outcome]) -> dict[int, int]:
+def past_offsets(positions: Positions) -> dict[int, int]:
     """Per partition, the committed offset that says all of these records were taken in."""
     ends: dict[int, int] = {}
-    for _, partition, offset in (o.sent for o in outcomes):
+    for partition, offset in positions:
         ends[partition] = max(offset + 1, ends.get(partition, 0))
     return ends
 
 
-def reset_offsets(kafka_admin: AdminClient, group: str, t: Topic, offsets: dict[int, int]) -> None:
+def reset_offsets(kafka_admin: AdminClient, group: str, name: str, offsets: dict[int, int]) -> None:
     """Move the group back once the deleted subscription's consumer has left it (Kafka
     refuses while it is a member, and its last commit on leaving would undo the move)."""
-    request = ConsumerGroupTopicPartitions(group, [TopicPartition(t.name, p, o) for p, o in offsets.items()])
+    request = ConsumerGroupTopicPartitions(group, [TopicPartition(name, p, o) for p, o in offsets.items()])
 
     def moved() -> bool:
         description = kafka_admin.describe_consumer_groups([group])[group].result(timeout=10)
@@ -72,20 +94,20 @@ def reset_offsets(kafka_admin: AdminClient, group: str, t: Topic, offsets: dict[
             kafka_admin.alter_consumer_group_offsets([request])[group].result(timeout=10)
         except KafkaException:
             return False  # a member still leaving; ask again
-        return all(committed(kafka_admin, group, t).get(p) == o for p, o in offsets.items())
+        return all(committed(kafka_admin, group, name).get(p) == o for p, o in offsets.items())
 
     poll(moved, f"consumer group {group} to move back to {offsets}")
 
 
-def committed(kafka_admin: AdminClient, group: str, t: Topic) -> dict[int, int]:
+def committed(kafka_admin: AdminClient, group: str, name: str) -> dict[int, int]:
     request = ConsumerGroupTopicPartitions(group)
     parts = kafka_admin.list_consumer_group_offsets([request])[group].result(timeout=10).topic_partitions
-    return {tp.partition: tp.offset for tp in parts if tp.topic == t.name}
+    return {tp.partition: tp.offset for tp in parts if tp.topic == name}
 
 
-def taken_in(kafka_admin: AdminClient, group: str, t: Topic, outcomes: list[Outcome]) -> None:
-    ends = past_offsets(outcomes)
-    poll(lambda: all(committed(kafka_admin, group, t).get(p, -1) >= o for p, o in ends.items()),
+def taken_in(kafka_admin: AdminClient, group: str, name: str, positions: Positions) -> None:
+    ends = past_offsets(positions)
+    poll(lambda: all(committed(kafka_admin, group, name).get(p, -1) >= o for p, o in ends.items()),
          f"{group} to commit past {ends}")
 
 
@@ -96,15 +118,16 @@ def rewound(admin: RestateAdmin, settings: Settings, t: Topic, outcomes: list[Ou
     sub = subscription_of(admin, settings, t)
     group = sub["options"]["group.id"]
     kafka_admin = AdminClient({**settings.kafka.client_config(), "log_level": "0"})
-    taken_in(kafka_admin, group, t, outcomes)
+    positions, name = subscribed_positions(settings, t, outcomes), t.subscribed_topic
+    taken_in(kafka_admin, group, name, positions)
     admin.delete_subscription(sub["id"])
     try:
-        reset_offsets(kafka_admin, group, t, first_offsets(outcomes))
+        reset_offsets(kafka_admin, group, name, first_offsets(positions))
     finally:
         # As the bootstrap makes it, plus the group it had: a fresh group would replay the topic.
         admin.create_subscription(sub["source"], sub["sink"],
                                   {**settings.kafka.subscription_options, "group.id": group})
-    taken_in(kafka_admin, group, t, outcomes)
+    taken_in(kafka_admin, group, name, positions)
     yield group
 
 

@@ -10,7 +10,20 @@ def test_every_topic_has_companions() -> None:
     for t in TOPICS:
         assert f"{t.name}-results" in names
         assert f"{t.name}-dlq" in names
-    assert len(names) == len(set(names)) == 3 * len(TOPICS) + len(STREAM_TOPICS)
+    gated = [t for t in TOPICS if t.gated]
+    for t in gated:
+        assert f"{t.name}-routed" in names
+    assert len(names) == len(set(names)) == 3 * len(TOPICS) + len(gated) + len(STREAM_TOPICS)
+
+
+def test_object_and_workflow_topics_reach_restate_through_the_key_gate() -> None:
+    for t in TOPICS:
+        assert t.gated == (t.kind in ("object", "workflow"))
+        assert t.subscribed_topic == (t.routed if t.gated else t.name)
+    # A workflow's run takes one invocation per key: the subscription feeds the shared front.
+    assert topic("trip-bookings").subscription_sink == "service://BookingWorkflowIngest/ingest"
+    assert topic("package-location-updates").subscription_sink == "service://PackageTracker/updateLocation"
+    assert topic("task-queue").subscription_sink == "service://AsyncTaskWorker/runTask"
 
 
 def test_stream_topics_are_created_with_the_rest() -> None:

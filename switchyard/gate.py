@@ -1,0 +1,238 @@
+"""The key gate: what stands between a keyed input topic and Restate.
+
+Restate takes the record key of an object or workflow subscription as the object key. A
+key that is not UTF-8 makes its Kafka consumer fail, restart from the committed offset and
+fail again, forever: one foreign producer's binary key halts every partition of the topic
+(restatedev/restate#4682). A missing key would run as the object `""`.
+
+So Restate does not read those topics. The gate does, exactly once (a Kafka transaction
+holds the copies, the dead letters and the consumed offsets), and writes
+
+* a record whose key can be an object key to `<topic>-routed`, same partition and key,
+  its value wrapped with its source (`schemas.envelope.RoutedRecord`), where Restate's
+  subscription (read_committed) picks it up;
+* any other record to `<topic>-dlq`, original key and value bytes, reason in headers.
+
+Per-key order holds: one partition is read in order and copied to the same partition.
+The gate runs as a thread of each service process (one consumer group, so replicas share
+the partitions); a crashed or frozen member's open transaction is aborted by the broker
+(or fenced by its successor), and its partitions resume from the last committed batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient
+
+from producers.client import COMPANION_MAX_BYTES
+from schemas.catalogue import Topic, gated_topics, topic
+from schemas.envelope import DlqReason, RoutedRecord, SourceRecord
+from switchyard.settings import GateSettings, KafkaSettings
+
+log = logging.getLogger(__name__)
+
+# Big enough for a 1 MB record wrapped in base64 plus headers: a record the broker took on
+# the input topic can always be copied or dead-lettered (companion topics get this limit).
+MAX_RECORD_BYTES = COMPANION_MAX_BYTES
+
+
+@dataclass(frozen=True)
+class KeyProblem:
+    error_class: str
+    reason: str
+
+
+def key_problem(t: Topic, key: bytes | None) -> KeyProblem | None:
+    """Why ``key`` cannot be the object key of a record on ``t``; None if it can."""
+    if not key:
+        return KeyProblem("MissingKey", f"record has no key: on {t.name} the key is the {t.key}, "
+                                        f"the {t.service} {t.kind}'s key")
+    try:
+        key.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return KeyProblem("InvalidKey", f"record key is not UTF-8 ({exc.reason} at byte {exc.start} of "
+                                        f"{len(key)}): on {t.name} the key is the {t.key}, a string")
+    return None
+
+
+def default_transactional_id(bind: str) -> str:
+    # Stable across restarts of the same replica, so a restarted gate fences its
+    # predecessor's open transaction at once instead of waiting for its timeout.
+    return f"switchyard-gate-{socket.gethostname()}-{bind.rsplit(':', 1)[-1]}"
+
+
+class KeyGate:
+    """Copies gated topics to their routed twins, dead-lettering unroutable keys."""
+
+    def __init__(
+        self, kafka: KafkaSettings, gate: GateSettings, transactional_id: str, topics: list[Topic] | None = None
+    ) -> None:
+        self.kafka = kafka
+        self.settings = gate
+        self.transactional_id = transactional_id
+        self.topics = topics if topics is not None else gated_topics()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.routed = 0
+        self.dead_lettered = 0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="key-gate", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run(self) -> None:
+        """Runs until stopped; any Kafka failure rebuilds the clients and resumes from the
+        last committed batch (nothing of an aborted batch is visible to Restate)."""
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                self._serve()
+                return
+            except Exception as exc:  # noqa: BLE001 - the gate must outlive any failure
+                log.warning("key gate restarting in %.1fs after: %s", backoff, exc)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def _clients(self) -> tuple[Consumer, Producer]:
+        client = self.kafka.client_config()
+        consumer = Consumer({
+            **client, "group.id": self.settings.group_id, "enable.auto.commit": "false",
+            "auto.offset.reset": "earliest", "isolation.level": "read_committed",
+            "session.timeout.ms": "6000", "heartbeat.interval.ms": "1500", "log_level": "3",
+            "fetch.max.bytes": str(8 * MAX_RECORD_BYTES), "max.partition.fetch.bytes": str(MAX_RECORD_BYTES),
+        })
+        producer = Producer({
+            **client, "transactional.id": self.transactional_id, "enable.idempotence": "true",
+            "transaction.timeout.ms": str(int(self.settings.transaction_timeout.total_seconds() * 1000)),
+            "linger.ms": "1", "message.max.bytes": str(MAX_RECORD_BYTES), "log_level": "3",
+        })
+        return consumer, producer
+
+    def _serve(self) -> None:
+        consumer, producer = self._clients()
+        try:
+            self._await_topics(consumer)
+            producer.init_transactions(30)
+            consumer.subscribe([t.name for t in self.topics], on_assign=self._take_over)
+            while not self._stop.is_set():
+                first = consumer.poll(0.2)
+                if first is None:
+                    continue
+                batch = [first, *consumer.consume(self.settings.max_batch - 1, 0)]
+                self._forward(consumer, producer, batch)
+        finally:
+            consumer.close()
+            producer.flush(5)
+
+    def _await_topics(self, consumer: Consumer) -> None:
+        """The service starts before the bootstrap creates the topics; librdkafka would look
+        for a topic that was missing at subscribe time only minutes later."""
+        wanted = {name for t in self.topics for name in (t.name, t.routed, t.dlq)}
+        while not self._stop.is_set():
+            if wanted <= set(consumer.list_topics(timeout=10).topics):
+                return
+            self._stop.wait(0.5)
+
+    def _take_over(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """A partition the gate never read starts where Restate's own subscription on the
+        input topic stopped (a stack upgraded from direct subscriptions; a record stuck
+        there behind a bad key is dead-lettered like any other), or at the beginning."""
+        committed = consumer.committed(partitions, 30)
+        fresh = [tp for tp in committed if tp.offset < 0]
+        if fresh:
+            starts = takeover_offsets(self.kafka.client_config(), fresh)
+            for tp in fresh:
+                tp.offset = starts.get((tp.topic, tp.partition), OFFSET_BEGINNING)
+                log.info("key gate starts %s[%d] at %s", tp.topic, tp.partition, tp.offset)
+        consumer.assign(committed)
+
+    def _forward(self, consumer: Consumer, producer: Producer, batch: list[Message]) -> None:
+        producer.begin_transaction()
+        try:
+            next_offsets: dict[tuple[str, int], int] = {}
+            seen = dead = 0
+            for msg in batch:
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        continue
+                    raise KafkaException(err)
+                dead += self._route(producer, msg)
+                seen += 1
+                next_offsets[(msg.topic() or "", msg.partition() or 0)] = (msg.offset() or 0) + 1
+            offsets = [TopicPartition(t, p, o) for (t, p), o in next_offsets.items()]
+            producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 30)
+            producer.commit_transaction(30)
+        except BaseException:
+            _abort(producer)
+            raise
+        self.routed += seen - dead
+        self.dead_lettered += dead
+
+    def _route(self, producer: Producer, msg: Message) -> int:
+        t = topic(msg.topic() or "")
+        source = SourceRecord(topic=t.name, partition=msg.partition() or 0, offset=msg.offset() or 0)
+        key, value = msg.key(), msg.value()
+        problem = key_problem(t, key)
+        if problem is not None:
+            log.warning("dead-lettering %s[%d]@%d: %s", t.name, source.partition, source.offset, problem.reason)
+            reason = DlqReason(reason=problem.reason, error_class=problem.error_class, source=source)
+            producer.produce(t.dlq, key=key, value=value, headers=list(reason.headers()))
+            return 1
+        kind, stamp = msg.timestamp()
+        envelope = RoutedRecord.wrap(source, value, stamp if kind else None)
+        producer.produce(t.routed, key=key, value=envelope.to_json(), partition=source.partition)
+        return 0
+
+
+def takeover_offsets(client: Mapping[str, str], partitions: list[TopicPartition]) -> dict[tuple[str, int], int]:
+    """Per partition, the lowest offset committed by a Restate subscription's consumer group
+    (Restate names them after the subscription: `sub_...`). The lowest loses nothing;
+    what it repeats, the object sinks' applied marks skip."""
+    admin = AdminClient({**client, "log_level": "0"})
+    groups = [g.group_id for g in admin.list_consumer_groups().result(timeout=30).valid
+              if g.group_id.startswith("sub_")]
+    starts: dict[tuple[str, int], int] = {}
+    for group in groups:
+        request = ConsumerGroupTopicPartitions(group, [TopicPartition(tp.topic, tp.partition) for tp in partitions])
+        answer = admin.list_consumer_group_offsets([request])[group].result(timeout=30)
+        for tp in answer.topic_partitions or []:
+            if tp.offset >= 0 and not tp.error:
+                slot = (tp.topic, tp.partition)
+                starts[slot] = min(starts.get(slot, tp.offset), tp.offset)
+    return starts
+
+
+def _abort(producer: Producer) -> None:
+    try:
+        producer.abort_transaction(10)
+    except KafkaException as exc:
+        log.warning("aborting the gate's transaction failed (%s); the broker will time it out", exc)
+
+
+def start_gate(kafka: KafkaSettings, gate: GateSettings, bind: str) -> KeyGate | None:
+    if not gate.enabled or not gated_topics():
+        return None
+    running = KeyGate(kafka, gate, gate.transactional_id or default_transactional_id(bind))
+    running.start()
+    return running
