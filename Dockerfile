@@ -10,4 +10,7 @@ COPY switchyard switchyard
 COPY hypercorn.toml restate.toml ./
 RUN pip install --no-cache-dir .
 EXPOSE 9080
-CMD ["hypercorn", "--config", "hypercorn.toml", "--bind", "0.0.0.0:9080", "handlers.app:create_app()"]
+# Off loopback the service refuses unsigned requests unless it has Restate's identity key
+# (SWITCHYARD_SERVICE__IDENTITY_KEYS or _IDENTITY_DIR; docker-compose.yml wires the latter).
+ENV SWITCHYARD_SERVICE__BIND=0.0.0.0:9080
+CMD ["switchyard", "serve"]

@@ -30,6 +30,7 @@ from handlers.provider_client import ProviderClient
 from handlers.sink import SinkRuntime
 from producers.client import AsyncProducer
 from switchyard.gate import start_gate
+from switchyard.identity import check_exposure, service_identity_keys
 from switchyard.settings import Settings
 
 ServiceDef = restate.Service | restate.VirtualObject | restate.Workflow
@@ -62,6 +63,8 @@ def services(settings: Settings, runtime: SinkRuntime) -> list[ServiceDef]:
 def create_app(settings: Settings | None = None) -> Any:
     settings = settings or Settings()
     logs.configure(settings.service.log_level)
+    identity_keys = service_identity_keys(settings.service)
+    check_exposure(settings.service, identity_keys)
     producer = AsyncProducer(settings.kafka.client_config(), settings.kafka.results_linger.total_seconds() * 1000)
     atexit.register(producer.close)
     # The key gate feeds Restate the object and workflow topics (switchyard/gate.py).
@@ -70,5 +73,5 @@ def create_app(settings: Settings | None = None) -> Any:
         atexit.register(gate.stop)
     return restate.app(
         services(settings, SinkRuntime(producer, settings.retries)),
-        identity_keys=settings.service.identity_keys or None,
+        identity_keys=identity_keys or None,
     )

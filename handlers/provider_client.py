@@ -28,7 +28,7 @@ class ProviderClient:
             base_addresses={"api": settings.api_base},
             http_client=stripe.HTTPXClient(),
             # Restate retries the whole step durably; the library's own retries stay short.
-            max_network_retries=1,
+            max_network_retries=settings.network_retries,
         )
         self._webhook_secret = settings.webhook_secret
         self._tolerance = int(settings.webhook_tolerance.total_seconds())

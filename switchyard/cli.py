@@ -23,6 +23,7 @@ from producers.records import RecordError, from_file, produce
 from schemas.catalogue import TOPICS, topic
 from switchyard.admin import ComponentDown, RestateAdmin
 from switchyard.bootstrap import bootstrap
+from switchyard.identity import UnsignedExposure, check_exposure, service_identity_keys
 from switchyard.paused import paused, resume, select
 from switchyard.settings import Settings
 from switchyard.stack.kafka import ensure_jars
@@ -245,6 +246,7 @@ def cmd_locate(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     """The Python service in the foreground: one of N replicas behind a load balancer when
     scaling out (Restate spreads invocations; the service keeps no state of its own)."""
+    check_exposure(settings.service, service_identity_keys(settings.service))
     command = service_command(settings)
     print(f"serving {settings.service.bind}: {' '.join(command)}", flush=True)
     os.execv(command[0], command)
@@ -252,13 +254,14 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_faults(settings: Settings, args: argparse.Namespace) -> int:
-    """Kill -9 and restart each component under load on a private stack; report the damage."""
-    from switchyard.faults import SCENARIOS, run_suite
+    """Kill, freeze, cut off and poison each part under load on a private stack; report the damage."""
+    from switchyard.faults import SCENARIOS, Timings, run_suite
 
     names = args.only or list(SCENARIOS)
-    sizes = (10, 100.0, 2.0, 1.0) if args.quick else (50, 400.0, 4.0, 2.0)
+    keys, rate, timings = ((10, 100.0, Timings(warmup=2.0, downtime=1.0)) if args.quick
+                           else (50, 400.0, Timings(warmup=4.0, downtime=2.0, poison=300)))
     with tempfile.TemporaryDirectory(prefix="switchyard-faults-") as home:
-        report = run_suite(Path(home), names, *sizes)
+        report = run_suite(Path(home), names, keys, rate, timings)
     out = Path(args.out)
     report.write(out)
     print(f"\n{report.table()}\n\nwritten to {out}")
@@ -289,8 +292,9 @@ def parser() -> argparse.ArgumentParser:
     pipe.add_argument("--watch", action="store_true", help="print it again every streams.page_refresh")
     pipe.set_defaults(fn=cmd_pipeline)
     sub.add_parser("serve", help="run the Python service in the foreground (hypercorn)").set_defaults(fn=cmd_serve)
-    faults = sub.add_parser("faults", help="crash and restart each component under load; check nothing was lost")
-    faults.add_argument("--only", action="append", choices=["service", "restate-server", "kafka", "all-in-turn"])
+    faults = sub.add_parser("faults", help="kill, freeze, cut off, poison under load; check every record's outcome")
+    faults.add_argument("--only", action="append", choices=["service", "restate-server", "kafka", "all-in-turn",
+                                                             "frozen", "provider-outage", "poison-storm"])
     faults.add_argument("--quick", action="store_true", help="fewer keys, lower rate, shorter phases")
     faults.add_argument("--out", default=str(REPO / "bench" / "results" / "faults.json"))
     faults.set_defaults(fn=cmd_faults)
@@ -328,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     try:
         return int(args.fn(settings, args))
-    except (ComponentDown, StartupError, RecordError) as exc:
+    except (ComponentDown, StartupError, RecordError, UnsignedExposure) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyError as exc:

@@ -1,6 +1,12 @@
-"""The fault suite: steady load across many keys, a component killed with SIGKILL and
-restarted, then a check from state and results that nothing was lost, nothing applied
-twice, per-key order kept and no invocation left stuck.
+"""The fault suite: steady load across many keys while something goes wrong, then a check
+that nothing was lost, nothing applied twice, per-key order kept and no invocation left
+stuck, counted from state **and** from the `-results`/`-dlq` topics (one outcome per record).
+
+What goes wrong, per scenario: a component killed with SIGKILL and restarted; the service
+and restate-server frozen with SIGSTOP for longer than Restate's inactivity timeout; the
+payment provider down for longer than the retry horizon (its invocations pause and are
+resumed); a poison storm of foreign producers' records (binary and missing keys, values no
+schema takes) interleaved with the load.
 
 Each produced record carries a per-key sequence number in its payload, so its effect in
 state (a package location, a feed entry) can be counted and ordered. Saga records
@@ -15,7 +21,7 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,21 +31,50 @@ import httpx
 from producers.client import RecordProducer
 from schemas.catalogue import topic
 from switchyard.admin import RestateAdmin
+from switchyard.fault_outcomes import OutcomeCount, OutcomeLedger, PoisonProducer, Source
+from switchyard.paused import paused, resume
 from switchyard.results import TopicReader
 from switchyard.settings import Settings
 from switchyard.stack.stack import Stack
 
-FLOWS = ("package-location-updates", "social-media-posts", "trip-bookings")
+FLOWS = ("package-location-updates", "social-media-posts", "trip-bookings", "payment-requests")
 SAGA = "trip-bookings"
+PAYMENTS = "payment-requests"  # counted from outcomes only: one result per request
+PAYMENT_EVERY = 4
 # Even trips pay with an accepted card, odd ones with the seed's declined demo card.
 ACCEPTED_CARD, DECLINED_CARD = "5555555555554444", "4111111111111111"
-FLOW_SERVICES = ("PackageTracker", "UserFeed", "BookingWorkflow", "Flights", "CarRentals", "PaymentGateway")
-SCENARIOS: dict[str, tuple[str, ...]] = {
-    "service": ("service",),
-    "restate-server": ("restate",),
-    "kafka": ("kafka",),
-    "all-in-turn": ("service", "restate", "kafka"),
+FLOW_SERVICES = ("PackageTracker", "UserFeed", "BookingWorkflow", "BookingWorkflowIngest", "Flights", "CarRentals",
+                 "PaymentGateway", "PaymentService")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing that goes wrong: `kill` (SIGKILL, restart), `freeze` (SIGSTOP, SIGCONT),
+    `outage` (the component gone longer than the retry horizon, then back and the paused
+    invocations resumed), `poison` (bad records from a foreign producer)."""
+
+    action: str
+    target: str = ""
+
+
+SCENARIOS: dict[str, tuple[Step, ...]] = {
+    "service": (Step("kill", "service"),),
+    "restate-server": (Step("kill", "restate"),),
+    "kafka": (Step("kill", "kafka"),),
+    "all-in-turn": (Step("kill", "service"), Step("kill", "restate"), Step("kill", "kafka")),
+    "frozen": (Step("freeze", "service"), Step("freeze", "restate")),
+    "provider-outage": (Step("outage", "provider"),),
+    "poison-storm": (Step("poison"),),
 }
+
+
+@dataclass(frozen=True)
+class Timings:
+    warmup: float = 1.5  # load before the first step and after each
+    downtime: float = 0.5  # a killed component stays down this long
+    freeze: float = 8.0  # longer than fault_settings' inactivity + abort timeouts
+    outage: float = 5.0  # at least; then on until the first invocation pauses
+    poison: int = 60  # bad records per input topic of the load
 
 
 @dataclass
@@ -52,11 +87,19 @@ class ScenarioReport:
     order_violations: int = 0
     stuck: int = 0
     recovery_s: float = 0.0
+    # From the -results/-dlq topics: every record produced, the poison included.
+    outcomes_missing: int = 0
+    outcomes_duplicated: int = 0  # copies (same source, same content): see the README
+    outcome_copies_differ: int = 0
+    poison: int = 0  # bad records sent
+    poison_dead_lettered: int = 0
+    paused: int = 0  # invocations paused by the outage, then resumed
 
     @property
     def clean(self) -> bool:
-        return self.processed == self.produced and not (
+        return self.processed == self.produced and self.poison_dead_lettered == self.poison and not (
             self.lost or self.duplicated or self.order_violations or self.stuck
+            or self.outcomes_missing or self.outcome_copies_differ
         )
 
 
@@ -99,19 +142,33 @@ class SteadyLoad(threading.Thread):
         self._halt = threading.Event()
 
     def run(self) -> None:
-        n, began = 0, time.monotonic()
-        while not self._halt.is_set():
-            flow, key = FLOWS[n % len(FLOWS)], self.keys[(n // len(FLOWS)) % len(self.keys)]
+        began = time.monotonic()
+        for n, (flow, key) in enumerate(self.schedule(), start=1):
+            if self._halt.is_set():
+                return
             seq = len(self.produced.setdefault((flow, key), []))
             self.producer.send(flow, record_key(flow, key, seq), payload(flow, f"{key}#{seq}"))
             self.produced[(flow, key)].append(seq)
-            n += 1
             time.sleep(max(0.0, began + n / self.rate - time.monotonic()))
+
+    def schedule(self) -> Iterator[tuple[str, str]]:
+        """Round-robin over flows and keys; a payment only every PAYMENT_EVERY rounds: while
+        the provider is down each one retries about once a second, and on two cores a
+        payment per record would turn the outage into a retry storm."""
+        for n in itertools.count():
+            key = self.keys[n % len(self.keys)]
+            for flow in FLOWS:
+                if flow != PAYMENTS or n % PAYMENT_EVERY == 0:
+                    yield flow, key
 
     def finish(self) -> None:
         self._halt.set()
         self.join()
         self.producer.flush(timeout=120)
+
+    def sent(self) -> list[Source]:
+        """Where each acknowledged record landed (after ``finish``)."""
+        return list(self.producer.delivered)
 
     @property
     def count(self) -> int:
@@ -119,7 +176,10 @@ class SteadyLoad(threading.Thread):
 
 
 def record_key(flow: str, key: str, seq: int) -> str:
-    """Objects keep one key's records in order; each saga record is a trip of its own."""
+    """Objects keep one key's records in order; each saga record is a trip of its own and
+    each payment request a request of its own (the key is its idempotency key)."""
+    if flow == PAYMENTS:
+        return f"{key}-p{seq}"
     return trip_id(key, seq) if flow == SAGA else key
 
 
@@ -128,6 +188,8 @@ def trip_id(key: str, seq: int) -> str:
 
 
 def payload(flow: str, marker: str) -> dict[str, Any]:
+    if flow == PAYMENTS:
+        return {"paymentMethodId": "pm_card_visa", "amount": 100 + sequence_of(marker)}
     if flow == "package-location-updates":
         return {"timestamp": marker, "location": marker}
     if flow == SAGA:
@@ -221,7 +283,7 @@ def applied_sequences(ingress: httpx.Client, flow: str, key: str) -> list[int] |
 def settle(ingress: httpx.Client, load: SteadyLoad, deadline: float) -> dict[str, Tally]:
     """Waits until every key's state holds what was produced (or the deadline), then
     tallies per flow."""
-    pending = dict(load.produced)
+    pending = {fk: seqs for fk, seqs in load.produced.items() if fk[0] != PAYMENTS}
     latest: dict[tuple[str, str], list[int]] = {}
     trips = SagaLedgers(ingress)
     while pending and time.monotonic() < deadline:
@@ -236,9 +298,10 @@ def settle(ingress: httpx.Client, load: SteadyLoad, deadline: float) -> dict[str
     for flow, key in pending:
         if flow == SAGA:  # what finished in time counts; the rest is lost
             latest[(flow, key)] = trips.applied(key, load.produced[(flow, key)], final=True) or []
-    tallies = {flow: Tally() for flow in FLOWS}
+    tallies = {flow: Tally() for flow in FLOWS if flow != PAYMENTS}
     for (flow, key), produced in load.produced.items():
-        tallies[flow].add(produced, latest.get((flow, key), []))
+        if flow != PAYMENTS:
+            tallies[flow].add(produced, latest.get((flow, key), []))
     return tallies
 
 
@@ -254,36 +317,46 @@ def stuck_invocations(admin: RestateAdmin, deadline: float) -> int:
         time.sleep(0.5)
 
 
-def run_scenario(stack: Stack, name: str, crashes: tuple[str, ...], keys: int, rate: float,
-                 warmup: float, downtime: float, progress: Callable[[str], None] = print) -> ScenarioReport:
+def run_scenario(stack: Stack, name: str, steps: tuple[Step, ...], keys: int, rate: float,
+                 timings: Timings = Timings(), progress: Callable[[str], None] = print) -> ScenarioReport:
     settings = stack.settings
     names = [f"{name}-k{i}" for i in range(keys)]
-    with httpx.Client(base_url=settings.restate.ingress_url, timeout=30) as ingress:
+    report = ScenarioReport(name)
+    with httpx.Client(base_url=settings.restate.ingress_url, timeout=90) as ingress:
         for key in names:
             ingress.post(f"/PackageTracker/{key}/registerPackage", json={"finalDestination": "Fault Lane"})
-        load, clock = SteadyLoad(settings, names, rate), ResultClock(settings)
+        client = settings.kafka.client_config()
+        ledger = OutcomeLedger(client, [topic(f) for f in FLOWS])
+        load, clock, poison = SteadyLoad(settings, names, rate), ResultClock(settings), PoisonProducer(client)
         clock.start()
         load.start()
-        time.sleep(warmup)
+        time.sleep(timings.warmup)
         recoveries = []
-        for component in crashes:
-            killed = time.monotonic()
-            progress(f"  {name}: kill -9 {component}")
-            stack.crash(component)
-            time.sleep(downtime)
-            restarted = time.monotonic()
-            stack.restart(component)
-            time.sleep(warmup)
+        for step in steps:
+            began = time.monotonic()
+            progress(f"  {name}: {step.action} {step.target}".rstrip())
+            restarted = disrupt(stack, step, timings, poison, report)
+            time.sleep(timings.warmup)
             back = clock.first_after(restarted)
-            recoveries.append((back if back is not None else time.monotonic()) - killed)
+            recoveries.append((back if back is not None else time.monotonic()) - began)
         load.finish()
+        poison.flush()
         progress(f"  {name}: {load.count} records produced; waiting for state to settle")
         began = time.monotonic()
         tallies = settle(ingress, load, began + 120)
         clock.finish()
+    sent = [*load.sent(), *poison.sent]
+    while not ledger.has_all(sent) and time.monotonic() < began + 150:
+        time.sleep(0.5)
+    time.sleep(1.0)  # a late copy of an outcome would still be seen
+    outcomes, bad = ledger.count(sent), ledger.count(poison.sent)
+    ledger.close()
     for flow, t in tallies.items():
         progress(f"  {name}: {flow}: processed {t.processed}, lost {t.lost}, duplicated {t.duplicated}, "
                  f"order violations {t.order_violations}")
+    progress(f"  {name}: outcomes for {len(sent)} records: {outcomes.missing} missing, {outcomes.duplicated} "
+             f"copies ({outcomes.copies_differ} differing); poison {len(poison.sent)}, dead-lettered "
+             f"{bad.dead_lettered}")
     tally = Tally()
     for t in tallies.values():
         tally.merge(t)
@@ -295,8 +368,66 @@ def run_scenario(stack: Stack, name: str, crashes: tuple[str, ...], keys: int, r
         admin.close()
     progress(f"  {name}: state settled in {settled - began:.1f}s, invocations drained in "
              f"{time.monotonic() - settled:.1f}s")
-    return ScenarioReport(name, load.count, tally.processed, tally.lost, tally.duplicated,
-                          tally.order_violations, stuck, round(max(recoveries, default=0.0), 2))
+    payments = len([s for s in load.sent() if s[0] == PAYMENTS])
+    report.produced = load.count
+    report.processed = tally.processed + payments - ledger_missing(outcomes, payments)
+    report.lost, report.duplicated, report.order_violations = tally.lost, tally.duplicated, tally.order_violations
+    report.stuck, report.recovery_s = stuck, round(max(recoveries, default=0.0), 2)
+    report.outcomes_missing, report.outcomes_duplicated = outcomes.missing, outcomes.duplicated
+    report.outcome_copies_differ = outcomes.copies_differ
+    report.poison, report.poison_dead_lettered = len(poison.sent), bad.dead_lettered
+    return report
+
+
+def ledger_missing(outcomes: OutcomeCount, ceiling: int) -> int:
+    """Payments are counted by outcome: those without one (at most all of them) are lost."""
+    return min(outcomes.missing, ceiling)
+
+
+def disrupt(stack: Stack, step: Step, timings: Timings, poison: PoisonProducer, report: ScenarioReport) -> float:
+    """Does ``step``; returns when the disrupted part was back."""
+    if step.action == "kill":
+        stack.crash(step.target)
+        time.sleep(timings.downtime)
+        stack.restart(step.target)
+    elif step.action == "freeze":
+        stack.freeze(step.target)
+        time.sleep(timings.freeze)
+        stack.thaw(step.target)
+    elif step.action == "outage":
+        stack.crash(step.target)
+        time.sleep(timings.outage)
+        wait_for_paused(stack.settings, timings.outage * 6)  # down past the retry horizon, by construction
+        report.paused += resume_paused(stack.settings)
+        stack.restart(step.target)
+        time.sleep(1.0)
+        report.paused += resume_paused(stack.settings)  # paused while it came back
+    elif step.action == "poison":
+        for name in (f for f in FLOWS if f != PAYMENTS):
+            t = topic(name)
+            poison.send(t, timings.poison, json.dumps(payload(name, f"poison#{0}")).encode(), f"{report.name}-bad")
+            time.sleep(0.2)
+    else:
+        raise ValueError(f"unknown fault step {step.action!r}")
+    return time.monotonic()
+
+
+def wait_for_paused(settings: Settings, timeout: float) -> None:
+    admin = RestateAdmin(settings.restate.admin_url)
+    try:
+        deadline = time.monotonic() + timeout
+        while not paused(admin) and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        admin.close()
+
+
+def resume_paused(settings: Settings) -> int:
+    admin = RestateAdmin(settings.restate.admin_url)
+    try:
+        return len(resume(admin, paused(admin)))
+    finally:
+        admin.close()
 
 
 @dataclass
@@ -308,10 +439,11 @@ class FaultReport:
 
     def table(self) -> str:
         head = (f"{'scenario':16} {'produced':>9} {'processed':>9} {'lost':>5} {'dup':>5} {'order':>6} "
-                f"{'stuck':>6} {'recovery_s':>10}")
+                f"{'stuck':>6} {'no outcome':>10} {'copies':>7} {'poison/dlq':>11} {'paused':>7} {'recovery_s':>10}")
         rows = [
             f"{s.name:16} {s.produced:9d} {s.processed:9d} {s.lost:5d} {s.duplicated:5d} "
-            f"{s.order_violations:6d} {s.stuck:6d} {s.recovery_s:10.2f}"
+            f"{s.order_violations:6d} {s.stuck:6d} {s.outcomes_missing:10d} {s.outcomes_duplicated:7d} "
+            f"{f'{s.poison}/{s.poison_dead_lettered}':>11} {s.paused:7d} {s.recovery_s:10.2f}"
             for s in self.scenarios
         ]
         return "\n".join([head, *rows])
@@ -321,25 +453,41 @@ class FaultReport:
         path.write_text(self.to_json() + "\n")
 
 
+# Restate's timeouts on the fault stack, short so a scenario outlasts them in seconds: the
+# retry horizon (12 attempts, backoff 50 ms to 1 s: about 8 s; a shorter backoff has every
+# payment of the outage retry several times a second and the service drowns in retries)
+# and the inactivity and abort timeouts a frozen service runs into.
+FAULT_RESTATE_ENV = {
+    "RESTATE_DEFAULT_RETRY_POLICY__INITIAL_INTERVAL": "50ms",
+    "RESTATE_DEFAULT_RETRY_POLICY__MAX_INTERVAL": "1s",
+    "RESTATE_DEFAULT_RETRY_POLICY__MAX_ATTEMPTS": "12",
+    "RESTATE_WORKER__INVOKER__INACTIVITY_TIMEOUT": "3s",
+    "RESTATE_WORKER__INVOKER__ABORT_TIMEOUT": "3s",
+}
+
+
 def fault_settings(home: Path) -> Settings:
-    """A private stack with moderation and retries shortened so a scenario takes seconds."""
+    """A private stack with moderation, retries and timeouts shortened so a scenario takes seconds."""
     from switchyard.stack.ephemeral import ephemeral_settings
 
     return ephemeral_settings(
         home,
         kafka={"topic_partitions": 2},
         feed={"moderation_poll_interval": 0.05, "moderation_pending_probability": 0.5},
+        # One provider call per attempt: the outage then outlasts the horizon in seconds.
+        provider={"delayed_status_after": 0.5, "network_retries": 0},
+        stack={"restate_env": FAULT_RESTATE_ENV},
     )
 
 
-def run_suite(home: Path, names: list[str], keys: int, rate: float, warmup: float, downtime: float,
+def run_suite(home: Path, names: list[str], keys: int, rate: float, timings: Timings,
               progress: Callable[[str], None] = print) -> FaultReport:
     stack = Stack(fault_settings(home), home, progress=progress)
     stack.start()
     report = FaultReport()
     try:
         for name in names:
-            report.scenarios.append(run_scenario(stack, name, SCENARIOS[name], keys, rate, warmup, downtime, progress))
+            report.scenarios.append(run_scenario(stack, name, SCENARIOS[name], keys, rate, timings, progress))
             progress(report.table().splitlines()[-1])
     finally:
         stack.stop()

@@ -15,6 +15,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from switchyard.settings import LOOPBACK, ServiceSettings
+
 PRIVATE_KEY_FILE = "request-identity.pem"
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
@@ -54,7 +56,56 @@ def ensure_identity(directory: Path) -> Identity:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(pem)
+    return Identity(path, public_key_from(path))
+
+
+def public_key_from(path: Path) -> str:
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError(f"{path} is not an ed25519 private key")
-    return Identity(path, public_key_of(key))
+    return public_key_of(key)
+
+
+class UnsignedExposure(RuntimeError):
+    """The service would accept unsigned requests on an address others can reach."""
+
+
+def service_identity_keys(service: ServiceSettings) -> list[str]:
+    """The public keys the service accepts signatures of: the configured ones, plus that of
+    the key in ``identity_dir`` (made there if missing)."""
+    keys = list(service.identity_keys)
+    if service.identity_dir is not None:
+        existing = service.identity_dir / PRIVATE_KEY_FILE
+        # Read-only where another container made it (docker-compose); made here otherwise.
+        key = public_key_from(existing) if existing.exists() else ensure_identity(service.identity_dir).public_key
+        if key not in keys:
+            keys.append(key)
+    return keys
+
+
+def check_exposure(service: ServiceSettings, keys: list[str]) -> None:
+    """Refuses to serve unsigned requests off loopback unless told so by name."""
+    host = service.bind.rpartition(":")[0].strip("[]") or "0.0.0.0"
+    if keys or host in LOOPBACK or service.insecure_accept_unsigned:
+        return
+    raise UnsignedExposure(
+        f"refusing to serve on {service.bind} without a Restate request-identity key: anyone who reaches it "
+        "could invoke any handler. Set SWITCHYARD_SERVICE__IDENTITY_KEYS (restate-server's public key) or "
+        "SWITCHYARD_SERVICE__IDENTITY_DIR, or SWITCHYARD_SERVICE__INSECURE_ACCEPT_UNSIGNED=true on a network "
+        "you trust alone")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m switchyard.identity DIR`: makes the key pair in DIR (docker-compose's first step)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m switchyard.identity DIR", file=sys.stderr)
+        return 2
+    print(ensure_identity(Path(args[0])).public_key)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

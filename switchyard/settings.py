@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, Field, SecretStr
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _NUMBER = re.compile(r"\s*[0-9]+(\.[0-9]*)?\s*")
@@ -101,8 +101,15 @@ class GateSettings(BaseModel):
 class ServiceSettings(BaseModel):
     bind: str = "127.0.0.1:9080"
     workers: int = Field(default=1, ge=1)
-    # Restate request-identity public keys (publickeyv1_...); empty accepts unsigned calls.
+    # Restate request-identity public keys (publickeyv1_...): the service refuses any
+    # request not signed with one of them.
     identity_keys: list[str] = Field(default_factory=list)
+    # Or a directory holding restate-server's signing key (request-identity.pem, made there
+    # if missing): its public key is added to identity_keys (docker-compose uses this).
+    identity_dir: Path | None = None
+    # With no identity key, a service bound off loopback refuses to start: anyone who can
+    # reach it could run any handler. This opt-out is for a network you trust alone.
+    insecure_accept_unsigned: bool = False
     log_level: str = "INFO"
 
 
@@ -205,19 +212,40 @@ class EmailSettings(BaseModel):
     sender: str = "switchyard@localhost"
 
 
+SIMULATOR_SECRET_KEY = "sk_test_switchyard_simulator"
+SIMULATOR_WEBHOOK_SECRET = "whsec_switchyard_simulator"
+
+
 class ProviderSettings(BaseModel):
     """The payment provider (PaymentService). Defaults point at the local simulator;
     set the real API base and keys to talk to the real provider."""
 
     api_base: str = "http://127.0.0.1:12111"
-    secret_key: SecretStr = SecretStr("sk_test_switchyard_simulator")
-    webhook_secret: SecretStr = SecretStr("whsec_switchyard_simulator")
+    secret_key: SecretStr = SecretStr(SIMULATOR_SECRET_KEY)
+    webhook_secret: SecretStr = SecretStr(SIMULATOR_WEBHOOK_SECRET)
     # Where the simulator delivers webhooks (Restate ingress), and after how long.
     webhook_url: str = "http://127.0.0.1:8080/PaymentService/processWebhook"
     delayed_status_after: Duration = timedelta(seconds=2)
+    # The provider library's own quick retries inside one attempt; Restate retries the
+    # whole step durably on top (restate.toml's retry policy).
+    network_retries: int = Field(default=1, ge=0)
     # How old a webhook's signature may be (the provider library's default, 300 s); a
     # webhook replayed from Kafka later than this is refused like a forged one.
     webhook_tolerance: Duration = timedelta(minutes=5)
+
+    @model_validator(mode="after")
+    def _no_simulator_secrets_off_loopback(self) -> ProviderSettings:
+        """The simulator's secrets are in this source code: against any provider but a
+        local simulator, anyone could sign webhooks with them."""
+        host = urlsplit(self.api_base).hostname or ""
+        if host in LOOPBACK:
+            return self
+        for name, secret, known in (("secret_key", self.secret_key, SIMULATOR_SECRET_KEY),
+                                    ("webhook_secret", self.webhook_secret, SIMULATOR_WEBHOOK_SECRET)):
+            if secret.get_secret_value() == known:
+                raise ValueError(f"provider.{name} is the local simulator's published default, but api_base "
+                                 f"{self.api_base} is not local: set SWITCHYARD_PROVIDER__{name.upper()}")
+        return self
 
 
 class DepositSettings(BaseModel):
@@ -287,6 +315,9 @@ class Settings(BaseSettings):
         first = self.kafka.bootstrap_servers.split(",")[0]
         host, _, port = first.rpartition(":")
         return host or "127.0.0.1", int(port)
+
+
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
 def host_port(url: str) -> tuple[str, int]:

@@ -49,6 +49,18 @@ class Container:
     def kill(self) -> None:
         self._container.get_wrapped_container().kill()
 
+    def signal(self, sig: int) -> None:
+        """SIGSTOP/SIGCONT as `docker pause`/`unpause` (the cgroup freezer); others as kill -s."""
+        import signal as signals
+
+        wrapped = self._container.get_wrapped_container()
+        if sig == signals.SIGSTOP:
+            wrapped.pause()
+        elif sig == signals.SIGCONT:
+            wrapped.unpause()
+        else:
+            wrapped.kill(signal=sig)
+
 
 def _start(name: str, image: str, env: dict[str, str], home: Path, ready: Callable[[], bool],
            timeout: float, **kwargs: Any) -> Container:

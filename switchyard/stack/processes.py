@@ -43,6 +43,10 @@ class Managed:
         self.process.wait(10)
         self.pidfile.unlink(missing_ok=True)
 
+    def signal(self, sig: int) -> None:
+        """Signals the whole process group (hypercorn's workers, a JVM's threads)."""
+        os.killpg(self.process.pid, sig)
+
     def tail(self, lines: int = 20) -> str:
         try:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])

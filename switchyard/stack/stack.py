@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +34,8 @@ class Component(Protocol):
     def stop(self, timeout: float = 15.0) -> None: ...
 
     def kill(self) -> None: ...
+
+    def signal(self, sig: int) -> None: ...
 
 
 def _timed(start: Callable[[], Component]) -> tuple[Component, float]:
@@ -182,6 +185,13 @@ class Stack:
     def crash(self, name: str) -> None:
         """kill -9 one component, as a crash would (the fault suite's lever)."""
         self.components.pop(name).kill()
+
+    def freeze(self, name: str) -> None:
+        """SIGSTOP one component: alive but silent, as a stalled VM or a long GC pause is."""
+        self.components[name].signal(signal.SIGSTOP)
+
+    def thaw(self, name: str) -> None:
+        self.components[name].signal(signal.SIGCONT)
 
     def restart(self, name: str) -> None:
         """Start a crashed component again on its data dir, ports and settings."""

@@ -69,3 +69,21 @@ class KafkaDriver:
         missing = [s for s in sent if s not in by_source]
         assert not missing, f"no result or DLQ record within {timeout}s for {missing}"
         return [Outcome(s, k, by_source[s]) for s, k in zip(sent, keys, strict=True)]
+
+
+def group_at_end(client: dict[str, str], group: str, topic_name: str) -> None:
+    """Commits ``group``'s offsets at ``topic_name``'s current end, so a subscription made on
+    that group reads only what comes next (not a session's earlier records, which may
+    include the poison of other tests)."""
+    from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({**client, "log_level": "0"})
+    probe = Consumer({**client, "group.id": f"{group}-probe", "log_level": "0"})
+    try:
+        partitions = admin.list_topics(topic_name, timeout=10).topics[topic_name].partitions
+        ends = [TopicPartition(topic_name, p, probe.get_watermark_offsets(TopicPartition(topic_name, p), 10)[1])
+                for p in partitions]
+    finally:
+        probe.close()
+    admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(group, ends)])[group].result(30)

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from schemas.catalogue import Topic, topic
@@ -24,7 +24,7 @@ from switchyard.results import Record, TopicReader
 from switchyard.settings import GateSettings, Settings
 from switchyard.stack.stack import Stack
 from tests.examples import example
-from tests.integration.kafka_driver import source_of
+from tests.integration.kafka_driver import group_at_end, source_of
 
 PACKAGES = topic("package-location-updates")
 TRIPS = topic("trip-bookings")
@@ -138,15 +138,8 @@ def _utf8(key: bytes) -> bool:
 def direct_subscription(admin: RestateAdmin, settings: Settings, unique: str) -> Iterator[dict[str, Any]]:
     """A subscription reading bench-events itself, as every stack did before the key gate,
     on a group of Restate's naming (`sub_...`) that starts at the topic's current end."""
-    client = settings.kafka.client_config()
     group = f"sub_{unique}"
-    kafka_admin = AdminClient({**client, "log_level": "0"})
-    ends = []
-    probe = Consumer({**client, "group.id": f"{group}-probe", "log_level": "0"})
-    for p in kafka_admin.list_topics(BENCH.name, timeout=10).topics[BENCH.name].partitions:
-        ends.append(TopicPartition(BENCH.name, p, probe.get_watermark_offsets(TopicPartition(BENCH.name, p), 10)[1]))
-    probe.close()
-    kafka_admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(group, ends)])[group].result(30)
+    group_at_end(settings.kafka.client_config(), group, BENCH.name)
     created = admin.create_subscription(f"kafka://my-cluster/{BENCH.name}", BENCH.sink,
                                         {**settings.kafka.subscription_options, "group.id": group})
     yield created

@@ -1,5 +1,6 @@
-"""A record delivered twice is applied once: here, through a second subscription on the
-same topic (what the seed README's subscription curl creates on a bootstrapped stack)."""
+"""A record delivered twice is applied once: here, through a second subscription that reads
+the topic itself beside the key gate's routed copy (what the seed README's subscription
+curl creates on a bootstrapped stack)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from schemas.catalogue import topic
 from switchyard.admin import RestateAdmin
 from switchyard.results import TopicReader
 from switchyard.settings import Settings
-from tests.integration.kafka_driver import KafkaDriver
+from tests.integration.kafka_driver import KafkaDriver, group_at_end
 
 TOPIC = topic("package-location-updates")
 
@@ -26,11 +27,14 @@ def loc(where: str) -> str:
 
 
 @pytest.fixture
-def duplicate_subscription(admin: RestateAdmin) -> Iterator[str]:
+def duplicate_subscription(admin: RestateAdmin, settings: Settings, unique: str) -> Iterator[str]:
+    # From the topic's end: the session's earlier records include other tests' binary keys,
+    # at which a subscription reading the topic itself halts (the key gate's reason to be).
+    group_at_end(settings.kafka.client_config(), f"sub_{unique}", TOPIC.name)
     created = admin.create_subscription(
-        f"kafka://my-cluster/{TOPIC.name}", TOPIC.sink, {"auto.offset.reset": "earliest"}
+        f"kafka://my-cluster/{TOPIC.name}", TOPIC.sink, {"auto.offset.reset": "earliest", "group.id": f"sub_{unique}"}
     )
-    yield created["id"]
+    yield str(created["options"]["group.id"])
     admin.delete_subscription(created["id"])
 
 

@@ -74,7 +74,8 @@ def test_forged_signatures_do_not_verify(how: str) -> None:
 
 def test_only_a_loopback_api_base_means_the_simulator() -> None:
     assert is_local(ProviderSettings())
-    assert not is_local(ProviderSettings(api_base="https://api.stripe.com"))
+    assert not is_local(ProviderSettings(api_base="https://api.stripe.com", secret_key="sk_live_x",
+                                         webhook_secret="whsec_x"))
 
 
 def simulator(hooks: list[httpx.Request]) -> Simulator:

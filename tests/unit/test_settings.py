@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from switchyard.settings import Settings
+from switchyard.settings import ProviderSettings, Settings
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
@@ -28,3 +28,12 @@ def test_a_bad_duration_names_the_field(monkeypatch: pytest.MonkeyPatch) -> None
 def test_window_lists_take_seconds_too(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SWITCHYARD_STREAMS__WINDOWS", '[2, "PT10S"]')
     assert Settings().streams.windows == [timedelta(seconds=2), timedelta(seconds=10)]
+
+
+def test_the_simulators_published_secrets_are_refused_against_a_real_provider() -> None:
+    with pytest.raises(ValueError, match="SWITCHYARD_PROVIDER__SECRET_KEY"):
+        ProviderSettings(api_base="https://api.stripe.com")
+    with pytest.raises(ValueError, match="SWITCHYARD_PROVIDER__WEBHOOK_SECRET"):
+        ProviderSettings(api_base="https://api.stripe.com", secret_key="sk_live_real")
+    ProviderSettings(api_base="https://api.stripe.com", secret_key="sk_live_real", webhook_secret="whsec_real")
+    ProviderSettings(api_base="http://127.0.0.1:12111")  # the local simulator keeps its defaults
