@@ -40,11 +40,11 @@ def services(settings: Settings, runtime: SinkRuntime) -> list[ServiceDef]:
     # One PaymentService holds the betting deposit (handlers/deposits.py) and the provider
     # payments (handlers/signals.py); each module registers its handlers on it.
     payment_service = restate.Service("PaymentService")
-    signals.register(payment_service, ProviderClient(settings.provider), runtime)
+    signals.register(payment_service, ProviderClient(settings.provider), runtime, settings.provider.webhook_timeout)
     travel = travel_stubs.build(settings.booking)  # the saga's simulated flight, car, payment APIs
     return [
         posts.build(settings.feed, runtime),
-        packages.build(runtime),
+        packages.build(runtime, settings.packages),
         reservations.build(runtime),
         *bookings.build(travel, runtime),
         *travel.services,

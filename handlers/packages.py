@@ -12,7 +12,8 @@ import restate
 
 from handlers.sink import SinkRuntime, body_handler, sink_handler
 from schemas.catalogue import topic
-from schemas.packages import LocationUpdate, PackageInfo, PackageRegistration
+from schemas.packages import LocationRecorded, LocationUpdate, PackageInfo, PackageRegistration
+from switchyard.settings import PackageSettings
 
 log = logging.getLogger(__name__)
 TOPIC = topic("package-location-updates")
@@ -23,11 +24,15 @@ def not_found(package_id: str) -> restate.TerminalError:
     return restate.TerminalError(f"Package {package_id} not found", 404)
 
 
-def with_location(info: PackageInfo, update: LocationUpdate) -> PackageInfo:
-    return info.model_copy(update={"locations": [*info.locations, update]})
+def with_location(info: PackageInfo, update: LocationUpdate, keep: int) -> tuple[PackageInfo, int]:
+    """The info with ``update`` appended and at most ``keep`` locations (the oldest go);
+    also how many went."""
+    locations = [*info.locations, update]
+    dropped = max(0, len(locations) - keep)
+    return info.model_copy(update={"locations": locations[dropped:]}), dropped
 
 
-def build(runtime: SinkRuntime) -> restate.VirtualObject:
+def build(runtime: SinkRuntime, settings: PackageSettings) -> restate.VirtualObject:
     tracker = restate.VirtualObject("PackageTracker")
 
     @body_handler(tracker.handler, "registerPackage", PackageRegistration)
@@ -37,14 +42,15 @@ def build(runtime: SinkRuntime) -> restate.VirtualObject:
         log.info("Registered package %s for %s", ctx.key(), registration.finalDestination)
 
     @sink_handler(tracker.handler, TOPIC, runtime)
-    async def update_location(ctx: restate.ObjectContext, update: LocationUpdate) -> PackageInfo:
+    async def update_location(ctx: restate.ObjectContext, update: LocationUpdate) -> LocationRecorded:
         info = await ctx.get(PACKAGE_INFO, type_hint=PackageInfo)
         if info is None:
             raise not_found(ctx.key())
-        info = with_location(info, update)
+        info, dropped = with_location(info, update, settings.max_locations)
         ctx.set(PACKAGE_INFO, info)
         log.info("Package %s is at %s (%s)", ctx.key(), update.location, update.timestamp)
-        return info
+        return LocationRecorded(finalDestination=info.finalDestination, location=update,
+                                locationCount=len(info.locations), dropped=dropped)
 
     @tracker.handler("getPackageInfo", kind="shared")
     async def get_package_info(ctx: restate.ObjectSharedContext) -> PackageInfo:

@@ -53,6 +53,13 @@ class ProviderClient:
             raise restate.TerminalError(f"payment rejected by the provider: {err.user_message}", 400) from None
         return Charge(intentId=intent.id, status=intent.status)
 
+    async def current(self, intent_id: str) -> IntentUpdate:
+        """The intent as the provider has it now (when its webhook is late or lost)."""
+        intent = await self._stripe.v1.payment_intents.retrieve_async(intent_id)
+        error: Any = intent.last_payment_error
+        return IntentUpdate(intentId=intent.id, status=intent.status,
+                            declineMessage=error.message if error is not None else None)
+
     def verify(self, payload: str, signature: str | None) -> VerifiedEvent:
         """Checks the signature over the exact bytes received, then reads the event.
 

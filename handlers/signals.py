@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import timedelta
 from typing import Literal
 
 import restate
@@ -73,10 +74,10 @@ def declined(status: str, message: str | None) -> restate.TerminalError:
     return restate.TerminalError(f"Payment declined: {status} - {message or 'no reason given'}", 402)
 
 
-def settle(update: IntentUpdate) -> PaymentResult:
-    """The outcome a webhook reported."""
+def settle(update: IntentUpdate, confirmed_by: Literal["webhook", "lookup"] = "webhook") -> PaymentResult:
+    """The outcome a webhook reported (or, when none came in time, a look-up of the intent)."""
     if update.status == "succeeded":
-        return PaymentResult(paymentIntentId=update.intentId, status="succeeded", confirmedBy="webhook")
+        return PaymentResult(paymentIntentId=update.intentId, status="succeeded", confirmedBy=confirmed_by)
     if update.status in DECLINED_STATUSES:
         raise declined(update.status, update.declineMessage)
     raise unsupported(update.status)
@@ -106,13 +107,20 @@ def looks_like_awakeable_id(callback_id: str) -> bool:
     return AWAKEABLE_ID.fullmatch(callback_id) is not None
 
 
-def register(service: restate.Service, client: ProviderClient, runtime: SinkRuntime) -> None:
+def register(service: restate.Service, client: ProviderClient, runtime: SinkRuntime,
+             webhook_timeout: timedelta) -> None:
     """Adds processPayment and processWebhook to the shared PaymentService."""
-    register_payments(service, client, runtime)
+    register_payments(service, client, runtime, webhook_timeout)
     register_webhooks(service, client, runtime)
 
 
-def register_payments(service: restate.Service, client: ProviderClient, runtime: SinkRuntime) -> None:
+def still_processing(intent_id: str, waited: timedelta) -> restate.TerminalError:
+    return restate.TerminalError(
+        f"Payment {intent_id} still processing at the provider after waiting {waited} for its webhook", 504)
+
+
+def register_payments(service: restate.Service, client: ProviderClient, runtime: SinkRuntime,
+                      webhook_timeout: timedelta) -> None:
     @sink_handler(service.handler, PAYMENTS, runtime)
     async def process_payment(ctx: restate.Context, request: PaymentRequest) -> PaymentResult:
         # The provider's Idempotency-Key. Restate derives the invocation id from the
@@ -129,9 +137,19 @@ def register_payments(service: restate.Service, client: ProviderClient, runtime:
             case "declined":
                 raise declined(charge.status, charge.declineMessage)
         log.info("Payment %s still processing: waiting for the provider's webhook", charge.intentId)
-        update: IntentUpdate = await webhook
-        log.info("Webhook for payment %s received: %s", update.intentId, update.status)
-        return settle(update)
+        which, value = await restate.select(webhook=webhook, timeout=ctx.sleep(webhook_timeout, name="webhook wait"))
+        if which == "webhook":
+            update: IntentUpdate = value
+            log.info("Webhook for payment %s received: %s", update.intentId, update.status)
+            return settle(update)
+        # No webhook in time (lost, or the provider's retries gave up): the provider knows.
+        update = await ctx.run_typed("look up payment intent", client.current, restate.RunOptions(),
+                                     intent_id=str(charge.intentId))
+        log.warning("No webhook for payment %s within %s; the provider says %s", update.intentId,
+                    webhook_timeout, update.status)
+        if update.status == "processing":
+            raise still_processing(update.intentId, webhook_timeout)
+        return settle(update, confirmed_by="lookup")
 
 
 def register_webhooks(service: restate.Service, client: ProviderClient, runtime: SinkRuntime) -> None:

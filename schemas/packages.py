@@ -19,3 +19,15 @@ class PackageInfo(Payload):
 
     finalDestination: str
     locations: list[LocationUpdate] = Field(default_factory=list)
+
+
+class LocationRecorded(Payload):
+    """What PackageTracker/updateLocation answers (and reports on the results topic): the
+    location taken in and how many the package holds, not the whole history, which grows
+    with every update and would make each result larger than the last."""
+
+    finalDestination: str
+    location: LocationUpdate
+    locationCount: int
+    # Oldest locations dropped to keep the history at `packages.max_locations`.
+    dropped: int = 0

@@ -49,8 +49,9 @@ class IntentUpdate(Payload):
 class PaymentResult(Payload):
     paymentIntentId: str
     status: Literal["succeeded"]
-    # "response": the provider answered at once; "webhook": a signed event settled it.
-    confirmedBy: Literal["response", "webhook"]
+    # "response": the provider answered at once; "webhook": a signed event settled it;
+    # "lookup": no webhook came in time and the provider, asked, said so.
+    confirmedBy: Literal["response", "webhook", "lookup"]
 
 
 class VerifiedEvent(Payload):

@@ -136,6 +136,12 @@ class FeedSettings(BaseModel):
     moderation_pending_probability: float = Field(default=0.5, ge=0.0, lt=1.0)
 
 
+class PackageSettings(BaseModel):
+    """PackageTracker: a package keeps its latest locations, the oldest dropped past this."""
+
+    max_locations: int = Field(default=1000, ge=1)
+
+
 class ReservationSettings(BaseModel):
     """ProductService (durable RPC)."""
 
@@ -232,6 +238,9 @@ class ProviderSettings(BaseModel):
     # How old a webhook's signature may be (the provider library's default, 300 s); a
     # webhook replayed from Kafka later than this is refused like a forged one.
     webhook_tolerance: Duration = timedelta(minutes=5)
+    # How long processPayment waits for the webhook before asking the provider itself: a
+    # lost webhook must not strand the payment (nor its record's outcome) for ever.
+    webhook_timeout: Duration = timedelta(hours=1)
 
     @model_validator(mode="after")
     def _no_simulator_secrets_off_loopback(self) -> ProviderSettings:
@@ -290,6 +299,7 @@ class Settings(BaseSettings):
     gate: GateSettings = Field(default_factory=GateSettings)
     stack: LocalStackSettings = Field(default_factory=LocalStackSettings)
     feed: FeedSettings = Field(default_factory=FeedSettings)
+    packages: PackageSettings = Field(default_factory=PackageSettings)
     reservations: ReservationSettings = Field(default_factory=ReservationSettings)
     booking: BookingSettings = Field(default_factory=BookingSettings)
     machines: MachineSettings = Field(default_factory=MachineSettings)

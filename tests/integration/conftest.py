@@ -42,6 +42,7 @@ def test_settings(home: Path) -> Settings:
                "restate_env": {"RESTATE_DEFAULT_RETRY_POLICY__INITIAL_INTERVAL": "50ms",
                                "RESTATE_DEFAULT_RETRY_POLICY__MAX_INTERVAL": "500ms"}},
         feed={"moderation_poll_interval": 0.05, "moderation_pending_probability": 0.5},
+        packages={"max_locations": 50},  # test_packages.py goes past it
         # issue 3 examples
         booking={},
         machines={"transition_duration": 0.2, "crash_probability": 0.3},
@@ -56,6 +57,9 @@ def test_settings(home: Path) -> Settings:
             "api_base": f"http://127.0.0.1:{provider}",
             "webhook_url": f"http://127.0.0.1:{ingress}/PaymentService/processWebhook",
             "delayed_status_after": 0.5,
+            # held webhooks (test_signals.py) are released within seconds; one never released
+            # is looked up after this long
+            "webhook_timeout": 10,
         },
         # issue 5 stream workers
         streams={"web_bind": f"127.0.0.1:{streams}", "windows": [2, 10], "velocity_window": 5},

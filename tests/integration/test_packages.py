@@ -7,6 +7,7 @@ import json
 import httpx
 
 from schemas.catalogue import topic
+from switchyard.settings import Settings
 from tests.integration.kafka_driver import KafkaDriver
 
 TOPIC = topic("package-location-updates")
@@ -73,3 +74,20 @@ def test_bad_http_body_gets_400_naming_the_field(ingress: httpx.Client, unique: 
     r = ingress.post(f"/PackageTracker/{unique}/registerPackage", json={"destination": "x"})
     assert r.status_code == 400
     assert "finalDestination" in r.text
+
+
+def test_results_stay_small_and_the_history_keeps_the_latest_locations(
+    kafka: KafkaDriver, ingress: httpx.Client, settings: Settings, unique: str
+) -> None:
+    keep = settings.packages.max_locations
+    pkg = f"{unique}-pkg"
+    ingress.post(f"/PackageTracker/{pkg}/registerPackage", json={"finalDestination": "Ghent"})
+    outcomes = kafka.send(TOPIC, [(pkg, loc(f"stop {n}", f"{n:04d}")) for n in range(keep + 3)])
+    assert all(o.ok for o in outcomes)
+    sizes = {len(o.record.value or b"") for o in outcomes}
+    assert max(sizes) - min(sizes) < 20, sizes  # not growing with the history
+    last = outcomes[-1].result
+    assert last == {"finalDestination": "Ghent", "location": {"location": f"stop {keep + 2}",
+                    "timestamp": f"{keep + 2:04d}"}, "locationCount": keep, "dropped": 1}
+    info = ingress.get(f"/PackageTracker/{pkg}/getPackageInfo").json()
+    assert [e["location"] for e in info["locations"]] == [f"stop {n}" for n in range(3, keep + 3)]

@@ -323,3 +323,23 @@ def test_a_waiting_payment_survives_crashes(tmp_path: Path) -> None:
             assert len(sim.intents_for(amount)) == 1
     finally:
         stack.stop()
+
+
+def test_a_payment_whose_webhook_never_comes_is_settled_by_asking_the_provider(
+    settings: Settings, kafka: KafkaDriver, sim: Simulator, unique: str
+) -> None:
+    """A lost webhook must not strand a payment, nor its record's outcome: after
+    `provider.webhook_timeout` processPayment asks the provider for the intent."""
+    amount = an_amount()
+    began = time.monotonic()
+    [outcome] = kafka.send(PAYMENTS, [(f"{unique}-lost", json.dumps(request("pm_card_visa_heldWebhook", amount)))],
+                           timeout=90)
+    waited = time.monotonic() - began
+    [intent] = sim.intents_for(amount)
+    assert outcome.ok, outcome.error
+    assert outcome.result == {"paymentIntentId": intent["id"], "status": "succeeded", "confirmedBy": "lookup"}
+    assert waited >= settings.provider.webhook_timeout.total_seconds()
+    # The webhook arriving late anyway is taken, and settles nothing twice.
+    late = sim.webhook(intentId=intent["id"])
+    assert late["delivery"]["status"] == 200, late
+    assert len(sim.intents_for(amount)) == 1
