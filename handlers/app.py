@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> Any:
     producer = AsyncProducer(settings.kafka.client_config(), settings.kafka.results_linger.total_seconds() * 1000)
     atexit.register(producer.close)
     # The key gate feeds Restate the object and workflow topics (switchyard/gate.py).
-    gate = start_gate(settings.kafka, settings.gate, settings.service.bind)
+    gate = start_gate(settings.kafka, settings.gate, settings.service.bind, settings.service.workers)
     if gate is not None:
         atexit.register(gate.stop)
     return restate.app(

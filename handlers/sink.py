@@ -7,19 +7,24 @@ and then:
 * bad value from Kafka  -> the original key and value to `<topic>-dlq`, reason in headers;
   the invocation ends as a terminal failure and changes nothing;
 * bad body over HTTP    -> a 400 naming the field;
-* object sink          -> the highest applied offset per topic partition is kept in the
-  object's state (`kafka-applied`), so a record delivered twice (a duplicate
-  subscription, a rewound consumer group) is skipped instead of applied twice;
+* object sink          -> the highest applied offset per source topic partition is kept
+  in the object's state (`kafka-applied`), so a record that arrives a second way (a
+  second subscription, one re-created on a rewound group) is skipped, not applied twice;
 * plain-service sink    -> the business call is re-issued with the record key as its
   idempotency key, so a re-produced record never runs the business step twice;
+* workflow sink         -> fed through `<Workflow>Ingest/ingest` (one record at a time
+  per key), which calls `run` and reports a second record for the same id as a 409;
 * otherwise             -> the business function runs, and a record fed from Kafka gets
   its outcome (ok or terminal failure) on `<topic>-results`;
-* transient failure     -> (a bug, an outage) retried with backoff through a journaled
-  retry budget (`RetrySettings`); once it is spent the record goes to the DLQ with the
-  last error, so a poison record never stalls its key.
+* failure in handler code -> (a bug, a poison record) retried with backoff through a
+  journaled retry budget (`RetrySettings`); once it is spent the record goes to the DLQ
+  with the last error, so a poison record never stalls its key. A failing side effect
+  (`ctx.run`) follows restate.toml's retry policy and pauses past it (switchyard/paused.py).
 
-Restate does not pass Kafka record headers through; it sets `kafka.*` headers of its own,
-which is how a handler tells a Kafka delivery from an HTTP call.
+Restate does not pass Kafka record headers through; it sets `kafka.*` headers of its own
+on a subscription delivery, and only on one that lacks `x-restate-ingress-path` (see
+`KafkaOrigin.from_headers`) are they believed. Object and workflow topics arrive through
+the key gate (switchyard/gate.py): their value names the source record.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ class BootstrapReport:
             f"kafka cluster: {self.cluster}",
             f"services registered: {', '.join(self.services)}",
             f"subscriptions created: {', '.join(self.subscriptions_created) or 'none (all present)'}",
-            *([f"direct subscriptions retired (the key gate reads those topics): "
+            *([f"subscriptions retired (direct ones on gated topics, stale ones on routed topics): "
                f"{', '.join(self.subscriptions_retired)}"] if self.subscriptions_retired else []),
         ]
 
@@ -128,23 +128,34 @@ def ensure_subscriptions(admin: RestateAdmin, settings: Settings, handlers: set[
 def retire_direct_subscriptions(admin: RestateAdmin, settings: Settings) -> list[str]:
     """Deletes Restate subscriptions that read a gated topic itself (a stack bootstrapped
     before the key gate, or the seeds' curl) once the gate has taken the topic over: such
-    a subscription halts on the first binary key and delivers every record a second time."""
+    a subscription halts on the first binary key and delivers every record a second time.
+    Also those on a routed topic (ours alone) with another sink than the catalogue's, left
+    by an older version: a sink that is gone halts its subscription for good."""
     kafka = AdminClient({**settings.kafka.client_config(), "log_level": "0"})
     retired = []
     for sub in admin.subscriptions():
-        t = gated_by_source(sub["source"], settings.kafka.cluster_name)
+        name = topic_name_of(sub["source"], settings.kafka.cluster_name)
+        routed = topic_for_routed(name)
+        if routed is not None and sub["sink"] != routed.subscription_sink:
+            admin.delete_subscription(sub["id"])
+            retired.append(f"{name} -> {sub['sink']}")
+            continue
+        t = gated_by_name(name)
         if t is not None and gate_has_taken_over(kafka, settings.gate.group_id, t.name):
             admin.delete_subscription(sub["id"])
             retired.append(f"{t.name} -> {sub['sink']}")
     return retired
 
 
-def gated_by_source(source: str, cluster: str) -> Topic | None:
+def topic_name_of(source: str, cluster: str) -> str:
+    """The topic of a subscription source on our cluster (`kafka://<cluster>/<topic>`); "" otherwise."""
     prefix = f"kafka://{cluster}/"
-    if not source.startswith(prefix):
-        return None
+    return source.removeprefix(prefix) if source.startswith(prefix) else ""
+
+
+def gated_by_name(name: str) -> Topic | None:
     try:
-        t = topic(source.removeprefix(prefix))
+        t = topic(name)
     except KeyError:
         return None
     return t if t.gated else None

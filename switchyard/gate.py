@@ -22,6 +22,7 @@ the partitions); a crashed or frozen member's open transaction is aborted by the
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 from collections.abc import Mapping
@@ -70,10 +71,13 @@ def key_problem(t: Topic, key: bytes | None) -> KeyProblem | None:
     return None
 
 
-def default_transactional_id(bind: str) -> str:
-    # Stable across restarts of the same replica, so a restarted gate fences its
-    # predecessor's open transaction at once instead of waiting for its timeout.
-    return f"switchyard-gate-{socket.gethostname()}-{bind.rsplit(':', 1)[-1]}"
+def default_transactional_id(bind: str, workers: int = 1) -> str:
+    """Stable across restarts of the same replica, so a restarted gate fences its
+    predecessor's open transaction at once instead of waiting for its timeout. Several
+    workers of one service each need their own (the pid: a dead worker's open transaction
+    then waits out `gate.transaction_timeout`)."""
+    base = f"switchyard-gate-{socket.gethostname()}-{bind.rsplit(':', 1)[-1]}"
+    return base if workers == 1 else f"{base}-{os.getpid()}"
 
 
 class KeyGate:
@@ -230,9 +234,9 @@ def _abort(producer: Producer) -> None:
         log.warning("aborting the gate's transaction failed (%s); the broker will time it out", exc)
 
 
-def start_gate(kafka: KafkaSettings, gate: GateSettings, bind: str) -> KeyGate | None:
+def start_gate(kafka: KafkaSettings, gate: GateSettings, bind: str, workers: int = 1) -> KeyGate | None:
     if not gate.enabled or not gated_topics():
         return None
-    running = KeyGate(kafka, gate, gate.transactional_id or default_transactional_id(bind))
+    running = KeyGate(kafka, gate, gate.transactional_id or default_transactional_id(bind, workers))
     running.start()
     return running

@@ -36,11 +36,12 @@ def test_settings(home: Path) -> Settings:
         # retries that end in seconds; a poison key per flow for the retry tests
         retries={"max_attempts": 3, "initial_interval": 0.05, "max_interval": 0.2,
                  "poison_keys": ["poison-pkg", "poison-user"]},
-        # A retry horizon of seconds (20 attempts, backoff up to 0.5 s), so the outage tests
+        # A retry horizon of seconds (20 attempts, backoff up to 0.5 s: about 9 s), so the outage tests
         # see invocations pause (test_outage.py).
         stack={"home": home, "kafka_controller_port": controller, "restate_node_port": node,
                "restate_env": {"RESTATE_DEFAULT_RETRY_POLICY__INITIAL_INTERVAL": "50ms",
-                               "RESTATE_DEFAULT_RETRY_POLICY__MAX_INTERVAL": "500ms"}},
+                               "RESTATE_DEFAULT_RETRY_POLICY__MAX_INTERVAL": "500ms",
+                               "RESTATE_DEFAULT_RETRY_POLICY__MAX_ATTEMPTS": "20"}},
         feed={"moderation_poll_interval": 0.05, "moderation_pending_probability": 0.5},
         packages={"max_locations": 50},  # test_packages.py goes past it
         # issue 3 examples

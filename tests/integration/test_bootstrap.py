@@ -17,6 +17,7 @@ def test_rerunning_the_bootstrap_changes_nothing(settings: Settings, admin: Rest
     assert report.topics_created == []
     assert report.cluster == "unchanged"
     assert report.subscriptions_created == []
+    assert report.subscriptions_retired == []
     assert sorted((s["id"], s["source"], s["sink"]) for s in admin.subscriptions()) == before
     subscribed = {s["source"].rsplit("/", 1)[-1]: s["sink"] for s in admin.subscriptions()}
     for t in TOPICS:
@@ -52,3 +53,18 @@ def test_kafka_down_is_named_with_its_address(settings: Settings) -> None:
         update={"bootstrap_servers": f"127.0.0.1:{port}"})})
     with pytest.raises(ComponentDown, match=f"Kafka at 127.0.0.1:{port}"):
         bootstrap(down)
+
+
+def test_the_bootstrap_retires_a_stale_subscription_of_a_routed_topic(
+    settings: Settings, admin: RestateAdmin
+) -> None:
+    """An older version's sink on a routed topic (ours alone) would take records meant for
+    the catalogue's sink, or halt the subscription once its handler is gone."""
+    stale = admin.create_subscription("kafka://my-cluster/machine-commands-routed", "service://BenchCounter/add",
+                                      {"auto.offset.reset": "latest"})
+    report = bootstrap(settings)
+    assert "machine-commands-routed -> service://BenchCounter/add" in report.subscriptions_retired
+    remaining = {(s["source"], s["sink"]) for s in admin.subscriptions()}
+    assert ("kafka://my-cluster/machine-commands-routed", "service://BenchCounter/add") not in remaining
+    assert ("kafka://my-cluster/machine-commands-routed", "service://MachineOperator/handleCommand") in remaining
+    assert stale["id"] not in {s["id"] for s in admin.subscriptions()}

@@ -1,0 +1,46 @@
+"""What counts as a Kafka record in a sink handler, and the applied mark."""
+
+import base64
+
+from handlers.sink import KafkaOrigin, is_repeat
+from schemas.envelope import RoutedRecord, SourceRecord
+
+DELIVERY = {"kafka.topic": "package-location-updates", "kafka.partition": "1", "kafka.offset": "7",
+            "kafka.timestamp": "1000", "kafka.key": base64.urlsafe_b64encode(b"pkg").decode(),
+            "restate.subscription.id": "sub_1abc"}
+
+
+def test_a_subscription_delivery_is_a_kafka_record() -> None:
+    origin = KafkaOrigin.from_headers(DELIVERY)
+    assert origin is not None
+    assert (origin.topic, origin.partition, origin.offset, origin.key) == ("package-location-updates", 1, 7, b"pkg")
+
+
+def test_an_ingress_call_is_never_one_whatever_its_headers() -> None:
+    forged = {**DELIVERY, "x-restate-ingress-path": "/PackageTracker/pkg/updateLocation"}
+    assert KafkaOrigin.from_headers(forged) is None
+    assert KafkaOrigin.from_headers({k: v for k, v in DELIVERY.items() if k != "restate.subscription.id"}) is None
+
+
+def test_a_routed_delivery_names_its_source_record() -> None:
+    origin = KafkaOrigin.from_headers({**DELIVERY, "kafka.topic": "package-location-updates-routed"})
+    assert origin is not None
+    envelope = RoutedRecord.wrap(SourceRecord(topic="package-location-updates", partition=1, offset=42), b"\xffraw", 99)
+    source, raw = origin.unwrapped(envelope.to_json())
+    assert (source.topic, source.partition, source.offset) == ("package-location-updates", 1, 42)
+    assert source.timestamp_ms == 99
+    assert raw == b"\xffraw"
+
+
+def at(offset: int, timestamp: int | None) -> KafkaOrigin:
+    return KafkaOrigin("t", 0, offset, b"k", timestamp)
+
+
+def test_the_mark_skips_repeats_but_not_a_recreated_topics_records() -> None:
+    mark = [10, 5000]
+    assert is_repeat(mark, at(10, 5000))
+    assert is_repeat(mark, at(3, 4000))
+    assert not is_repeat(mark, at(11, 5000))  # the next record
+    assert not is_repeat(mark, at(0, 9000))  # offset 0 again, but later: a topic made anew
+    assert is_repeat(7, at(7, 9000))  # a mark from before timestamps were kept
+    assert not is_repeat(None, at(0, None))
