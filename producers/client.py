@@ -14,10 +14,9 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from pydantic import BaseModel
 
+from schemas.catalogue import COMPANION_MAX_BYTES
+
 Headers = Sequence[tuple[str, str | bytes | None]]
-
-
-COMPANION_MAX_BYTES = 4 * 1024 * 1024
 
 
 class InvalidKeyError(ValueError):

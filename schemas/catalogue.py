@@ -115,6 +115,11 @@ class Topic:
         return parsed.root if isinstance(parsed, RootModel) else parsed
 
 
+# The record size companion topics (-results, -dlq, -routed) take, and what our producers
+# send: a record the broker took on an input topic (up to its 1,048,588-byte default) must
+# fit as a dead letter with headers, or base64-wrapped by the key gate.
+COMPANION_MAX_BYTES = 4 * 1024 * 1024
+
 INGEST_HANDLER = "ingest"
 INGEST_SUFFIX = "Ingest"
 

@@ -15,8 +15,15 @@ from typing import Any
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from producers.client import COMPANION_MAX_BYTES
-from schemas.catalogue import TOPICS, Topic, all_topic_names, companion_topics, topic, topic_for_routed
+from schemas.catalogue import (
+    COMPANION_MAX_BYTES,
+    TOPICS,
+    Topic,
+    all_topic_names,
+    companion_topics,
+    topic,
+    topic_for_routed,
+)
 from switchyard.admin import ComponentDown, RestateAdmin
 from switchyard.settings import Settings
 

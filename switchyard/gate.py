@@ -40,8 +40,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
-from producers.client import COMPANION_MAX_BYTES
-from schemas.catalogue import Topic, gated_topics, topic
+from schemas.catalogue import COMPANION_MAX_BYTES, Topic, gated_topics, topic
 from schemas.envelope import DlqReason, RoutedRecord, SourceRecord
 from switchyard.settings import GateSettings, KafkaSettings
 
