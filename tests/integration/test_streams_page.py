@@ -136,7 +136,8 @@ def test_the_page_shows_the_numbers_the_json_gives(
         assert not any("records behind" in p for p in problems), problems
 
     eventually(caught_up, timeout=120)
-    for _ in range(3):  # a round fails only if the window rolls over before the page is read
+    changed: list[str] = []
+    for _ in range(5):  # a round fails only if the window rolls over before the page is read
         start = send_traffic(settings, ingress, unique, size)
 
         def closed_with_my_traffic(start: int = start) -> dict[str, Any]:
@@ -158,9 +159,10 @@ def test_the_page_shows_the_numbers_the_json_gives(
         after = web_json(settings, view_path)
         if figures(before) == figures(after):
             break
+        changed = differences(figures(before), figures(after))
     else:
-        pytest.fail("3 rounds without a stable view: the window with the traffic never showed complete, "
-                    "or the view changed while Chromium loaded the page")
+        pytest.fail("5 rounds without a stable view: the window with the traffic never showed complete, "
+                    f"or the view changed while Chromium loaded the page (last change: {changed})")
 
     for t, (want, window_start) in figures(after).items():
         assert page.window_start.get(t) == ("" if window_start is None else str(window_start)), t
@@ -177,6 +179,16 @@ def test_the_page_shows_the_numbers_the_json_gives(
     assert (width, height) == (1600, 1000)
     assert len(set(pixels)) > 20, "the screenshot is (nearly) one colour: a blank page"
     assert HEADER_RGB in pixels, "no table header in the screenshot"
+
+
+def differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Which figures moved between two views: `topic.field: old -> new`."""
+    out = []
+    for t, (figs, start) in after.items():
+        old_figs, old_start = before.get(t, ({}, None))
+        out += [f"{t}.{f}: {old_figs.get(f)} -> {v}" for f, v in figs.items() if old_figs.get(f) != v]
+        out += [f"{t}.window: {old_start} -> {start}"] if old_start != start else []
+    return out
 
 
 def decode_png(data: bytes, rows: int) -> tuple[int, int, list[tuple[int, int, int]]]:
