@@ -19,17 +19,9 @@ from typing import Any
 from confluent_kafka import Producer
 
 from schemas.catalogue import Topic
-from switchyard.results import Record, TopicReader
+from switchyard.results import Record, TopicReader, source_of
 
 Source = tuple[str, int, int]  # topic, partition, offset of an input record
-
-
-def source_of(record: Record) -> Source:
-    if record.topic.endswith("-dlq"):
-        return (record.header("source.topic") or "", int(record.header("source.partition") or -1),
-                int(record.header("source.offset") or -1))
-    s = record.json()["source"]
-    return (s["topic"], s["partition"], s["offset"])
 
 
 def _meaning(record: Record) -> Any:

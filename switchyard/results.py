@@ -40,6 +40,15 @@ class Record:
         return None
 
 
+def source_of(record: Record) -> tuple[str, int, int]:
+    """The input record (topic, partition, offset) a `-results` or `-dlq` record is the outcome of."""
+    if record.topic.endswith("-dlq"):
+        return (record.header("source.topic") or "", int(record.header("source.partition") or -1),
+                int(record.header("source.offset") or -1))
+    s = record.json()["source"]
+    return (s["topic"], s["partition"], s["offset"])
+
+
 class TopicReader:
     """Reads topics from their ends at creation (``from_start=False``) or from the beginning."""
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from producers.client import RecordProducer
 from schemas.catalogue import Topic
-from switchyard.results import Record, TopicReader
+from switchyard.results import Record, TopicReader, source_of
 
 
 @dataclass(frozen=True)
@@ -33,14 +33,6 @@ class Outcome:
     @property
     def error(self) -> dict[str, object]:
         return dict(self.record.json().get("error") or {})
-
-
-def source_of(record: Record) -> tuple[str, int, int]:
-    if record.topic.endswith("-dlq"):
-        return (record.header("source.topic") or "", int(record.header("source.partition") or -1),
-                int(record.header("source.offset") or -1))
-    s = record.json()["source"]
-    return (s["topic"], s["partition"], s["offset"])
 
 
 class KafkaDriver:
