@@ -173,8 +173,8 @@ def sink_handler(
         # The SDK keeps its Handler (and the output serde the forward needs) on the
         # wrapper it returns, not on `handle`.
         registered = register(name=topic.handler, input_serde=BytesSerde(), **options)(handle)
-        if topic.kind == "workflow":
-            _register_front(front or register, topic, runtime, registered)
+        if front is not None and topic.kind == "workflow":  # required for workflows (above)
+            _register_front(front, topic, runtime, registered)
         return handle
 
     return decorate

@@ -31,7 +31,7 @@ import httpx
 from producers.client import RecordProducer
 from schemas.catalogue import topic
 from switchyard.admin import RestateAdmin
-from switchyard.fault_outcomes import OutcomeCount, OutcomeLedger, PoisonProducer, Source
+from switchyard.fault_outcomes import OutcomeLedger, PoisonProducer, Source
 from switchyard.paused import paused, resume
 from switchyard.results import TopicReader
 from switchyard.settings import Settings
@@ -349,7 +349,8 @@ def run_scenario(stack: Stack, name: str, steps: tuple[Step, ...], keys: int, ra
     while not ledger.has_all(sent) and time.monotonic() < began + 150:
         time.sleep(0.5)
     time.sleep(1.0)  # a late copy of an outcome would still be seen
-    outcomes, bad = ledger.count(sent), ledger.count(poison.sent)
+    payments = [s for s in load.sent() if s[0] == PAYMENTS]  # counted from outcomes only
+    outcomes, bad, paid = ledger.count(sent), ledger.count(poison.sent), ledger.count(payments)
     ledger.close()
     for flow, t in tallies.items():
         progress(f"  {name}: {flow}: processed {t.processed}, lost {t.lost}, duplicated {t.duplicated}, "
@@ -368,20 +369,14 @@ def run_scenario(stack: Stack, name: str, steps: tuple[Step, ...], keys: int, ra
         admin.close()
     progress(f"  {name}: state settled in {settled - began:.1f}s, invocations drained in "
              f"{time.monotonic() - settled:.1f}s")
-    payments = len([s for s in load.sent() if s[0] == PAYMENTS])
     report.produced = load.count
-    report.processed = tally.processed + payments - ledger_missing(outcomes, payments)
+    report.processed = tally.processed + len(payments) - paid.missing
     report.lost, report.duplicated, report.order_violations = tally.lost, tally.duplicated, tally.order_violations
     report.stuck, report.recovery_s = stuck, round(max(recoveries, default=0.0), 2)
     report.outcomes_missing, report.outcomes_duplicated = outcomes.missing, outcomes.duplicated
     report.outcome_copies_differ = outcomes.copies_differ
     report.poison, report.poison_dead_lettered = len(poison.sent), bad.dead_lettered
     return report
-
-
-def ledger_missing(outcomes: OutcomeCount, ceiling: int) -> int:
-    """Payments are counted by outcome: those without one (at most all of them) are lost."""
-    return min(outcomes.missing, ceiling)
 
 
 def disrupt(stack: Stack, step: Step, timings: Timings, poison: PoisonProducer, report: ScenarioReport) -> float:
@@ -405,7 +400,7 @@ def disrupt(stack: Stack, step: Step, timings: Timings, poison: PoisonProducer, 
     elif step.action == "poison":
         for name in (f for f in FLOWS if f != PAYMENTS):
             t = topic(name)
-            poison.send(t, timings.poison, json.dumps(payload(name, f"poison#{0}")).encode(), f"{report.name}-bad")
+            poison.send(t, timings.poison, json.dumps(payload(name, "poison#0")).encode(), f"{report.name}-bad")
             time.sleep(0.2)
     else:
         raise ValueError(f"unknown fault step {step.action!r}")

@@ -32,7 +32,6 @@ from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
     ConsumerGroupTopicPartitions,
-    KafkaError,
     KafkaException,
     Message,
     Producer,
@@ -177,8 +176,6 @@ class KeyGate:
             for msg in batch:
                 err = msg.error()
                 if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        continue
                     raise KafkaException(err)
                 dead += self._route(producer, msg)
                 seen += 1
