@@ -15,9 +15,10 @@ def draw(doc: dict[str, Any], path: Path) -> Path:
     matplotlib.use("Agg")  # no display: files only
     import matplotlib.pyplot as plt
 
-    fig, (lat_ax, tp_ax, mem_ax) = plt.subplots(3, 1, figsize=(11, 12))
+    fig, (lat_ax, tp_ax, cap_ax, mem_ax) = plt.subplots(4, 1, figsize=(11, 16))
     _latency(lat_ax, doc)
     _throughput(tp_ax, doc)
+    _capacity(cap_ax, doc)
     _memory(mem_ax, doc)
     fig.suptitle(f"switchyard-bench {doc['meta'].get('mode', '')} — {doc['meta'].get('cpus')} CPUs, "
                  f"load {doc['meta'].get('load_average')}", fontsize=11)
@@ -62,6 +63,30 @@ def _throughput(ax: Any, doc: dict[str, Any]) -> None:
     ax.legend(fontsize=8)
 
 
+def _capacity(ax: Any, doc: dict[str, Any]) -> None:
+    """p99 per offered rate on the capacity ladder, the SLO line, and each system's capacity."""
+    if not doc.get("capacity"):
+        ax.set_axis_off()
+        ax.set_title("Capacity at the SLO: not run (scenario `capacity`)", fontsize=10)
+        return
+    slo = None
+    for system, cap in doc.get("capacity", {}).items():
+        slo = cap["slo_p99_ms"]
+        steps = cap["steps"]
+        ax.plot([st["offered_rps"] for st in steps], [max(st["latency_ms"]["p99"], 0.1) for st in steps], "o-",
+                color=COLOURS.get(system), label=f"{system}: {cap['capacity_rps']:g} rec/s at the SLO")
+        if cap["capacity_rps"]:
+            ax.axvline(cap["capacity_rps"], color=COLOURS.get(system), linestyle=":")
+    if slo is not None:
+        ax.axhline(slo, color="black", linestyle="--", linewidth=0.8, label=f"SLO p99 {slo:g} ms")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("offered records/s")
+    ax.set_ylabel("end-to-end p99, ms (log)")
+    ax.set_title("Capacity at the SLO: p99 as the offered rate climbs", fontsize=10)
+    ax.legend(fontsize=8)
+
+
 def _memory(ax: Any, doc: dict[str, Any]) -> None:
     for name in ("service_memory", "soak"):
         mem = doc.get(name)
@@ -70,5 +95,5 @@ def _memory(ax: Any, doc: dict[str, Any]) -> None:
                     label=f"{name.replace('_', ' ')} ({mem['growth_pct']:+.1f}%)")
     ax.set_xlabel("seconds")
     ax.set_ylabel("service RSS, MiB")
-    ax.set_title("Service process memory (all hypercorn processes)", fontsize=10)
+    ax.set_title("Service process memory (all service processes)", fontsize=10)
     ax.legend(fontsize=8)

@@ -8,8 +8,12 @@ from typing import Any
 
 
 def results_document(runs: list[dict[str, Any]], workflow: dict[str, dict[str, Any]], meta: dict[str, Any],
-                     memory: dict[str, Any] | None = None, soak: dict[str, Any] | None = None) -> dict[str, Any]:
-    doc: dict[str, Any] = {"runs": runs, "workflow_3step": workflow, "ratios": ratios(runs), "meta": meta}
+                     memory: dict[str, Any] | None = None, soak: dict[str, Any] | None = None,
+                     capacity: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    doc: dict[str, Any] = {"runs": runs, "workflow_3step": workflow, "ratios": ratios(runs, capacity or {}),
+                           "meta": meta}
+    if capacity:
+        doc["capacity"] = capacity
     if memory is not None:
         doc["service_memory"] = memory
     if soak is not None:
@@ -28,15 +32,27 @@ def _find(runs: list[dict[str, Any]], system: str, scenario: str) -> dict[str, A
     return next((r for r in runs if r["system"] == system and r["scenario"] == scenario), None)
 
 
-def ratios(runs: list[dict[str, Any]]) -> dict[str, float | None]:
-    """Switchyard's throughput over each peer's on the shared records."""
-    ours = _find(runs, "switchyard", "throughput")
-    out: dict[str, float | None] = {}
-    for peer in ("faust", "raw"):
-        theirs = _find(runs, peer, "throughput")
-        ok = ours is not None and theirs is not None and theirs["throughput_rps"] > 0
-        out[f"switchyard/{peer}"] = round(ours["throughput_rps"] / theirs["throughput_rps"], 3) \
-            if ok and ours is not None and theirs is not None else None
+def _ratio(ours: float | None, theirs: float | None) -> float | None:
+    return round(ours / theirs, 3) if ours is not None and theirs else None
+
+
+def _rps(run: dict[str, Any] | None) -> float | None:
+    return None if run is None else float(run["throughput_rps"])
+
+
+def ratios(runs: list[dict[str, Any]], capacity: dict[str, dict[str, Any]] | None = None) -> dict[str, float | None]:
+    """Switchyard's throughput over each peer's on the shared records; the PackageTracker
+    flow over the bench handler; capacity at the SLO over Faust's."""
+    ours = _rps(_find(runs, "switchyard", "throughput"))
+    out: dict[str, float | None] = {
+        f"switchyard/{peer}": _ratio(ours, _rps(_find(runs, peer, "throughput"))) for peer in ("faust", "raw")}
+    packages = _find(runs, "packages", "throughput")
+    if packages is not None:
+        out["packages/switchyard"] = _ratio(_rps(packages), ours)
+    capacity = capacity or {}
+    if "switchyard" in capacity and "faust" in capacity:
+        out["capacity switchyard/faust"] = _ratio(capacity["switchyard"]["capacity_rps"],
+                                                   capacity["faust"]["capacity_rps"])
     return out
 
 
@@ -55,6 +71,9 @@ def table(doc: dict[str, Any]) -> str:
                      f"{r['throughput_rps']:>8.0f} {lat['p50']:>8.0f} {lat['p99']:>8.0f} {lat['max']:>8.0f}  {_cpu(r)}")
     for name, value in doc["ratios"].items():
         lines.append(f"throughput {name}: {value if value is not None else 'n/a'}")
+    for system, cap in doc.get("capacity", {}).items():
+        lines.append(f"capacity at p99 <= {cap['slo_p99_ms']:g} ms, {system}: {cap['capacity_rps']:g} rec/s "
+                     f"(stopped {cap['stopped']})")
     for mode, w in doc["workflow_3step"].items():
         lines.append(f"3-step workflow over HTTP, {mode}: p50 {w['p50_ms']} ms, p99 {w['p99_ms']} ms, "
                      f"max {w['max_ms']} ms, {w['throughput_rps']} calls/s")

@@ -40,7 +40,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--soak-rate", type=float, help="offered records/s during the soak (default 500)")
     p.add_argument("--latency-rate", type=float, help="offered records/s of the latency runs (default 1000)")
     p.add_argument("--profile", action="store_true", help="py-spy the service, perf restate-server")
-    p.add_argument("--service-workers", type=int, help="hypercorn workers (default: the settings')")
+    p.add_argument("--service-workers", type=int, help="service worker processes (default: the settings')")
+    p.add_argument("--server", choices=["granian", "hypercorn"],
+                   help="the service's HTTP/2 server (default: the settings')")
+    p.add_argument("--log-level", help="the service's log level (default: the settings')")
+    p.add_argument("--restate-env", action="append", default=[], metavar="RESTATE_X=VALUE",
+                   help="a restate-server setting on top of restate.toml, for a lever run (repeatable)")
     p.add_argument("--restate-partitions", type=int, help="restate-server partitions (default: the settings')")
     p.add_argument("--out", type=Path, default=RESULTS, help="where latest.json / latest.png go")
     p.add_argument("--name", default="latest", help="file name stem of the outputs")
@@ -69,12 +74,22 @@ def run_on(stack: Stack, plan: Plan, home: Path, meta: dict[str, Any], profile_d
     memory = memory_summary(sampler.samples, time.monotonic() - began, 0.0)
     meta = {**meta, "seconds": round(time.monotonic() - began, 1), "load_average": load_average(),
             "cpus": os.cpu_count()}
-    return report.results_document(bench.runs, bench.workflow, meta, memory, bench.soak)
+    return report.results_document(bench.runs, bench.workflow, meta, memory, bench.soak, bench.capacity)
 
 
 def settings_for(home: Path, plan: Plan, args: argparse.Namespace) -> Any:
-    service = {"workers": args.service_workers} if args.service_workers else {}
-    stack = {"restate_partitions": args.restate_partitions} if args.restate_partitions else {}
+    service: dict[str, Any] = {"workers": args.service_workers} if args.service_workers else {}
+    if args.server:
+        service["server"] = args.server
+    if args.log_level:
+        service["log_level"] = args.log_level
+    stack: dict[str, Any] = {"restate_partitions": args.restate_partitions} if args.restate_partitions else {}
+    if args.restate_env:
+        pairs = [item.partition("=") for item in args.restate_env]
+        bad = [key for key, eq, _ in pairs if not eq or not key.startswith("RESTATE_")]
+        if bad:
+            raise SystemExit(f"--restate-env: expected RESTATE_NAME=VALUE, got {', '.join(bad)}")
+        stack["restate_env"] = {key: value for key, _, value in pairs}
     # No stream worker: it would read every benchmark record too (an observer, not the path measured).
     return ephemeral_settings(home, kafka={"topic_partitions": plan.partitions}, service=service, stack=stack,
                               streams={"enabled": False})
@@ -89,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     mode = "tiny" if args.tiny else "quick" if args.quick else "full"
     meta = {"mode": mode, "label": args.label, "command": " ".join(["switchyard-bench", *(argv or sys.argv[1:])]),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "load_average_before": load_average(),
-            "service_workers": settings.service.workers, "restate_partitions": settings.stack.restate_partitions}
+            "service_workers": settings.service.workers, "server": settings.service.server,
+            "service_log_level": settings.service.log_level, "restate_env": settings.stack.restate_env,
+            "restate_partitions": settings.stack.restate_partitions}
     started = time.monotonic()
     try:
         stack.start()

@@ -16,7 +16,8 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from bench import workflow
+from bench import packages, workflow
+from bench.capacity import capacity_summary, step_passes
 from bench.peers.launch import start_peer
 from bench.plan import Plan
 from bench.procs import CpuMeter, RssSampler, load_average
@@ -42,6 +43,7 @@ class Bench:
         self.runs: list[dict[str, Any]] = []
         self.workflow: dict[str, dict[str, Any]] = {}
         self.soak: dict[str, Any] | None = None
+        self.capacity: dict[str, dict[str, Any]] = {}
 
     def pid(self, component: str) -> int:
         return int(getattr(self.stack.components[component], "process").pid)  # noqa: B009 - Managed only
@@ -86,6 +88,24 @@ class Bench:
         if p.runs("latency"):
             self.load(system, f"latency@{p.latency_rate:g}rps", source, results, meter, keys=p.keys,
                       partitions=p.partitions, prefix="lat-", duration=p.latency_seconds, rate=p.latency_rate)
+        if p.runs("capacity"):
+            self.climb(system, source, results, meter)
+
+    def climb(self, system: str, source: str, results: str, meter: dict[str, int]) -> None:
+        """Capacity at the SLO: offered rates up the ladder until p99 or the pace fails."""
+        p, steps = self.plan, []
+        for rate in p.ladder().rates():
+            report = self.load(system, "capacity", source, results, meter, keys=p.keys, partitions=p.partitions,
+                               prefix=f"cap{rate:g}-", duration=p.capacity_seconds, rate=rate, record=False)
+            summary = report.summary()
+            passed, why = step_passes(summary, rate, p.slo_p99_ms)
+            steps.append({"offered_rps": rate, "passed": passed, "why": why,
+                          "throughput_rps": summary["throughput_rps"], "latency_ms": summary["latency_ms"]})
+            self.progress(f"  {system} capacity step {rate:g} rec/s: p99 {summary['latency_ms']['p99']:.0f} ms, "
+                          f"{summary['throughput_rps']:.0f} rec/s -> {why}")
+            if not passed:
+                break
+        self.capacity[system] = capacity_summary(steps, p.slo_p99_ms)
 
     # --- the systems ----------------------------------------------------------------
 
@@ -113,6 +133,25 @@ class Bench:
             for keys in p.scaling_keys:
                 self.load("switchyard", "scaling", source, BENCH.results, self.switchyard_meter(), keys=keys,
                           partitions=partitions, prefix=f"s{partitions}x{keys}-", count=p.scaling_records)
+
+    def packages(self) -> None:
+        """PackageTracker/updateLocation, the seeds' object flow, on a stack like `make up`:
+        registered packages, through the key gate, the stream worker reading along."""
+        p = self.plan
+        topic = packages.TOPIC.name
+        packages.register(self.settings.restate.ingress_url, MAIN_PREFIX, p.keys)
+        with packages.stream_worker(self.stack, self.home) as worker:
+            meter = {**self.switchyard_meter(), **({"streams": worker} if worker else {})}
+            self.warm_keys("packages", topic, meter)
+            self.load("packages", "throughput", topic, packages.TOPIC.results, meter, keys=p.keys,
+                      partitions=p.partitions, prefix=MAIN_PREFIX, count=p.records)
+
+    def warm_keys(self, system: str, source: str, meter: dict[str, int]) -> None:
+        """A warm-up on the run's own keys (for topics whose keys must exist first)."""
+        report = self.load(system, "warmup", source, f"{source}-results", meter, keys=self.plan.keys,
+                           partitions=self.plan.partitions, prefix=MAIN_PREFIX, count=self.plan.warmup, record=False)
+        if report.results == 0:
+            raise RuntimeError(f"{system} answered none of {report.produced} warm-up records")
 
     def workflows(self) -> None:
         ingress, calls = self.settings.restate.ingress_url, self.plan.workflow_calls
@@ -152,6 +191,8 @@ class Bench:
             self.workflows()
         if p.runs("scaling"):
             self.scaling()
+        if p.runs("packages"):
+            self.packages()
         if p.soak_seconds > 0:
             self.soak_run()
 

@@ -1,11 +1,13 @@
 """The one `restate.app(...)` call: every example's services in one ASGI app.
 
-Hypercorn serves it as `handlers.app:create_app()`; settings come from the environment.
+granian (or hypercorn, `service.server`) serves it through the `create_app` factory;
+settings come from the environment.
 """
 
 from __future__ import annotations
 
 import atexit
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import restate
@@ -71,7 +73,39 @@ def create_app(settings: Settings | None = None) -> Any:
     gate = start_gate(settings.kafka, settings.gate, settings.service.bind, settings.service.workers)
     if gate is not None:
         atexit.register(gate.stop)
-    return restate.app(
+    app = restate.app(
         services(settings, SinkRuntime(producer, settings.retries)),
         identity_keys=identity_keys or None,
     )
+
+    def shutdown() -> None:
+        if gate is not None:
+            gate.stop()
+        producer.close()
+
+    return with_lifespan(app, shutdown)
+
+
+Asgi = Callable[[Any, Any, Any], Awaitable[None]]
+
+
+def with_lifespan(app: Asgi, on_shutdown: Callable[[], None]) -> Asgi:
+    """``app`` answering the ASGI lifespan protocol, which the SDK's app refuses (granian
+    then logs "ASGI Lifespan errored"); on shutdown the gate stops and pending results are
+    flushed before the worker exits (atexit stays as the fallback for a server that sends
+    no lifespan events)."""
+
+    async def serve(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                on_shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    return serve

@@ -291,7 +291,8 @@ def parser() -> argparse.ArgumentParser:
     pipe.add_argument("--json", action="store_true", help="the view as JSON (what the page renders)")
     pipe.add_argument("--watch", action="store_true", help="print it again every streams.page_refresh")
     pipe.set_defaults(fn=cmd_pipeline)
-    sub.add_parser("serve", help="run the Python service in the foreground (hypercorn)").set_defaults(fn=cmd_serve)
+    sub.add_parser("serve", help="run the Python service in the foreground (service.server: granian or hypercorn)"
+                   ).set_defaults(fn=cmd_serve)
     faults = sub.add_parser("faults", help="kill, freeze, cut off, poison under load; check every record's outcome")
     faults.add_argument("--only", action="append", choices=["service", "restate-server", "kafka", "all-in-turn",
                                                              "frozen", "provider-outage", "poison-storm"])

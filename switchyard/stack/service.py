@@ -1,4 +1,4 @@
-"""The Python service (all handlers) served by hypercorn over HTTP/2 cleartext."""
+"""The Python service (all handlers) served over HTTP/2 cleartext by granian or hypercorn."""
 
 from __future__ import annotations
 
@@ -12,12 +12,32 @@ from switchyard.stack.processes import Managed, spawn, wait_until
 
 
 def service_command(settings: Settings) -> list[str]:
+    service = settings.service
+    if service.server == "hypercorn":
+        return [
+            sys.executable, "-m", "hypercorn",
+            "--config", str(HYPERCORN_CONFIG),
+            "--bind", service.bind,
+            "--workers", str(service.workers),
+            "handlers.app:create_app()",
+        ]
+    host, _, port = service.bind.rpartition(":")
     return [
-        sys.executable, "-m", "hypercorn",
-        "--config", str(HYPERCORN_CONFIG),
-        "--bind", settings.service.bind,
-        "--workers", str(settings.service.workers),
-        "handlers.app:create_app()",
+        sys.executable, "-m", "granian",
+        "--interface", "asgi", "--factory",
+        # Restate speaks HTTP/2 with prior knowledge, many invocations on one connection;
+        # "auto" also answers HTTP/1.1 (a curl to /health, a 401 to an unsigned caller).
+        "--http", "auto", "--http2-max-concurrent-streams", "1000",
+        "--host", host.strip("[]"), "--port", port,
+        "--workers", str(service.workers),
+        # One event loop thread per worker: the handlers are asyncio; more runtime threads
+        # only add hand-offs (measured in docs/benchmarks.md).
+        "--runtime-mode", "st",
+        # Granian's default caps a worker at backlog/workers requests in flight; Restate
+        # may hold an invocation open per busy key, so the cap must not bind first.
+        "--backpressure", "100000",
+        "--no-ws", "--no-access-log", "--log-level", "warning",
+        "handlers.app:create_app",
     ]
 
 

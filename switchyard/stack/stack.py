@@ -147,7 +147,7 @@ class Stack:
 
     def start_service(self, n: int = 3, total: int = 4) -> None:
         s = self.settings
-        self._step(n, total, f"Python service (hypercorn, HTTP/2) on {s.service.bind}",
+        self._step(n, total, f"Python service ({s.service.server}, HTTP/2) on {s.service.bind}",
                    lambda: start_service(s, self.home, settings_env(s), s.stack.start_timeout.total_seconds()))
 
     def start_streams(self, n: int = 7, total: int = 7) -> None:

@@ -22,7 +22,7 @@ def test_tiny_benchmark_writes_json_table_and_plot(stack: Stack, settings: Setti
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     # The session's partition count, and no scaling runs: no extra subscriptions on the shared stack.
     plan = replace(choose(tiny=True), partitions=settings.kafka.topic_partitions,
-                   scenarios=frozenset({"raw", "faust", "switchyard", "workflow"}))
+                   scenarios=frozenset({"raw", "faust", "switchyard", "workflow", "capacity"}))
     doc = run_on(stack, plan, tmp_path, {"mode": "tiny"}, progress=lambda line: None)
     assert publish(doc, tmp_path, "latest") == 0  # 0: every record got its result
 
@@ -40,6 +40,12 @@ def test_tiny_benchmark_writes_json_table_and_plot(stack: Stack, settings: Setti
     by = {r["system"]: r["throughput_rps"] for r in written["runs"] if r["scenario"] == "throughput"}
     assert written["ratios"]["switchyard/faust"] == round(by["switchyard"] / by["faust"], 3)
     assert written["ratios"]["switchyard/raw"] == round(by["switchyard"] / by["raw"], 3)
+
+    for system in ("faust", "switchyard"):  # the ladder climbed until a step failed or it ran out
+        capacity = written["capacity"][system]
+        assert capacity["steps"] and capacity["capacity_rps"] in [0] + [st["offered_rps"] for st in capacity["steps"]]
+        assert all(st["passed"] for st in capacity["steps"][:-1])
+    assert "capacity switchyard/faust" in written["ratios"]
 
     out = capsys.readouterr().out
     assert f"throughput switchyard/faust: {written['ratios']['switchyard/faust']}" in out
