@@ -43,7 +43,8 @@ def test_tiny_benchmark_writes_json_table_and_plot(stack: Stack, settings: Setti
 
     for system in ("faust", "switchyard"):  # the ladder climbed until a step failed or it ran out
         capacity = written["capacity"][system]
-        assert capacity["steps"] and capacity["capacity_rps"] in [0] + [st["offered_rps"] for st in capacity["steps"]]
+        assert capacity["steps"]
+        assert capacity["capacity_rps"] in [0] + [st["offered_rps"] for st in capacity["steps"]]
         assert all(st["passed"] for st in capacity["steps"][:-1])
     assert "capacity switchyard/faust" in written["ratios"]
 
