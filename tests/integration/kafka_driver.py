@@ -9,6 +9,8 @@ from producers.client import RecordProducer
 from schemas.catalogue import Topic
 from switchyard.results import Record, TopicReader, source_of
 
+__all__ = ["KafkaDriver", "Outcome", "Record", "TopicReader", "group_at_end", "source_of"]
+
 
 @dataclass(frozen=True)
 class Outcome:

@@ -24,7 +24,7 @@ def test_a_record_near_the_brokers_limit_is_dead_lettered_whole(
 ) -> None:
     client = settings.kafka.client_config()
     value = json.dumps({"action": "x" * SIZE}).encode()  # no schema takes it
-    landed: list[tuple[str, int, int]] = []
+    landed: list[tuple[str | None, int | None, int | None]] = []
     producer = Producer({**client, "message.max.bytes": "2000000", "log_level": "3"})
     with TopicReader(client, [t.dlq, t.results]) as reader:
         producer.produce(t.name, key=f"{unique}-big".encode(), value=value,

@@ -67,7 +67,7 @@ def test_serve_refuses_an_exposed_bind_with_a_one_line_error(monkeypatch: pytest
     from switchyard import cli
 
     monkeypatch.setenv("SWITCHYARD_SERVICE__BIND", "0.0.0.0:9080")
-    monkeypatch.setattr(cli.os, "execv", lambda *a: pytest.fail("served unsigned on 0.0.0.0"))
+    monkeypatch.setattr("os.execv", lambda *a: pytest.fail("served unsigned on 0.0.0.0"))
     assert cli.main(["serve"]) == 2
     assert "refusing to serve on 0.0.0.0:9080" in capsys.readouterr().err
 
