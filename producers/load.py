@@ -258,6 +258,9 @@ def generate_load(
     tail = _ResultTail(client, spec.results)
     tail.start()
     producer = Producer(producer_config(client))
+    # Connected, with the topic's metadata, before the clock starts: otherwise the first
+    # records' latency includes the producer's own start-up (hundreds of ms at low rates).
+    producer.list_topics(spec.topic, timeout=10)
     try:
         _produce_all(producer, spec, report, joiner, lambda: _show(progress, report, joiner, tail))
         _drain(spec, report, joiner, tail, lambda: _show(progress, report, joiner, tail), tick)

@@ -122,11 +122,19 @@ class KeyGate:
             "auto.offset.reset": "earliest", "isolation.level": "read_committed",
             "session.timeout.ms": "6000", "heartbeat.interval.ms": "1500", "log_level": "3",
             "fetch.max.bytes": str(8 * MAX_RECORD_BYTES), "max.partition.fetch.bytes": str(MAX_RECORD_BYTES),
+            # librdkafka's defaults (500 ms each) showed as a p99 of ~450 ms at the gate at
+            # 200 rec/s; a broker-side wait of 50 ms costs an idle fetch 20 times a second.
+            "fetch.wait.max.ms": "50", "fetch.error.backoff.ms": "50",
         })
         producer = Producer({
             **client, "transactional.id": self.transactional_id, "enable.idempotence": "true",
             "transaction.timeout.ms": str(int(self.settings.transaction_timeout.total_seconds() * 1000)),
             "linger.ms": "1", "message.max.bytes": str(MAX_RECORD_BYTES), "log_level": "3",
+            # A batch's offsets commit is refused (CONCURRENT_TRANSACTIONS) until the broker
+            # has written the previous transaction's markers, and librdkafka retries after
+            # retry.backoff.ms: at its default of 100 ms that was ~100 ms per batch, the
+            # largest share of end-to-end latency at 200 rec/s (docs/benchmarks.md).
+            "retry.backoff.ms": "5", "retry.backoff.max.ms": "20",
         })
         return consumer, producer
 
