@@ -44,6 +44,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--server", choices=["granian", "hypercorn"],
                    help="the service's HTTP/2 server (default: the settings')")
     p.add_argument("--log-level", help="the service's log level (default: the settings')")
+    p.add_argument("--batch-records", type=int,
+                   help="gate.batch_records: records of one key per invocation (default: the settings')")
     p.add_argument("--restate-env", action="append", default=[], metavar="RESTATE_X=VALUE",
                    help="a restate-server setting on top of restate.toml, for a lever run (repeatable)")
     p.add_argument("--restate-partitions", type=int, help="restate-server partitions (default: the settings')")
@@ -91,8 +93,9 @@ def settings_for(home: Path, plan: Plan, args: argparse.Namespace) -> Any:
             raise SystemExit(f"--restate-env: expected RESTATE_NAME=VALUE, got {', '.join(bad)}")
         stack["restate_env"] = {key: value for key, _, value in pairs}
     # No stream worker: it would read every benchmark record too (an observer, not the path measured).
+    gate = {"batch_records": args.batch_records} if args.batch_records else {}
     return ephemeral_settings(home, kafka={"topic_partitions": plan.partitions}, service=service, stack=stack,
-                              streams={"enabled": False})
+                              streams={"enabled": False}, gate=gate)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"mode": mode, "label": args.label, "command": " ".join(["switchyard-bench", *(argv or sys.argv[1:])]),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "load_average_before": load_average(),
             "service_workers": settings.service.workers, "server": settings.service.server,
-            "service_log_level": settings.service.log_level, "restate_env": settings.stack.restate_env,
+            "service_log_level": settings.service.log_level, "gate_batch_records": settings.gate.batch_records,
+            "restate_env": settings.stack.restate_env,
             "restate_partitions": settings.stack.restate_partitions}
     started = time.monotonic()
     try:

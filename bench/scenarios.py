@@ -96,14 +96,20 @@ class Bench:
         """Capacity at the SLO: offered rates up the ladder until p99 or the pace fails."""
         p, steps = self.plan, []
         for rate in p.ladder().rates():
-            report = self.load(system, "capacity", source, results, meter, keys=p.keys, partitions=p.partitions,
-                               prefix=f"cap{rate:g}-", duration=p.capacity_seconds, rate=rate, record=False)
-            summary = report.summary()
-            passed, why = step_passes(summary, rate, p.slo_p99_ms)
-            steps.append({"offered_rps": rate, "passed": passed, "why": why,
+            # A failed step runs once more: one stall (a JVM pause, a commit) on a shared
+            # 2-core machine should not end the climb; two in a row do.
+            for attempt in (1, 2):
+                report = self.load(system, "capacity", source, results, meter, keys=p.keys,
+                                   partitions=p.partitions, prefix=f"cap{rate:g}.{attempt}-",
+                                   duration=p.capacity_seconds, rate=rate, record=False)
+                summary = report.summary()
+                passed, why = step_passes(summary, rate, p.slo_p99_ms)
+                self.progress(f"  {system} capacity step {rate:g} rec/s (try {attempt}): p99 "
+                              f"{summary['latency_ms']['p99']:.0f} ms, {summary['throughput_rps']:.0f} rec/s -> {why}")
+                if passed:
+                    break
+            steps.append({"offered_rps": rate, "passed": passed, "why": why, "tries": attempt,
                           "throughput_rps": summary["throughput_rps"], "latency_ms": summary["latency_ms"]})
-            self.progress(f"  {system} capacity step {rate:g} rec/s: p99 {summary['latency_ms']['p99']:.0f} ms, "
-                          f"{summary['throughput_rps']:.0f} rec/s -> {why}")
             if not passed:
                 break
         self.capacity[system] = capacity_summary(steps, p.slo_p99_ms)
@@ -125,6 +131,10 @@ class Bench:
     def switchyard(self) -> None:
         source = switchyard_topic(self.settings, self.plan.partitions)
         self.comparison("switchyard", source, BENCH.results, self.switchyard_meter())
+        # One key alone on the catalogue's topic, the path a user's records take (through
+        # the key gate); the scaling runs' variant topics are subscribed directly.
+        self.load("switchyard", "one-key", BENCH.name, BENCH.results, self.switchyard_meter(), keys=1,
+                  partitions=self.plan.partitions, prefix="one-", count=self.plan.scaling_records)
 
     def scaling(self) -> None:
         p = self.plan

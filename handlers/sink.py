@@ -29,6 +29,7 @@ the key gate (switchyard/gate.py): their value names the source record.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import functools
 import logging
@@ -44,7 +45,7 @@ from restate.serde import BytesSerde, Serde
 
 from producers.client import AsyncProducer
 from schemas.catalogue import INGEST_HANDLER, Topic, describe_error, topic_for_routed
-from schemas.envelope import DlqReason, ResultError, ResultRecord, RoutedRecord, SourceRecord
+from schemas.envelope import DlqReason, ResultError, ResultRecord, SourceRecord, parse_routed
 from switchyard.settings import RetrySettings
 
 log = logging.getLogger(__name__)
@@ -85,16 +86,15 @@ class KafkaOrigin:
             timestamp_ms=int(timestamp) if timestamp else None,
         )
 
-    def unwrapped(self, raw: bytes) -> tuple[KafkaOrigin, bytes]:
-        """A delivery from a key gate's routed topic names its source record in its value
-        (schemas.envelope.RoutedRecord): the origin becomes that record, the body its value."""
+    def unwrapped(self, raw: bytes) -> list[tuple[KafkaOrigin, bytes]]:
+        """The source records of a delivery with their values: a delivery from a key gate's
+        routed topic names them in its value (one RoutedRecord, or a RoutedBatch of one
+        key's consecutive records); any other delivery is its own source."""
         if topic_for_routed(self.topic) is None:
-            return self, raw
-        envelope = RoutedRecord.model_validate_json(raw)
-        source = envelope.source
-        origin = replace(self, topic=source.topic, partition=source.partition, offset=source.offset,
-                         timestamp_ms=envelope.timestamp_ms)
-        return origin, envelope.value
+            return [(self, raw)]
+        return [(replace(self, topic=envelope.source.topic, partition=envelope.source.partition,
+                         offset=envelope.source.offset, timestamp_ms=envelope.timestamp_ms), envelope.value)
+                for envelope in parse_routed(raw)]
 
     @property
     def source(self) -> SourceRecord:
@@ -115,10 +115,17 @@ def kafka_origin(ctx: restate.Context) -> KafkaOrigin | None:
     return KafkaOrigin.from_headers(ctx.request().headers)
 
 
-def record_origin(ctx: restate.Context, raw: bytes) -> tuple[KafkaOrigin | None, bytes]:
-    """The source record of a delivery (through the key gate or not) and its value bytes."""
+def record_origins(ctx: restate.Context, raw: bytes) -> list[tuple[KafkaOrigin | None, bytes]]:
+    """The source records of a delivery (through the key gate or not) with their value
+    bytes; one ``(None, raw)`` for a call that is not a subscription delivery."""
     origin = kafka_origin(ctx)
-    return (None, raw) if origin is None else origin.unwrapped(raw)
+    return [(None, raw)] if origin is None else list(origin.unwrapped(raw))
+
+
+def record_origin(ctx: restate.Context, raw: bytes) -> tuple[KafkaOrigin | None, bytes]:
+    """The one source record of a delivery (the gate batches object topics only)."""
+    [(origin, value)] = record_origins(ctx, raw)
+    return origin, value
 
 
 class SinkRuntime:
@@ -131,6 +138,13 @@ class SinkRuntime:
     async def publish_result(self, topic: Topic, origin: KafkaOrigin, record: ResultRecord) -> dict[str, int]:
         partition, offset = await self.producer.produce(topic.results, origin.key, record.to_json())
         return {"partition": partition, "offset": offset}
+
+    async def publish_results(self, topic: Topic, key: bytes, records: list[ResultRecord]) -> dict[str, int]:
+        """Several outcomes of one key, in order, acknowledged together."""
+        # Plain asyncio inside the step: the produce calls go out in order, acks awaited together.
+        acks = await asyncio.gather(*(self.producer.produce(topic.results, key, r.to_json()) for r in records))
+        partition, offset = acks[-1]
+        return {"count": len(records), "partition": partition, "offset": offset}
 
     async def publish_dead_letter(
         self, topic: Topic, origin: KafkaOrigin, raw: bytes, reason: DlqReason
@@ -155,7 +169,10 @@ def sink_handler(
     def decorate(fn: Business) -> Business:
         @functools.wraps(fn)
         async def handle(ctx: restate.Context, raw: bytes) -> Any:
-            origin, raw = record_origin(ctx, raw)
+            deliveries = record_origins(ctx, raw)
+            if len(deliveries) > 1:
+                return await _run_batch(ctx, topic, runtime, fn, deliveries)
+            [(origin, raw)] = deliveries
             if origin is not None and topic.kind == "object" and await _seen_before(ctx, origin):
                 return None
             if origin is not None and not topic.keyed_by_record and not origin.key:
@@ -352,6 +369,40 @@ async def _run_and_report(
     if origin is not None:
         await _report(ctx, topic, runtime, origin, ok=True, result=to_jsonable_python(result))
     return result
+
+
+async def _run_batch(
+    ctx: restate.Context, topic: Topic, runtime: SinkRuntime, fn: Business,
+    deliveries: list[tuple[KafkaOrigin | None, bytes]],
+) -> None:
+    """Several records of one key (a RoutedBatch from the key gate) in one invocation, in
+    order, each with the outcome it would have alone: skipped if already applied, a bad
+    one or one past its retry budget dead-lettered, a terminal failure an `ok: false`
+    result. The results go out together at the end, in one journaled step."""
+    outcomes: list[ResultRecord] = []
+    key = b""
+    for origin, raw in deliveries:
+        assert origin is not None  # a batch only ever comes from a subscription delivery
+        key = origin.key
+        if await _seen_before(ctx, origin):
+            continue
+        try:
+            request = topic.parse(raw)
+        except ValueError as exc:
+            await _dead_letter(ctx, topic, runtime, origin, raw, describe_error(exc), type(exc).__name__)
+            continue
+        try:
+            result = await _guarded(ctx, runtime, origin.key_text, functools.partial(fn, ctx, request))
+        except RetriesExhausted as exhausted:
+            await _dead_letter(ctx, topic, runtime, origin, raw, exhausted.message, "RetriesExhausted")
+            continue
+        except restate.TerminalError as exc:
+            outcomes.append(ResultRecord(source=origin.source, target=topic.target, ok=False, error=failure(exc)))
+            continue
+        outcomes.append(ResultRecord(source=origin.source, target=topic.target, ok=True,
+                                     result=to_jsonable_python(result)))
+    if outcomes:
+        await ctx.run_typed("publish results", runtime.publish_results, WHERE_PUBLISHED, topic, key, outcomes)
 
 
 async def _forward(

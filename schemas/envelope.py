@@ -92,3 +92,24 @@ class RoutedRecord(BaseModel):
 
     def to_json(self) -> bytes:
         return self.model_dump_json().encode()
+
+
+class RoutedBatch(BaseModel):
+    """The value of a `<topic>-routed` record holding several consecutive input records of
+    one key (one partition, offset order): Restate runs them in one invocation, each with
+    its own outcome (`gate.batch_records`; handlers/sink.py)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    records: list[RoutedRecord]
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+def parse_routed(raw: bytes) -> list[RoutedRecord]:
+    """The input records a routed value carries: one (RoutedRecord) or several (RoutedBatch)."""
+    if raw.lstrip()[:11] == b'{"records":':
+        return RoutedBatch.model_validate_json(raw).records
+    return [RoutedRecord.model_validate_json(raw)]
+

@@ -40,7 +40,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 
 from schemas.catalogue import COMPANION_MAX_BYTES, Topic, gated_topics, topic
-from schemas.envelope import DlqReason, RoutedRecord, SourceRecord
+from schemas.envelope import DlqReason, RoutedBatch, RoutedRecord, SourceRecord
 from switchyard.settings import GateSettings, KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -181,13 +181,18 @@ class KeyGate:
         try:
             next_offsets: dict[tuple[str, int], int] = {}
             seen = dead = 0
+            keyed: dict[tuple[str, int, bytes], list[RoutedRecord]] = {}
             for msg in batch:
                 err = msg.error()
                 if err is not None:
                     raise KafkaException(err)
-                dead += self._route(producer, msg)
+                dead += self._route(producer, msg, keyed)
                 seen += 1
                 next_offsets[(msg.topic() or "", msg.partition() or 0)] = (msg.offset() or 0) + 1
+            for (name, partition, key), records in keyed.items():
+                for chunk in chunks(records, self.settings.batch_records, BATCH_BYTES):
+                    value = chunk[0].to_json() if len(chunk) == 1 else RoutedBatch(records=chunk).to_json()
+                    producer.produce(topic(name).routed, key=key, value=value, partition=partition)
             offsets = [TopicPartition(t, p, o) for (t, p), o in next_offsets.items()]
             producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 30)
             producer.commit_transaction(30)
@@ -197,7 +202,10 @@ class KeyGate:
         self.routed += seen - dead
         self.dead_lettered += dead
 
-    def _route(self, producer: Producer, msg: Message) -> int:
+    def _route(self, producer: Producer, msg: Message,
+               keyed: dict[tuple[str, int, bytes], list[RoutedRecord]]) -> int:
+        """Dead-letters ``msg`` (returns 1) or copies it to the routed topic, now or, for
+        an object topic that batches, into ``keyed`` to go with the same key's next records."""
         t = topic(msg.topic() or "")
         source = SourceRecord(topic=t.name, partition=msg.partition() or 0, offset=msg.offset() or 0)
         key, value = msg.key(), msg.value()
@@ -209,8 +217,32 @@ class KeyGate:
             return 1
         kind, stamp = msg.timestamp()
         envelope = RoutedRecord.wrap(source, value, stamp if kind else None)
-        producer.produce(t.routed, key=key, value=envelope.to_json(), partition=source.partition)
+        if self.settings.batch_records > 1 and t.kind == "object" and key is not None:
+            keyed.setdefault((t.name, source.partition, key), []).append(envelope)
+        else:
+            producer.produce(t.routed, key=key, value=envelope.to_json(), partition=source.partition)
         return 0
+
+
+# A batch stays well under the routed topic's limit; a record too big to share one goes alone.
+BATCH_BYTES = COMPANION_MAX_BYTES // 4
+
+
+def chunks(records: list[RoutedRecord], most: int, max_bytes: int) -> list[list[RoutedRecord]]:
+    """``records`` in order, cut into runs of at most ``most`` records and about ``max_bytes``."""
+    out: list[list[RoutedRecord]] = []
+    current: list[RoutedRecord] = []
+    size = 0
+    for record in records:
+        weight = len(record.value_b64) + 200
+        if current and (len(current) >= most or size + weight > max_bytes):
+            out.append(current)
+            current, size = [], 0
+        current.append(record)
+        size += weight
+    if current:
+        out.append(current)
+    return out
 
 
 def takeover_offsets(client: Mapping[str, str], partitions: list[TopicPartition]) -> dict[tuple[str, int], int]:

@@ -93,6 +93,11 @@ class GateSettings(BaseModel):
     # Defaults to one per host and service port (stable across restarts).
     transactional_id: str | None = None
     max_batch: int = Field(default=500, ge=1)
+    # Up to this many consecutive records of one key (read in one batch) travel as one
+    # routed record to an object topic's handler: one invocation, one state load and one
+    # result publish for all of them, each record still with its own outcome, in order.
+    # 1 = one invocation per record. Workflow topics always go one record at a time.
+    batch_records: int = Field(default=1, ge=1, le=1000)
     # An open transaction of a crashed or frozen gate blocks its partitions for Restate
     # (read_committed) until the broker aborts it after this long.
     transaction_timeout: Duration = timedelta(seconds=10)

@@ -145,12 +145,14 @@ def test_a_rewound_object_subscription_applies_nothing_twice(
     outcomes = kafka.send(PACKAGES, [(pkg, stop) for stop in stops])
     assert all(o.ok for o in outcomes)
     state = ingress.get(f"/PackageTracker/{pkg}/getPackageInfo").json()
-    assert len(invocations(admin, PACKAGES, pkg)) == 3
+    # Three, or fewer when the key gate batched records queued together (gate.batch_records).
+    first = len(invocations(admin, PACKAGES, pkg))
+    assert 1 <= first <= 3
 
     with TopicReader(settings.kafka.client_config(), [PACKAGES.results, PACKAGES.dlq]) as reader, \
             rewound(admin, settings, PACKAGES, outcomes):
-        # Delivered again: three more invocations, each finished without applying anything.
-        poll(lambda: [i["status"] for i in invocations(admin, PACKAGES, pkg)] == ["completed"] * 6,
+        # Delivered again: as many invocations again, each finished without applying anything.
+        poll(lambda: [i["status"] for i in invocations(admin, PACKAGES, pkg)] == ["completed"] * (2 * first),
              "the redelivered records to be handled")
         again = [r for r in reader.collect(lambda rs: False, timeout=2.0) if r.key == pkg.encode()]
 

@@ -3,7 +3,7 @@
 import base64
 
 from handlers.sink import KafkaOrigin, is_repeat
-from schemas.envelope import RoutedRecord, SourceRecord
+from schemas.envelope import RoutedBatch, RoutedRecord, SourceRecord
 
 DELIVERY = {"kafka.topic": "package-location-updates", "kafka.partition": "1", "kafka.offset": "7",
             "kafka.timestamp": "1000", "kafka.key": base64.urlsafe_b64encode(b"pkg").decode(),
@@ -26,10 +26,21 @@ def test_a_routed_delivery_names_its_source_record() -> None:
     origin = KafkaOrigin.from_headers({**DELIVERY, "kafka.topic": "package-location-updates-routed"})
     assert origin is not None
     envelope = RoutedRecord.wrap(SourceRecord(topic="package-location-updates", partition=1, offset=42), b"\xffraw", 99)
-    source, raw = origin.unwrapped(envelope.to_json())
+    [(source, raw)] = origin.unwrapped(envelope.to_json())
     assert (source.topic, source.partition, source.offset) == ("package-location-updates", 1, 42)
     assert source.timestamp_ms == 99
     assert raw == b"\xffraw"
+
+
+def test_a_routed_batch_names_each_source_record_in_order() -> None:
+    origin = KafkaOrigin.from_headers({**DELIVERY, "kafka.topic": "package-location-updates-routed"})
+    assert origin is not None
+    batch = RoutedBatch(records=[
+        RoutedRecord.wrap(SourceRecord(topic="package-location-updates", partition=1, offset=n), f"v{n}".encode(), n)
+        for n in (7, 8, 11)])
+    unwrapped = origin.unwrapped(batch.to_json())
+    assert [(o.offset, o.timestamp_ms, v) for o, v in unwrapped] == [(7, 7, b"v7"), (8, 8, b"v8"), (11, 11, b"v11")]
+    assert {o.key for o, _ in unwrapped} == {origin.key}
 
 
 def at(offset: int, timestamp: int | None) -> KafkaOrigin:
