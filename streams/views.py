@@ -39,6 +39,7 @@ class Traffic:
         self.sizes = sizes
         self.history = history
         self.join = LatencyJoin()
+        self.pending: dict[tuple[str, int, int], windows.Stats] = {}
         self.tables = {
             size: app.Table(f"traffic-{size}s", default=windows.empty, use_partitioner=True,
                             help=f"per-topic traffic in {size} s windows")
@@ -47,11 +48,20 @@ class Traffic:
         }
 
     def add(self, topic: str, ts: float, delta: windows.Stats) -> None:
-        """Adds ``delta`` to the window holding ``ts`` (seconds) in every table; runs
-        inside an agent (the changelog write needs the current event)."""
-        for size, table in self.tables.items():
-            window = table[topic]
-            key = windows.faust_range(windows.window_start(ts, size), size)
+        """Adds ``delta`` to the window holding ``ts`` (seconds) of every size, in memory
+        until the next :meth:`flush`."""
+        for size in self.sizes:
+            slot = (topic, size, windows.window_start(ts, size))
+            self.pending[slot] = windows.add(self.pending.get(slot) or windows.empty(), delta)
+
+    def flush(self) -> None:
+        """Writes the gathered counts to the tables: one write (and changelog record) per
+        topic and window touched since the last flush. The tables use the partitioner, so
+        this runs from a timer, outside any agent."""
+        pending, self.pending = self.pending, {}
+        for (topic, size, start), delta in pending.items():
+            window = self.tables[size][topic]
+            key = windows.faust_range(start, size)
             window[key] = windows.add(window[key], delta)
 
     def windows_of(self, topic: str, size: int, now: float | None = None) -> list[WindowCounts]:
@@ -85,6 +95,11 @@ def register(app: Any, settings: Settings) -> Traffic:
     app.agent(app.topic(*[t.name for t in TOPICS], **raw), name="traffic-inputs")(inputs)
     app.agent(app.topic(*RESULTS, **raw), name="traffic-results")(results)
     app.agent(app.topic(*DLQS, **raw), name="traffic-dlq")(dead_letters)
+
+    async def flush() -> None:
+        traffic.flush()
+
+    app.timer(settings.streams.flush_interval.total_seconds(), name="traffic-flush")(flush)
     return traffic
 
 

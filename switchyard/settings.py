@@ -97,7 +97,9 @@ class GateSettings(BaseModel):
     # routed record to an object topic's handler: one invocation, one state load and one
     # result publish for all of them, each record still with its own outcome, in order.
     # 1 = one invocation per record. Workflow topics always go one record at a time.
-    batch_records: int = Field(default=1, ge=1, le=1000)
+    # A batch ends where the gate's read ends, so light traffic still goes one by one; a
+    # key's backlog goes up to this many at a time (one key alone: ~150 -> ~4,600 rec/s).
+    batch_records: int = Field(default=100, ge=1, le=1000)
     # An open transaction of a crashed or frozen gate blocks its partitions for Restate
     # (read_committed) until the broker aborts it after this long.
     transaction_timeout: Duration = timedelta(seconds=10)
@@ -288,6 +290,9 @@ class StreamSettings(BaseModel):
     # of each size are kept and served.
     windows: list[Duration] = Field(default_factory=lambda: [timedelta(seconds=10), timedelta(minutes=1)])
     history: int = Field(default=12, ge=2)
+    # Counts gather in memory and go to the window tables (and their changelog topics) this
+    # often, not per record: per record cost six table writes for every input record.
+    flush_interval: Duration = timedelta(milliseconds=250)
     # A user over either limit within one window raises one alert on risk-alerts.
     velocity_window: Duration = timedelta(minutes=1)
     velocity_max_count: int = 5

@@ -23,7 +23,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicP
 from confluent_kafka.admin import AdminClient
 
 from schemas.catalogue import Topic, topic
-from schemas.envelope import RoutedRecord
+from schemas.envelope import parse_routed
 from switchyard.admin import RestateAdmin
 from switchyard.results import Record, TopicReader
 from switchyard.settings import Settings
@@ -55,14 +55,18 @@ def subscribed_positions(settings: Settings, t: Topic, outcomes: list[Outcome]) 
     if not t.gated:
         return [(partition, offset) for _, partition, offset in (o.sent for o in outcomes)]
     wanted = set(o.sent for o in outcomes)
+
+    def carried(rs: list[Record]) -> set[tuple[str, int, int]]:
+        return {s for r in rs for s in _sources(r)} & wanted
+
     with TopicReader(settings.kafka.client_config(), [t.routed], from_start=True) as reader:
-        copies = reader.collect(lambda rs: len([r for r in rs if _source(r) in wanted]) >= len(wanted), 30)
-    return [(r.partition, r.offset) for r in copies if _source(r) in wanted]
+        copies = reader.collect(lambda rs: carried(rs) == wanted, 30)
+    return [(r.partition, r.offset) for r in copies if wanted & _sources(r)]
 
 
-def _source(record: Record) -> tuple[str, int, int]:
-    s = RoutedRecord.model_validate_json(record.value or b"{}").source
-    return (s.topic, s.partition, s.offset)
+def _sources(record: Record) -> set[tuple[str, int, int]]:
+    """The input records a routed record carries (one, or a batch of one key's)."""
+    return {(e.source.topic, e.source.partition, e.source.offset) for e in parse_routed(record.value or b"{}")}
 
 
 def first_offsets(positions: Positions) -> dict[int, int]:
