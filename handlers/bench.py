@@ -31,8 +31,10 @@ def added(counter: BenchTotal | None, event: BenchEvent) -> BenchTotal:
     return BenchTotal(total=before.total + event.amount, count=before.count + 1)
 
 
-def step(name: str, value: int) -> int:
-    """One trivial step of the workflow: the benchmark measures the orchestration, not work."""
+async def step(name: str, value: int) -> int:
+    """One trivial step of the workflow: the benchmark measures the orchestration, not work.
+    Async, as side effects that do I/O should be: the SDK runs a plain function on a worker
+    thread, a hop per step."""
     return value + len(name)
 
 
