@@ -1,0 +1,74 @@
+"""Where a record's end-to-end latency goes, hop by hop, at an offered rate.
+
+Starts a private stack (as the benchmark does), offers ``--rate`` records/s to
+`bench-events` for ``--seconds``, and splits each record's latency at the key gate's copy:
+input -> `-routed` (the gate: read, copy, transaction) and `-routed` -> result (Restate:
+subscription, invocation, result record), from the records' own Kafka timestamps.
+
+    python -m bench.hops --rate 200 --seconds 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from pathlib import Path
+
+from bench.topics import BENCH
+from producers.load import LoadSpec, generate_load, latency_summary
+from schemas.envelope import parse_routed
+from switchyard.results import Record, TopicReader, source_of
+from switchyard.stack.ephemeral import ephemeral_settings
+from switchyard.stack.stack import Stack
+
+Source = tuple[str, int, int]
+
+
+def hops(routed: list[Record], results: list[Record]) -> dict[str, dict[str, float]]:
+    """Per record: routed copy time minus input time, result time minus routed copy time."""
+    copied: dict[Source, tuple[int, int]] = {}  # source -> (input ms, routed ms)
+    for r in routed:
+        for envelope in parse_routed(r.value or b"{}"):
+            s = envelope.source
+            if envelope.timestamp_ms is not None:
+                copied[(s.topic, s.partition, s.offset)] = (envelope.timestamp_ms, r.timestamp_ms)
+    gate, restate = [], []
+    for r in results:
+        times = copied.get(source_of(r))
+        if times is not None:
+            gate.append(float(times[1] - times[0]))
+            restate.append(float(r.timestamp_ms - times[1]))
+    return {"input -> routed (key gate)": latency_summary(gate),
+            "routed -> result (Restate)": latency_summary(restate)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.hops", description=__doc__.splitlines()[0])
+    p.add_argument("--rate", type=float, default=200.0, help="offered records/s (default 200)")
+    p.add_argument("--seconds", type=float, default=6.0, help="how long to offer them (default 6)")
+    p.add_argument("--keys", type=int, default=1000, help="keys the records spread over (default 1000)")
+    args = p.parse_args(argv)
+    home = Path(tempfile.mkdtemp(prefix="switchyard-hops-"))
+    stack = Stack(ephemeral_settings(home, streams={"enabled": False}), home, progress=print)
+    try:
+        stack.start()
+        client = stack.settings.kafka.client_config()
+        generate_load(client, LoadSpec(BENCH.name, count=300, keys=100, key_prefix="warm-"))
+        with TopicReader(client, [BENCH.routed]) as routed, TopicReader(client, [BENCH.results]) as results:
+            report = generate_load(client, LoadSpec(BENCH.name, duration=args.seconds, rate=args.rate,
+                                                    keys=args.keys, key_prefix="hop-"))
+            copies = routed.collect(lambda rs: False, timeout=3.0, idle=1.0)
+            outcomes = results.collect(lambda rs: False, timeout=3.0, idle=1.0)
+    finally:
+        stack.stop()
+        shutil.rmtree(home, ignore_errors=True)
+    print(f"\n{report.produced} records at {args.rate:g} rec/s over {args.keys} keys")
+    print(f"  end to end                  {report.summary()['latency_ms']}")
+    for name, summary in hops(copies, outcomes).items():
+        print(f"  {name:27} {summary}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
