@@ -72,10 +72,12 @@ class Bench:
                                         offered=rate, load=f"{load_before} -> {load_average()}"))
         return report
 
-    def warm(self, system: str, source: str, results: str, meter: dict[str, int]) -> None:
-        """A few records first, so consumer start-up and first connections are not measured."""
-        report = self.load(system, "warmup", source, results, meter, keys=min(self.plan.keys, 100),
-                           partitions=self.plan.partitions, prefix="warm-", count=self.plan.warmup, record=False)
+    def warm(self, system: str, source: str, results: str, meter: dict[str, int], *, keys: int | None = None,
+             prefix: str = "warm-") -> None:
+        """A few records first, so consumer start-up and first connections are not measured
+        (on the run's own keys where they must exist first: ``keys``, ``prefix``)."""
+        report = self.load(system, "warmup", source, results, meter, keys=keys or min(self.plan.keys, 100),
+                           partitions=self.plan.partitions, prefix=prefix, count=self.plan.warmup, record=False)
         if report.results == 0:
             raise RuntimeError(f"{system} answered none of {report.produced} warm-up records")
 
@@ -153,16 +155,9 @@ class Bench:
         packages.register(self.settings.restate.ingress_url, MAIN_PREFIX, p.keys)
         with packages.stream_worker(self.stack, self.home) as worker:
             meter = {**self.switchyard_meter(), **({"streams": worker} if worker else {})}
-            self.warm_keys("packages", topic, meter)
+            self.warm("packages", topic, packages.TOPIC.results, meter, keys=p.keys, prefix=MAIN_PREFIX)
             self.load("packages", "throughput", topic, packages.TOPIC.results, meter, keys=p.keys,
                       partitions=p.partitions, prefix=MAIN_PREFIX, count=p.records)
-
-    def warm_keys(self, system: str, source: str, meter: dict[str, int]) -> None:
-        """A warm-up on the run's own keys (for topics whose keys must exist first)."""
-        report = self.load(system, "warmup", source, f"{source}-results", meter, keys=self.plan.keys,
-                           partitions=self.plan.partitions, prefix=MAIN_PREFIX, count=self.plan.warmup, record=False)
-        if report.results == 0:
-            raise RuntimeError(f"{system} answered none of {report.produced} warm-up records")
 
     def workflows(self) -> None:
         ingress, calls = self.settings.restate.ingress_url, self.plan.workflow_calls

@@ -33,7 +33,7 @@ import asyncio
 import base64
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NoReturn, TypeVar
 
@@ -115,11 +115,11 @@ def kafka_origin(ctx: restate.Context) -> KafkaOrigin | None:
     return KafkaOrigin.from_headers(ctx.request().headers)
 
 
-def record_origins(ctx: restate.Context, raw: bytes) -> list[tuple[KafkaOrigin | None, bytes]]:
+def record_origins(ctx: restate.Context, raw: bytes) -> Sequence[tuple[KafkaOrigin | None, bytes]]:
     """The source records of a delivery (through the key gate or not) with their value
     bytes; one ``(None, raw)`` for a call that is not a subscription delivery."""
     origin = kafka_origin(ctx)
-    return [(None, raw)] if origin is None else list(origin.unwrapped(raw))
+    return [(None, raw)] if origin is None else origin.unwrapped(raw)
 
 
 def record_origin(ctx: restate.Context, raw: bytes) -> tuple[KafkaOrigin | None, bytes]:
@@ -135,12 +135,8 @@ class SinkRuntime:
         self.producer = producer
         self.retries = retries or RetrySettings()
 
-    async def publish_result(self, topic: Topic, origin: KafkaOrigin, record: ResultRecord) -> dict[str, int]:
-        partition, offset = await self.producer.produce(topic.results, origin.key, record.to_json())
-        return {"partition": partition, "offset": offset}
-
     async def publish_results(self, topic: Topic, key: bytes, records: list[ResultRecord]) -> dict[str, int]:
-        """Several outcomes of one key, in order, acknowledged together."""
+        """Outcomes of one key (one record's, or a batch's), in order, acknowledged together."""
         # Plain asyncio inside the step: the produce calls go out in order, acks awaited together.
         acks = await asyncio.gather(*(self.producer.produce(topic.results, key, r.to_json()) for r in records))
         partition, offset = acks[-1]
@@ -373,7 +369,7 @@ async def _run_and_report(
 
 async def _run_batch(
     ctx: restate.Context, topic: Topic, runtime: SinkRuntime, fn: Business,
-    deliveries: list[tuple[KafkaOrigin | None, bytes]],
+    deliveries: Sequence[tuple[KafkaOrigin | None, bytes]],
 ) -> None:
     """Several records of one key (a RoutedBatch from the key gate) in one invocation, in
     order, each with the outcome it would have alone: skipped if already applied, a bad
@@ -397,10 +393,9 @@ async def _run_batch(
             await _dead_letter(ctx, topic, runtime, origin, raw, exhausted.message, "RetriesExhausted")
             continue
         except restate.TerminalError as exc:
-            outcomes.append(ResultRecord(source=origin.source, target=topic.target, ok=False, error=failure(exc)))
+            outcomes.append(_outcome(topic, origin, ok=False, error=failure(exc)))
             continue
-        outcomes.append(ResultRecord(source=origin.source, target=topic.target, ok=True,
-                                     result=to_jsonable_python(result)))
+        outcomes.append(_outcome(topic, origin, ok=True, result=to_jsonable_python(result)))
     if outcomes:
         await ctx.run_typed("publish results", runtime.publish_results, WHERE_PUBLISHED, topic, key, outcomes)
 
@@ -456,5 +451,10 @@ async def _report(
     result: Any = None,
     error: ResultError | None = None,
 ) -> None:
-    record = ResultRecord(source=origin.source, target=topic.target, ok=ok, result=result, error=error)
-    await ctx.run_typed("publish result", runtime.publish_result, WHERE_PUBLISHED, topic, origin, record)
+    record = _outcome(topic, origin, ok=ok, result=result, error=error)
+    await ctx.run_typed("publish result", runtime.publish_results, WHERE_PUBLISHED, topic, origin.key, [record])
+
+
+def _outcome(topic: Topic, origin: KafkaOrigin, *, ok: bool, result: Any = None,
+             error: ResultError | None = None) -> ResultRecord:
+    return ResultRecord(source=origin.source, target=topic.target, ok=ok, result=result, error=error)

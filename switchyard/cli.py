@@ -27,16 +27,11 @@ from switchyard.identity import UnsignedExposure, check_exposure, service_identi
 from switchyard.paused import paused, resume, select
 from switchyard.settings import Settings
 from switchyard.stack.kafka import ensure_jars
-from switchyard.stack.paths import REPO, restate_cli_binary, restate_server_binary
+from switchyard.stack.paths import REPO, dev_home, restate_cli_binary, restate_server_binary
 from switchyard.stack.processes import StartupError, process_state
 from switchyard.stack.service import service_command
 from switchyard.stack.stack import ORDER, Stack
 from switchyard.topics_table import topics_table
-
-
-def dev_home(settings: Settings) -> Path:
-    home = settings.stack.home
-    return home if home.is_absolute() else REPO / home / "dev"
 
 
 def component_states(settings: Settings) -> dict[str, tuple[str, int]]:

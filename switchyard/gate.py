@@ -180,18 +180,26 @@ class KeyGate:
         try:
             next_offsets: dict[tuple[str, int], int] = {}
             seen = dead = 0
-            keyed: dict[tuple[str, int, bytes], list[RoutedRecord]] = {}
+            # Per topic, partition and key, in offset order: what each key's copies carry.
+            keyed: dict[tuple[Topic, int, bytes], list[RoutedRecord]] = {}
             for msg in batch:
                 err = msg.error()
                 if err is not None:
                     raise KafkaException(err)
-                dead += self._route(producer, msg, keyed)
+                t = topic(msg.topic() or "")
+                envelope = self._admit(producer, t, msg)
+                if envelope is None:
+                    dead += 1
+                else:
+                    keyed.setdefault((t, envelope.source.partition, msg.key() or b""), []).append(envelope)
                 seen += 1
-                next_offsets[(msg.topic() or "", msg.partition() or 0)] = (msg.offset() or 0) + 1
-            for (name, partition, key), records in keyed.items():
-                for chunk in chunks(records, self.settings.batch_records, BATCH_BYTES):
+                next_offsets[(t.name, msg.partition() or 0)] = (msg.offset() or 0) + 1
+            for (t, partition, key), records in keyed.items():
+                # Workflows run once per record (the ingest object), so only objects batch.
+                most = self.settings.batch_records if t.kind == "object" else 1
+                for chunk in chunks(records, most, BATCH_BYTES):
                     value = chunk[0].to_json() if len(chunk) == 1 else RoutedBatch(records=chunk).to_json()
-                    producer.produce(topic(name).routed, key=key, value=value, partition=partition)
+                    producer.produce(t.routed, key=key, value=value, partition=partition)
             offsets = [TopicPartition(t, p, o) for (t, p), o in next_offsets.items()]
             producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 30)
             producer.commit_transaction(30)
@@ -201,11 +209,9 @@ class KeyGate:
         self.routed += seen - dead
         self.dead_lettered += dead
 
-    def _route(self, producer: Producer, msg: Message,
-               keyed: dict[tuple[str, int, bytes], list[RoutedRecord]]) -> int:
-        """Dead-letters ``msg`` (returns 1) or copies it to the routed topic, now or, for
-        an object topic that batches, into ``keyed`` to go with the same key's next records."""
-        t = topic(msg.topic() or "")
+    def _admit(self, producer: Producer, t: Topic, msg: Message) -> RoutedRecord | None:
+        """``msg`` wrapped for its routed topic, or None once it is dead-lettered (a key
+        that cannot be an object key)."""
         source = SourceRecord(topic=t.name, partition=msg.partition() or 0, offset=msg.offset() or 0)
         key, value = msg.key(), msg.value()
         problem = key_problem(t, key)
@@ -213,14 +219,9 @@ class KeyGate:
             log.warning("dead-lettering %s[%d]@%d: %s", t.name, source.partition, source.offset, problem.reason)
             reason = DlqReason(reason=problem.reason, error_class=problem.error_class, source=source)
             producer.produce(t.dlq, key=key, value=value, headers=list(reason.headers()))
-            return 1
+            return None
         kind, stamp = msg.timestamp()
-        envelope = RoutedRecord.wrap(source, value, stamp if kind else None)
-        if self.settings.batch_records > 1 and t.kind == "object" and key is not None:
-            keyed.setdefault((t.name, source.partition, key), []).append(envelope)
-        else:
-            producer.produce(t.routed, key=key, value=envelope.to_json(), partition=source.partition)
-        return 0
+        return RoutedRecord.wrap(source, value, stamp if kind else None)
 
 
 # A batch stays well under the routed topic's limit; a record too big to share one goes alone.

@@ -15,6 +15,8 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
+from schemas.envelope import parse_routed
+
 
 @dataclass(frozen=True)
 class Record:
@@ -47,6 +49,12 @@ def source_of(record: Record) -> tuple[str, int, int]:
                 int(record.header("source.offset") or -1))
     s = record.json()["source"]
     return (s["topic"], s["partition"], s["offset"])
+
+
+def routed_sources(record: Record) -> list[tuple[str, int, int]]:
+    """The input records (topic, partition, offset) a `-routed` record carries: one, or a
+    batch of one key's (schemas.envelope.parse_routed)."""
+    return [(e.source.topic, e.source.partition, e.source.offset) for e in parse_routed(record.value or b"{}")]
 
 
 class TopicReader:

@@ -12,6 +12,7 @@ from producers.uploads import describe, upload
 from schemas.catalogue import topic
 from schemas.uploads import UploadRequest
 from switchyard.settings import Settings
+from switchyard.stack.paths import dev_home
 
 TOPIC = topic("upload-requests")
 
@@ -27,7 +28,6 @@ def show_mail(env: DemoEnv, upload_id: str) -> None:
     """The upload's receipts, and each email as the local SMTP sink stored it."""
     receipts = env.call(f"/UploadMailer/{upload_id}/getReceipts")
     env.show(f"{upload_id}: emails sent (UploadMailer/{upload_id}/getReceipts)", receipts)
-    from switchyard.cli import dev_home  # imported late: the CLI imports the scenes
     from switchyard.stack.smtp import is_local, received
 
     if not is_local(env.settings.email):

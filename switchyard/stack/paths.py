@@ -5,6 +5,8 @@ from __future__ import annotations
 import platform
 from pathlib import Path
 
+from switchyard.settings import Settings
+
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".stack" / "cache"
 KAFKA_POM = REPO / "tools" / "kafka" / "pom.xml"
@@ -12,6 +14,12 @@ KAFKA_LIBS = CACHE / "kafka-libs"
 RESTATE_CONFIG = REPO / "restate.toml"
 HYPERCORN_CONFIG = REPO / "hypercorn.toml"
 NODE_MODULES = REPO / "node_modules" / "@restatedev"
+
+
+def dev_home(settings: Settings) -> Path:
+    """The dev stack's home: `stack.home` if absolute, else under the checkout's `.stack/dev`."""
+    home = settings.stack.home
+    return home if home.is_absolute() else REPO / home / "dev"
 
 
 def _platform() -> str:

@@ -23,9 +23,8 @@ from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicP
 from confluent_kafka.admin import AdminClient
 
 from schemas.catalogue import Topic, topic
-from schemas.envelope import parse_routed
 from switchyard.admin import RestateAdmin
-from switchyard.results import Record, TopicReader
+from switchyard.results import Record, TopicReader, routed_sources
 from switchyard.settings import Settings
 from tests.integration.kafka_driver import KafkaDriver, Outcome
 
@@ -57,16 +56,11 @@ def subscribed_positions(settings: Settings, t: Topic, outcomes: list[Outcome]) 
     wanted = set(o.sent for o in outcomes)
 
     def carried(rs: list[Record]) -> set[tuple[str, int, int]]:
-        return {s for r in rs for s in _sources(r)} & wanted
+        return {s for r in rs for s in routed_sources(r)} & wanted
 
     with TopicReader(settings.kafka.client_config(), [t.routed], from_start=True) as reader:
         copies = reader.collect(lambda rs: carried(rs) == wanted, 30)
-    return [(r.partition, r.offset) for r in copies if wanted & _sources(r)]
-
-
-def _sources(record: Record) -> set[tuple[str, int, int]]:
-    """The input records a routed record carries (one, or a batch of one key's)."""
-    return {(e.source.topic, e.source.partition, e.source.offset) for e in parse_routed(record.value or b"{}")}
+    return [(r.partition, r.offset) for r in copies if wanted & set(routed_sources(r))]
 
 
 def first_offsets(positions: Positions) -> dict[int, int]:
