@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml package.json tools/kafka/pom.xml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev,bench]"
 	npm ci --no-fund --no-audit --loglevel=error
-	$(PY) -m switchyard.cli fetch
+	$(PY) -m switchyard.cli.app fetch
 	bash tools/ensure_chromium.sh
 	touch $(STAMP)
 

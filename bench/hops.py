@@ -17,8 +17,8 @@ from pathlib import Path
 
 from bench.topics import BENCH
 from producers.load import LoadSpec, generate_load, latency_summary
-from schemas.envelope import parse_routed
-from switchyard.results import Record, TopicReader, source_of
+from switchyard.core.envelope import parse_routed
+from switchyard.core.results import Record, TopicReader, source_of
 from switchyard.stack.ephemeral import ephemeral_settings
 from switchyard.stack.stack import Stack
 

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from confluent_kafka.admin import AdminClient
 
 from schemas.catalogue import Topic, topic
-from switchyard.admin import RestateAdmin
-from switchyard.bootstrap import create_missing
+from switchyard.core.admin import RestateAdmin
+from switchyard.core.bootstrap import create_missing
 from switchyard.settings import Settings
 
 BENCH = topic("bench-events")

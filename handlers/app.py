@@ -17,7 +17,6 @@ from handlers import (
     bookings,
     deposits,
     fanout,
-    logs,
     machines,
     packages,
     payments,
@@ -29,16 +28,18 @@ from handlers import (
     uploads,
 )
 from handlers.provider_client import ProviderClient
-from handlers.sink import SinkRuntime
-from producers.client import AsyncProducer
-from switchyard.gate import start_gate
-from switchyard.identity import check_exposure, service_identity_keys
-from switchyard.settings import Settings
+from handlers.settings import HandlerSettings
+from schemas.catalogue import CATALOGUE
+from switchyard.core import logs
+from switchyard.core.gate import start_gate
+from switchyard.core.identity import check_exposure, service_identity_keys
+from switchyard.core.kafka import AsyncProducer
+from switchyard.core.sink import SinkRuntime
 
 ServiceDef = restate.Service | restate.VirtualObject | restate.Workflow
 
 
-def services(settings: Settings, runtime: SinkRuntime) -> list[ServiceDef]:
+def services(settings: HandlerSettings, runtime: SinkRuntime) -> list[ServiceDef]:
     # One PaymentService holds the betting deposit (handlers/deposits.py) and the provider
     # payments (handlers/signals.py); each module registers its handlers on it.
     payment_service = restate.Service("PaymentService")
@@ -62,15 +63,15 @@ def services(settings: Settings, runtime: SinkRuntime) -> list[ServiceDef]:
     ]
 
 
-def create_app(settings: Settings | None = None) -> Any:
-    settings = settings or Settings()
+def create_app(settings: HandlerSettings | None = None) -> Any:
+    settings = settings or HandlerSettings()
     logs.configure(settings.service.log_level)
     identity_keys = service_identity_keys(settings.service)
     check_exposure(settings.service, identity_keys)
     producer = AsyncProducer(settings.kafka.client_config(), settings.kafka.results_linger.total_seconds() * 1000)
     atexit.register(producer.close)
-    # The key gate feeds Restate the object and workflow topics (switchyard/gate.py).
-    gate = start_gate(settings.kafka, settings.gate, settings.service.bind, settings.service.workers)
+    # The key gate feeds Restate the object and workflow topics (switchyard/core/gate.py).
+    gate = start_gate(CATALOGUE, settings.kafka, settings.gate, settings.service.bind, settings.service.workers)
     if gate is not None:
         atexit.register(gate.stop)
     app = restate.app(

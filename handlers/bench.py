@@ -13,9 +13,9 @@ from datetime import timedelta
 
 import restate
 
-from handlers.sink import SinkRuntime, body_handler, sink_handler
 from schemas.bench import BenchEvent, BenchTotal, StepsRequest, StepsResult
 from schemas.catalogue import topic
+from switchyard.core.sink import SinkRuntime, body_handler, sink_handler
 
 TOPIC = topic("bench-events")
 COUNTER = "counter"

@@ -19,10 +19,10 @@ from typing import Any
 import restate
 from restate.logging import RestateLoggingFilter
 
-from handlers.sink import SinkRuntime, ingest_object, sink_handler
 from handlers.travel_stubs import TravelApis
 from schemas.bookings import BookingConfirmation, BookingRequest, ChargeRequest, TripStatus
 from schemas.catalogue import topic
+from switchyard.core.sink import SinkRuntime, ingest_object, sink_handler
 
 log = logging.getLogger(__name__)
 # Replay-aware: a handler resumed from its journal does not tell its story twice.

@@ -30,11 +30,11 @@ from typing import Any
 import restate
 from restate.logging import RestateLoggingFilter
 
-from handlers.sink import SinkRuntime, sink_handler
-from handlers.state import TypedSerde
+from handlers.settings import DepositSettings
 from schemas.catalogue import topic
 from schemas.deposits import DepositLimit, DepositRequest, Notice, NoticeKind
-from switchyard.settings import DepositSettings
+from switchyard.core.serde import TypedSerde
+from switchyard.core.sink import SinkRuntime, sink_handler
 
 log = logging.getLogger(__name__)
 # Replay-aware: a handler resumed from its journal does not tell its story twice.

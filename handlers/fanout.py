@@ -21,10 +21,10 @@ from datetime import timedelta
 import restate
 from restate.logging import RestateLoggingFilter
 
-from handlers.sink import SinkRuntime, body_handler, sink_handler
+from handlers.settings import FanOutSettings
 from schemas.catalogue import topic
 from schemas.fanout import FanOutRequest, FanOutResult, Subtask, SubtaskResult
-from switchyard.settings import FanOutSettings
+from switchyard.core.sink import SinkRuntime, body_handler, sink_handler
 
 log = logging.getLogger(__name__)
 # Replay-aware: a handler resumed from its journal does not tell its story twice.

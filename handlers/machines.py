@@ -24,11 +24,11 @@ from typing import Literal
 import restate
 from restate.logging import RestateLoggingFilter
 
-from handlers.sink import SinkRuntime, sink_handler
-from handlers.state import TypedSerde
+from handlers.settings import MachineSettings
 from schemas.catalogue import topic
 from schemas.machines import MachineCommand, MachineResult, MachineState, MachineStatus, Transition
-from switchyard.settings import MachineSettings
+from switchyard.core.serde import TypedSerde
+from switchyard.core.sink import SinkRuntime, sink_handler
 
 log = logging.getLogger(__name__)
 # Replay-aware: a handler resumed from its journal does not tell its story twice.

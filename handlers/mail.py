@@ -1,5 +1,5 @@
 """Outgoing email over SMTP (`EmailSettings`): the stack's local sink in dev and tests
-(`switchyard/stack/smtp.py`), a real server when one is configured."""
+(`switchyard/simulators/smtp.py`), a real server when one is configured."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import smtplib
 from email.message import EmailMessage
 
-from switchyard.settings import EmailSettings
+from handlers.settings import EmailSettings
 
 SMTP_TIMEOUT = 10.0
 

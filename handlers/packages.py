@@ -10,10 +10,10 @@ import logging
 
 import restate
 
-from handlers.sink import SinkRuntime, body_handler, sink_handler
+from handlers.settings import PackageSettings
 from schemas.catalogue import topic
 from schemas.packages import LocationRecorded, LocationUpdate, PackageInfo, PackageRegistration
-from switchyard.settings import PackageSettings
+from switchyard.core.sink import SinkRuntime, body_handler, sink_handler
 
 log = logging.getLogger(__name__)
 TOPIC = topic("package-location-updates")

@@ -25,8 +25,7 @@ from typing import Any, Literal
 import restate
 from restate.logging import RestateLoggingFilter
 
-from handlers.sink import SinkRuntime, body_handler, sink_handler
-from handlers.state import TypedSerde
+from handlers.settings import PaymentStateSettings
 from schemas.catalogue import topic
 from schemas.payments import (
     AccountResult,
@@ -37,7 +36,8 @@ from schemas.payments import (
     PaymentStatus,
     PaymentView,
 )
-from switchyard.settings import PaymentStateSettings
+from switchyard.core.serde import TypedSerde
+from switchyard.core.sink import SinkRuntime, body_handler, sink_handler
 
 log = logging.getLogger(__name__)
 # Replay-aware: a handler resumed from its journal does not tell its story twice.

@@ -12,11 +12,11 @@ from random import Random
 
 import restate
 
-from handlers.sink import SinkRuntime, sink_handler
-from handlers.state import TypedSerde
+from handlers.settings import FeedSettings
 from schemas.catalogue import topic
 from schemas.posts import FeedEntry, PostOutcome, PostStatus, SocialMediaPost
-from switchyard.settings import FeedSettings
+from switchyard.core.serde import TypedSerde
+from switchyard.core.sink import SinkRuntime, sink_handler
 
 log = logging.getLogger(__name__)
 TOPIC = topic("social-media-posts")

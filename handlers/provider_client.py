@@ -1,7 +1,7 @@
 """The payment provider (Stripe) through its own client library.
 
 The API base and keys come from `ProviderSettings`: by default the local simulator
-(`switchyard/stack/provider.py`), with real keys and `api_base=https://api.stripe.com` the
+(`switchyard/simulators/provider.py`), with real keys and `api_base=https://api.stripe.com` the
 same code talks to the provider. Keys stay in `SecretStr` until the library needs them and
 never reach a log line, a result or a dead letter.
 """
@@ -15,8 +15,8 @@ import restate
 import stripe
 from stripe.params import PaymentIntentCreateParams
 
+from handlers.settings import ProviderSettings
 from schemas.signals import CALLBACK_ID, DELAYED_STATUS, Charge, IntentUpdate, PaymentRequest, VerifiedEvent
-from switchyard.settings import ProviderSettings
 
 log = logging.getLogger(__name__)
 

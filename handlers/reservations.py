@@ -19,9 +19,9 @@ from typing import Any
 import restate
 from restate.logging import RestateLoggingFilter
 
-from handlers.sink import Registrar, SinkRuntime, kafka_origin, sink_handler
 from schemas.catalogue import topic
 from schemas.reservations import ProductReservation, ReservationRequest
+from switchyard.core.sink import Registrar, SinkRuntime, kafka_origin, sink_handler
 
 log = logging.getLogger(__name__)
 # Replay-aware: a handler resumed from its journal does not tell its story twice.

@@ -26,7 +26,6 @@ from restate.logging import RestateLoggingFilter
 from restate.serde import BytesSerde
 
 from handlers.provider_client import ProviderClient
-from handlers.sink import SinkRuntime, kafka_origin, sink_handler
 from schemas.catalogue import topic
 from schemas.signals import (
     Charge,
@@ -37,6 +36,7 @@ from schemas.signals import (
     WebhookEvent,
     WebhookReceipt,
 )
+from switchyard.core.sink import SinkRuntime, kafka_origin, sink_handler
 
 log = logging.getLogger(__name__)
 log.addFilter(RestateLoggingFilter())

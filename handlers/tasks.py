@@ -32,11 +32,11 @@ from typing import Any
 import restate
 from restate.logging import RestateLoggingFilter
 
-from handlers.sink import SinkRuntime, sink_handler
-from handlers.state import TypedSerde
+from handlers.settings import TaskSettings
 from schemas.catalogue import topic
 from schemas.tasks import TaskExecution, TaskLedgerView, TaskOutcome, TaskRequest
-from switchyard.settings import TaskSettings
+from switchyard.core.serde import TypedSerde
+from switchyard.core.sink import SinkRuntime, sink_handler
 
 log = logging.getLogger(__name__)
 # Replay-aware: a handler resumed from its journal does not tell its story twice.

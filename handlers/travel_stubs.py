@@ -23,9 +23,9 @@ import restate
 from pydantic import BaseModel
 from restate.logging import RestateLoggingFilter
 
-from handlers.state import TypedSerde
+from handlers.settings import BookingSettings
 from schemas.bookings import CarRequest, ChargeRequest, ChargeState, FlightRequest, ReservationState
-from switchyard.settings import BookingSettings
+from switchyard.core.serde import TypedSerde
 
 log = logging.getLogger(__name__)
 # Replay-aware: a handler resumed from its journal does not tell its story twice.

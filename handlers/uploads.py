@@ -26,7 +26,6 @@ resends it with the same Message-ID, by which a mail system drops the duplicate.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -38,11 +37,11 @@ import restate
 from restate.logging import RestateLoggingFilter
 
 from handlers import mail
-from handlers.sink import SinkRuntime, body_handler, ingest_object, sink_handler
-from handlers.state import TypedSerde
+from handlers.settings import EmailSettings, UploadSettings
 from schemas.catalogue import topic
 from schemas.uploads import EmailReceipt, EmailRequest, MailOrder, UploadRequest, UploadResult
-from switchyard.settings import EmailSettings, UploadSettings
+from switchyard.core.serde import TypedSerde
+from switchyard.core.sink import SinkRuntime, body_handler, ingest_object, sink_handler
 
 log = logging.getLogger(__name__)
 # Replay-aware: a handler resumed from its journal does not tell its story twice.
@@ -56,9 +55,7 @@ BUCKET_BASE = "https://s3-eu-central-1.amazonaws.com"  # the seed's (simulated) 
 
 
 def is_fast(settings: UploadSettings, upload_id: str) -> bool:
-    """The seed's coin toss, as a hash of (speed_seed, uploadId): foreseeable by tests."""
-    digest = hashlib.sha256(f"{settings.speed_seed}/{upload_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < settings.fast_upload_probability
+    return settings.is_fast(upload_id)
 
 
 def eta(settings: UploadSettings, upload_id: str) -> timedelta:

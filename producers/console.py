@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaException
 
-from producers.client import InvalidKeyError, RecordProducer
 from producers.records import too_large, too_large_message
 from schemas.catalogue import TOPICS
+from switchyard.core.kafka import InvalidKeyError, RecordProducer
 
 INPUT_TOPICS = {t.name: t.key for t in TOPICS}  # topic -> what its key means
 

@@ -21,9 +21,9 @@ from typing import Any, Literal
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from producers.client import producer_config
-from switchyard.results import Record, TopicReader
-from switchyard.settings import Settings
+from handlers.settings import HandlerSettings
+from switchyard.core.kafka import producer_config
+from switchyard.core.results import Record, TopicReader
 
 Skew = Literal["uniform", "hot"]
 Source = tuple[str, int, int]  # (topic, partition, offset)
@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         args.count = 10_000
     spec = LoadSpec(args.topic, args.count, args.duration, args.rate, args.keys, args.skew, args.payload_size,
                     args.seed, args.key_prefix, args.results_topic, args.drain_timeout)
-    report = generate_load(Settings().kafka.client_config(), spec, progress_line)
+    report = generate_load(HandlerSettings().kafka.client_config(), spec, progress_line)
     sys.stderr.write("\n")
     summary = report.summary()
     if args.json:

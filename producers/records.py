@@ -13,8 +13,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 
-from producers.client import RecordProducer, encode_key
 from schemas.catalogue import Topic, describe_error
+from switchyard.core.kafka import RecordProducer, encode_key
 
 # librdkafka's default message.max.bytes; the broker refuses larger records too.
 MAX_RECORD_BYTES = 1_000_000

@@ -18,8 +18,8 @@ from urllib.parse import quote
 
 import httpx
 
+from handlers.settings import HandlerSettings
 from schemas.reservations import ReservationRequest
-from switchyard.settings import Settings
 
 
 class ReservationFailed(RuntimeError):
@@ -49,7 +49,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    ingress = args.ingress or Settings().restate.ingress_url
+    ingress = args.ingress or HandlerSettings().restate.ingress_url
     with httpx.Client(base_url=ingress, timeout=60) as http:
         try:
             for reservation_id in args.reservation_ids:

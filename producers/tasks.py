@@ -26,9 +26,9 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
+from handlers.settings import HandlerSettings
 from schemas.catalogue import describe_error, topic
 from schemas.tasks import SubmittedTask, TaskOutcome, TaskRequest
-from switchyard.settings import Settings
 
 TOPIC = topic("task-queue")
 SEND = f"/{TOPIC.service}/{TOPIC.handler}/send"
@@ -53,7 +53,7 @@ def delay_param(delay: timedelta) -> str:
 
 
 def idempotency_key(task_id: str) -> str:
-    """The idempotency key handlers/sink.py gives a `task-queue` record with key ``task_id``."""
+    """The idempotency key switchyard/core/sink.py gives a `task-queue` record with key ``task_id``."""
     return f"{TOPIC.name}/{task_id}"
 
 
@@ -105,7 +105,7 @@ def describe(task_id: str, outcome: TaskOutcome) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    ingress = args.ingress or Settings().restate.ingress_url
+    ingress = args.ingress or HandlerSettings().restate.ingress_url
     task_id = args.task_id or f"task-{uuid.uuid4().hex[:12]}"
     try:
         task = task_of(args.task_name, args.payload)

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import httpx
 from pydantic import ValidationError
 
+from handlers.settings import HandlerSettings
 from schemas.catalogue import describe_error, topic
 from schemas.uploads import EmailRequest, SubmittedUpload, UploadRequest, UploadResult
-from switchyard.settings import Settings
 
 TOPIC = topic("upload-requests")
 RESULT_AS_EMAIL = "resultAsEmail"  # handlers/uploads.py
@@ -113,7 +113,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    settings = Settings()
+    settings = HandlerSettings()
     ingress = args.ingress or settings.restate.ingress_url
     timeout = args.timeout if args.timeout is not None else settings.uploads.sync_timeout.total_seconds()
     try:

@@ -20,10 +20,11 @@ from typing import Any
 import faust
 
 from streams import velocity, views, web
-from switchyard.settings import KafkaSettings, Settings
+from streams.settings import StreamsSettings
+from switchyard.core.settings import KafkaSettings
 
 
-def create_app(settings: Settings, datadir: Path) -> Any:
+def create_app(settings: StreamsSettings, datadir: Path) -> Any:
     s = settings.streams
     host, port = web_address(s.web_bind)
     windows = views.window_sizes(settings)

@@ -22,8 +22,8 @@ from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-d
 
 from schemas.catalogue import TOPICS, topic_for_routed
 from schemas.streams import InvocationIssue, PipelineRow
-from switchyard.admin import ComponentDown, RestateAdmin
-from switchyard.settings import Settings
+from streams.settings import StreamsSettings
+from switchyard.core.admin import ComponentDown, RestateAdmin
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def count_issues(issues: list[InvocationIssue], target: str) -> tuple[int, int]:
 class Collector:
     """Gathers the non-stream half of the pipeline view; ``problems`` says what did not answer."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: StreamsSettings) -> None:
         self.settings = settings
         self.problems: list[str] = []
         self._peeker: Consumer | None = None

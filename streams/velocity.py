@@ -19,7 +19,7 @@ from schemas.catalogue import stream_topic, topic
 from schemas.deposits import DepositRequest
 from schemas.streams import Breach, RiskAlert
 from streams import windows
-from switchyard.settings import Settings
+from streams.settings import StreamsSettings
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class Velocity:
         return alert
 
 
-def register(app: Any, settings: Settings) -> Velocity:
+def register(app: Any, settings: StreamsSettings) -> Velocity:
     s = settings.streams
     size = windows.whole_seconds([s.velocity_window], "streams.velocity_window")[0]
     velocity = Velocity(app, size, Limits(s.velocity_max_count, s.velocity_max_sum))

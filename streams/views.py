@@ -20,7 +20,7 @@ from schemas.catalogue import TOPICS
 from schemas.streams import TrafficView, WindowCounts
 from streams import windows
 from streams.latency import LatencyJoin
-from switchyard.settings import Settings
+from streams.settings import StreamsSettings
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ RESULTS = {t.results: t.name for t in TOPICS}
 DLQS = {t.dlq: t.name for t in TOPICS}
 
 
-def window_sizes(settings: Settings) -> list[int]:
+def window_sizes(settings: StreamsSettings) -> list[int]:
     return windows.whole_seconds(settings.streams.windows, "streams.windows")
 
 
@@ -76,7 +76,7 @@ class Traffic:
         return TrafficView(topic=topic, windowSeconds=size, windows=self.windows_of(topic, size, now))
 
 
-def register(app: Any, settings: Settings) -> Traffic:
+def register(app: Any, settings: StreamsSettings) -> Traffic:
     traffic = Traffic(app, window_sizes(settings), settings.streams.history)
     raw = {"key_serializer": "raw", "value_serializer": "raw"}
 

@@ -20,9 +20,9 @@ from typing import Any
 from schemas.catalogue import TOPICS
 from schemas.streams import PipelineRow, PipelineView
 from streams.pipeline import Collector
+from streams.settings import StreamsSettings
 from streams.velocity import Velocity
 from streams.views import Traffic
-from switchyard.settings import Settings
 
 STATIC = Path(__file__).resolve().parent / "static"
 CONTENT_TYPES = {".html": "text/html", ".js": "application/javascript", ".css": "text/css"}
@@ -53,7 +53,7 @@ def with_windows(rows: list[PipelineRow], traffic: Traffic, size: int, now: floa
     return out
 
 
-def register(app: Any, settings: Settings, traffic: Traffic, velocity: Velocity) -> None:
+def register(app: Any, settings: StreamsSettings, traffic: Traffic, velocity: Velocity) -> None:
     def fail(web: Any, status: int, message: str) -> Any:
         return web.json({"error": message}, status=status)
 

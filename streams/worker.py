@@ -9,7 +9,7 @@ from pathlib import Path
 import faust
 
 from streams.app import create_app
-from switchyard.settings import Settings
+from streams.settings import StreamsSettings
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     datadir = Path(args.datadir)
     datadir.mkdir(parents=True, exist_ok=True)
-    app = create_app(Settings(), datadir)
+    app = create_app(StreamsSettings(), datadir)
     # Faust's Worker parses no arguments of its own here; it runs until SIGTERM/SIGINT.
     faust.Worker(app, loglevel=args.loglevel, workdir=str(datadir)).execute_from_commandline()
 

@@ -97,8 +97,8 @@ def registered_targets() -> set[str]:
     any catalogue topic has none.
     """
     from handlers.app import services
-    from handlers.sink import SinkRuntime
-    from producers.client import AsyncProducer
+    from switchyard.core.kafka import AsyncProducer
+    from switchyard.core.sink import SinkRuntime
     from switchyard.settings import Settings
 
     # The runtime is only stored by the builders, never used: no producer is needed.

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from producers.client import RecordProducer
-from switchyard.results import Record, TopicReader
-from switchyard.settings import Settings
+from handlers.settings import HandlerSettings
+from switchyard.core.kafka import RecordProducer
+from switchyard.core.results import Record, TopicReader
 
 
 class DemoFailed(RuntimeError):
@@ -20,10 +21,12 @@ class DemoFailed(RuntimeError):
 
 @dataclass
 class DemoEnv:
-    settings: Settings
+    settings: HandlerSettings
     producer: RecordProducer
     http: httpx.Client  # base_url = Restate ingress
     say: Callable[[str], None]
+    # Where the local SMTP sink stores mail (the uploads demo shows it); None: not local.
+    mail_dir: Path | None = None
 
     def reader(self, topics: Iterable[str]) -> TopicReader:
         return TopicReader(self.settings.kafka.client_config(), topics)

@@ -14,7 +14,7 @@ import httpx
 from producers.demos.base import DemoEnv, show_dead_letter, show_result
 from schemas.catalogue import topic
 from schemas.signals import PaymentRequest, WebhookEvent
-from switchyard.stack.provider import is_local
+from switchyard.simulators.provider import is_local
 
 PAYMENTS = topic("payment-requests")
 WEBHOOKS = topic("payment-webhooks")

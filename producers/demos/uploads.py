@@ -7,32 +7,29 @@ from __future__ import annotations
 import itertools
 import uuid
 
+from handlers.settings import HandlerSettings
 from producers.demos.base import DemoEnv, show_dead_letter, show_result
 from producers.uploads import describe, upload
 from schemas.catalogue import topic
 from schemas.uploads import UploadRequest
-from switchyard.settings import Settings
-from switchyard.stack.paths import dev_home
+from switchyard.simulators.smtp import is_local, received
 
 TOPIC = topic("upload-requests")
 
 
-def pick(settings: Settings, prefix: str, fast: bool) -> str:
+def pick(settings: HandlerSettings, prefix: str, fast: bool) -> str:
     """An upload id that is fast (or slow): the service's coin toss is a hash of the id."""
-    from handlers.uploads import is_fast  # the service's own toss (imported late: it pulls in restate)
 
-    return next(i for i in (f"{prefix}-{n}" for n in itertools.count()) if is_fast(settings.uploads, i) == fast)
+    return next(i for i in (f"{prefix}-{n}" for n in itertools.count()) if settings.uploads.is_fast(i) == fast)
 
 
 def show_mail(env: DemoEnv, upload_id: str) -> None:
     """The upload's receipts, and each email as the local SMTP sink stored it."""
     receipts = env.call(f"/UploadMailer/{upload_id}/getReceipts")
     env.show(f"{upload_id}: emails sent (UploadMailer/{upload_id}/getReceipts)", receipts)
-    from switchyard.stack.smtp import is_local, received
-
-    if not is_local(env.settings.email):
+    mail_dir = env.mail_dir
+    if mail_dir is None or not is_local(env.settings.email):
         return
-    mail_dir = dev_home(env.settings) / "mail"
     for receipt in receipts:
         for message in received(mail_dir):
             if message["Message-ID"] == receipt["messageId"]:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import os
+import shlex
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -31,20 +35,60 @@ Configuration:
         level: INFO
 """
 
+# Logging for the command-line tools: WARN and above, on stderr.
+TOOLS_LOG4J2 = KAFKA_POM.with_name("tools-log4j2.yaml")
+POM_STAMP = ".pom-sha256"  # in the libs directory: the hash of the pom its jars were fetched for
+
 
 def ensure_jars(libs: Path = KAFKA_LIBS) -> Path:
-    """Fetches the broker's jars with Maven once; later calls reuse them."""
-    if any(libs.glob("kafka_2.13-*.jar")):
+    """Fetches the broker's and tools' jars with Maven once per version of the pom; later calls reuse them."""
+    pom_hash = hashlib.sha256(KAFKA_POM.read_bytes()).hexdigest()
+    stamp = libs / POM_STAMP
+    if any(libs.glob("kafka_2.13-*.jar")) and stamp.is_file() and stamp.read_text().strip() == pom_hash:
         return libs
-    libs.mkdir(parents=True, exist_ok=True)
+    # Into a fresh directory, swapped in whole: no stale jars of an older pom left on the classpath.
+    fresh = libs.with_name(f"{libs.name}.fetching")
+    shutil.rmtree(fresh, ignore_errors=True)
+    fresh.mkdir(parents=True)
     cmd = [
         "mvn", "-q", "-B", "-f", str(KAFKA_POM), "dependency:copy-dependencies",
-        f"-DoutputDirectory={libs}", "-DincludeScope=runtime",
+        f"-DoutputDirectory={fresh}", "-DincludeScope=runtime",
     ]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if result.returncode != 0 or not any(libs.glob("kafka_2.13-*.jar")):
+    if result.returncode != 0 or not any(fresh.glob("kafka_2.13-*.jar")):
         raise StartupError(f"fetching Kafka jars from Maven Central failed:\n{result.stdout}{result.stderr}")
+    (fresh / POM_STAMP).write_text(pom_hash + "\n")
+    shutil.rmtree(libs, ignore_errors=True)
+    fresh.rename(libs)
     return libs
+
+
+def install_console_producer(bin_dir: Path, libs: Path = KAFKA_LIBS) -> Path:
+    """Writes `kafka-console-producer` into bin_dir: Apache Kafka's own ConsoleProducer, run from `libs`."""
+    libs, log4j = libs.resolve(), TOOLS_LOG4J2.resolve()
+    script = f"""\
+#!/usr/bin/env bash
+# Apache Kafka's kafka-console-producer (org.apache.kafka.tools.ConsoleProducer, the broker's version),
+# run from the jars `switchyard fetch` put in {libs}. Written by `switchyard fetch`.
+set -euo pipefail
+jars=({shlex.quote(str(libs))}/kafka-tools-*.jar)
+if [[ ! -e ${{jars[0]}} ]]; then
+  echo "kafka-console-producer: no ${{jars[0]}}; run 'switchyard fetch'" >&2
+  exit 1
+fi
+# KAFKA_HEAP_OPTS and KAFKA_OPTS as Kafka's own scripts take them (word-split on purpose).
+# shellcheck disable=SC2086
+exec java ${{KAFKA_HEAP_OPTS:--Xmx512M}} ${{KAFKA_OPTS:-}} \\
+  -Dlog4j2.configurationFile={shlex.quote(str(log4j))} \\
+  -cp {shlex.quote(f"{libs}/*")} org.apache.kafka.tools.ConsoleProducer "$@"
+"""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    target = bin_dir / "kafka-console-producer"
+    tmp = bin_dir / ".kafka-console-producer.tmp"
+    tmp.write_text(script)
+    tmp.chmod(0o755)
+    os.replace(tmp, target)  # replaces a previous script or symlink itself, never what a symlink points to
+    return target
 
 
 def server_properties(data_dir: Path, host: str, port: int, controller_port: int, partitions: int) -> str:

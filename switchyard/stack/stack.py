@@ -11,17 +11,18 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, SecretStr
 
-from switchyard.bootstrap import BootstrapReport, bootstrap
-from switchyard.identity import ensure_identity
+from schemas.catalogue import CATALOGUE
+from switchyard.core.bootstrap import BootstrapReport, bootstrap
+from switchyard.core.identity import ensure_identity
 from switchyard.settings import Settings
+from switchyard.simulators.provider import is_local
+from switchyard.simulators.smtp import is_local as is_local_smtp
 from switchyard.stack.containers import start_kafka_container, start_restate_container
 from switchyard.stack.kafka import start_broker
 from switchyard.stack.processes import stop_from_pidfiles
-from switchyard.stack.provider import is_local, start_provider
 from switchyard.stack.restate import start_restate
 from switchyard.stack.service import start_service
-from switchyard.stack.smtp import is_local as is_local_smtp
-from switchyard.stack.smtp import start_smtp
+from switchyard.stack.simulators import start_provider, start_smtp
 from switchyard.stack.streams import start_streams
 
 Progress = Callable[[str], None]
@@ -162,7 +163,7 @@ class Stack:
     def bootstrap(self, n: int = 4, total: int = 4) -> BootstrapReport:
         self.progress(f"[{n}/{total}] bootstrap: topics, Kafka cluster, deployment, subscriptions ...")
         start = time.monotonic()
-        report = bootstrap(self.settings)
+        report = bootstrap(self.settings, CATALOGUE)
         for line in report.lines():
             self.progress(f"      {line}")
         self.progress(f"[{n}/{total}] bootstrap done in {time.monotonic() - start:.1f}s")

@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from producers.client import RecordProducer
 from producers.demos.base import DemoEnv
-from switchyard.admin import RestateAdmin
+from switchyard.core.admin import RestateAdmin
+from switchyard.core.kafka import RecordProducer
 from switchyard.settings import Settings
 from switchyard.stack.containers import docker_available
 from switchyard.stack.ephemeral import free_ports
@@ -121,11 +121,12 @@ SceneOutput = Callable[[Callable[[DemoEnv], None]], str]
 
 
 @pytest.fixture
-def scene_output(settings: Settings, ingress: httpx.Client) -> SceneOutput:
+def scene_output(stack: Stack, settings: Settings, ingress: httpx.Client) -> SceneOutput:
     """Runs a demo scene against the session stack and returns what it printed."""
     def run(scene: Callable[[DemoEnv], None]) -> str:
         lines: list[str] = []
-        scene(DemoEnv(settings, RecordProducer(settings.kafka.client_config()), ingress, lines.append))
+        scene(DemoEnv(settings, RecordProducer(settings.kafka.client_config()), ingress, lines.append,
+                      stack.home / "mail"))
         return "\n".join(lines)
 
     return run

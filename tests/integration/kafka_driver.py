@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from producers.client import RecordProducer
 from schemas.catalogue import Topic
-from switchyard.results import Record, TopicReader, source_of
+from switchyard.core.kafka import RecordProducer
+from switchyard.core.results import Record, TopicReader, source_of
 
 __all__ = ["KafkaDriver", "Outcome", "Record", "TopicReader", "group_at_end", "source_of"]
 

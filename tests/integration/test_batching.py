@@ -10,8 +10,8 @@ from collections import Counter
 import httpx
 
 from schemas.catalogue import topic
-from switchyard.admin import RestateAdmin
-from switchyard.results import TopicReader
+from switchyard.core.admin import RestateAdmin
+from switchyard.core.results import TopicReader
 from switchyard.settings import Settings
 from tests.integration.kafka_driver import KafkaDriver, source_of
 

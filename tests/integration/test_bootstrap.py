@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.catalogue import TOPICS
-from switchyard.admin import ComponentDown, RestateAdmin
-from switchyard.bootstrap import bootstrap
+from schemas.catalogue import CATALOGUE, TOPICS
+from switchyard.core.admin import ComponentDown, RestateAdmin
+from switchyard.core.bootstrap import bootstrap
 from switchyard.settings import Settings
 from switchyard.stack.ephemeral import free_ports
 
 
 def test_rerunning_the_bootstrap_changes_nothing(settings: Settings, admin: RestateAdmin) -> None:
     before = sorted((s["id"], s["source"], s["sink"]) for s in admin.subscriptions())
-    report = bootstrap(settings)
+    report = bootstrap(settings, CATALOGUE)
     assert report.topics_created == []
     assert report.cluster == "unchanged"
     assert report.subscriptions_created == []
@@ -44,7 +44,7 @@ def test_restate_down_is_named_with_its_address(settings: Settings) -> None:
     down = settings.model_copy(update={"restate": settings.restate.model_copy(
         update={"admin_url": f"http://127.0.0.1:{port}"})})
     with pytest.raises(ComponentDown, match=f"Restate admin API at http://127.0.0.1:{port}"):
-        bootstrap(down)
+        bootstrap(down, CATALOGUE)
 
 
 def test_kafka_down_is_named_with_its_address(settings: Settings) -> None:
@@ -52,7 +52,7 @@ def test_kafka_down_is_named_with_its_address(settings: Settings) -> None:
     down = settings.model_copy(update={"kafka": settings.kafka.model_copy(
         update={"bootstrap_servers": f"127.0.0.1:{port}"})})
     with pytest.raises(ComponentDown, match=f"Kafka at 127.0.0.1:{port}"):
-        bootstrap(down)
+        bootstrap(down, CATALOGUE)
 
 
 def test_the_bootstrap_retires_a_stale_subscription_of_a_routed_topic(
@@ -62,7 +62,7 @@ def test_the_bootstrap_retires_a_stale_subscription_of_a_routed_topic(
     the catalogue's sink, or halt the subscription once its handler is gone."""
     stale = admin.create_subscription("kafka://my-cluster/machine-commands-routed", "service://BenchCounter/add",
                                       {"auto.offset.reset": "latest"})
-    report = bootstrap(settings)
+    report = bootstrap(settings, CATALOGUE)
     assert "machine-commands-routed -> service://BenchCounter/add" in report.subscriptions_retired
     remaining = {(s["source"], s["sink"]) for s in admin.subscriptions()}
     assert ("kafka://my-cluster/machine-commands-routed", "service://BenchCounter/add") not in remaining

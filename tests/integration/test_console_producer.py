@@ -1,25 +1,50 @@
-"""`kafka-console-producer` works as the seed READMEs use it."""
+"""`kafka-console-producer` on the venv's PATH is Apache Kafka's own, and works as the seed READMEs use it."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import httpx
 
 from schemas.catalogue import topic
-from switchyard.results import TopicReader
+from switchyard.core.results import TopicReader
 from switchyard.settings import Settings
+from switchyard.stack.paths import KAFKA_POM
 
 TOPIC = topic("package-location-updates")
+SCRIPT = Path(sys.executable).parent / "kafka-console-producer"  # what `switchyard fetch` installs
+SEED_ARGS = ["--property", "parse.key=true", "--property", "key.separator=:"]
 
 
 def console_producer(settings: Settings, topic_name: str) -> list[str]:
     """The installed console script, with the seed README's arguments."""
-    script = Path(sys.executable).parent / "kafka-console-producer"
-    return [str(script), "--bootstrap-server", settings.kafka.bootstrap_servers, "--topic", topic_name,
-            "--property", "parse.key=true", "--property", "key.separator=:"]
+    return [str(SCRIPT), "--bootstrap-server", settings.kafka.bootstrap_servers, "--topic", topic_name, *SEED_ARGS]
+
+
+def python_producer(settings: Settings, topic_name: str) -> list[str]:
+    """Switchyard's validating producer (producers.console), with the same arguments."""
+    return [sys.executable, "-m", "producers.console", "--bootstrap-server", settings.kafka.bootstrap_servers,
+            "--topic", topic_name, *SEED_ARGS]
+
+
+def kafka_version() -> str:
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    version = ET.parse(KAFKA_POM).findtext("m:properties/m:kafka.version", namespaces=ns)
+    assert version
+    return version
+
+
+def test_the_script_on_path_is_apache_kafkas_of_the_brokers_version() -> None:
+    version = subprocess.run([str(SCRIPT), "--version"], capture_output=True, text=True, timeout=60, check=False)
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.split() == [kafka_version()]
+    usage = subprocess.run([str(SCRIPT), "--help"], capture_output=True, text=True, timeout=60, check=False)
+    # Kafka's tools print their usage on stderr
+    assert "This tool helps to read data from standard input and publish it to Kafka." in usage.stderr
+    assert "--reader-config" in usage.stderr  # an option only Kafka's ConsoleProducer has
 
 
 def run_console(settings: Settings, stdin: str) -> subprocess.CompletedProcess[str]:
@@ -49,9 +74,9 @@ def test_a_line_without_separator_is_an_error_naming_the_line(settings: Settings
     assert "No key separator found on line number 1" in done.stderr
 
 
-def test_a_key_that_is_not_utf8_is_refused(settings: Settings) -> None:
+def test_a_key_that_is_not_utf8_is_refused_by_the_python_producer(settings: Settings) -> None:
     done = subprocess.run(
-        console_producer(settings, TOPIC.name), input=b"\xff\xfe:{}\n", capture_output=True, timeout=60, check=False
+        python_producer(settings, TOPIC.name), input=b"\xff\xfe:{}\n", capture_output=True, timeout=60, check=False
     )
     assert done.returncode == 1
     assert b"not valid UTF-8" in done.stderr

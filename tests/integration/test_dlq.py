@@ -13,10 +13,10 @@ import pytest
 from confluent_kafka import Producer
 
 from schemas.catalogue import topic
-from schemas.envelope import DlqReason, SourceRecord
-from switchyard import dlq
-from switchyard.dlq import DlqTools, Selection
-from switchyard.results import TopicReader
+from switchyard.core.envelope import DlqReason, SourceRecord
+from switchyard.core.results import TopicReader
+from switchyard.ops import dlq
+from switchyard.ops.dlq import DlqTools, Selection
 from switchyard.settings import Settings
 from switchyard.stack.stack import settings_env
 from tests.integration.kafka_driver import KafkaDriver, source_of

@@ -13,7 +13,7 @@ import httpx
 
 from producers.demos import fanout as demo
 from schemas.catalogue import topic
-from switchyard.admin import RestateAdmin
+from switchyard.core.admin import RestateAdmin
 from switchyard.settings import Settings
 from tests.integration.conftest import SceneOutput
 from tests.integration.kafka_driver import KafkaDriver

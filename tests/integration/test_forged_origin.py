@@ -12,7 +12,7 @@ import json
 import httpx
 
 from schemas.catalogue import topic
-from switchyard.results import TopicReader
+from switchyard.core.results import TopicReader
 from switchyard.settings import Settings
 from tests.integration.kafka_driver import KafkaDriver
 

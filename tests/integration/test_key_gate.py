@@ -16,12 +16,13 @@ import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from schemas.catalogue import Topic, topic
-from switchyard.admin import RestateAdmin
-from switchyard.bootstrap import retire_direct_subscriptions
-from switchyard.gate import KeyGate, takeover_offsets
-from switchyard.results import Record, TopicReader
-from switchyard.settings import GateSettings, Settings
+from schemas.catalogue import CATALOGUE, Topic, topic
+from switchyard.core.admin import RestateAdmin
+from switchyard.core.bootstrap import retire_direct_subscriptions
+from switchyard.core.gate import KeyGate, takeover_offsets
+from switchyard.core.results import Record, TopicReader
+from switchyard.core.settings import GateSettings
+from switchyard.settings import Settings
 from switchyard.stack.stack import Stack
 from tests.examples import example
 from tests.integration.kafka_driver import group_at_end, source_of
@@ -210,7 +211,7 @@ def test_records_stuck_behind_a_bad_key_before_the_gate_are_freed_and_applied_on
     time.sleep(1)
     assert ingress.post(f"/BenchCounter/{key}/get").json()["count"] == 2
     # The bootstrap retires the direct subscription: the gate reads that topic now.
-    retired = retire_direct_subscriptions(admin, settings)
+    retired = retire_direct_subscriptions(admin, settings, CATALOGUE)
     assert f"{BENCH.name} -> {BENCH.sink}" in retired
     assert not any(s["id"] == direct_subscription["id"] for s in admin.subscriptions())
 

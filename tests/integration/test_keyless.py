@@ -10,7 +10,7 @@ from typing import Any
 from confluent_kafka import Producer
 
 from schemas.catalogue import topic
-from switchyard.results import TopicReader
+from switchyard.core.results import TopicReader
 from switchyard.settings import Settings
 from tests.integration.kafka_driver import KafkaDriver, source_of
 

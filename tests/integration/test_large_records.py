@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka import Producer
 
 from schemas.catalogue import Topic, topic
-from switchyard.results import TopicReader
+from switchyard.core.results import TopicReader
 from switchyard.settings import Settings
 from tests.integration.kafka_driver import KafkaDriver, source_of
 

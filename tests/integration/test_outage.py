@@ -13,12 +13,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from producers.client import RecordProducer
 from schemas.catalogue import topic
-from switchyard.admin import RestateAdmin
-from switchyard.cli import cmd_resume
-from switchyard.paused import PausedInvocation, paused
-from switchyard.results import TopicReader
+from switchyard.cli.app import cmd_resume
+from switchyard.core.admin import RestateAdmin
+from switchyard.core.kafka import RecordProducer
+from switchyard.core.results import TopicReader
+from switchyard.ops.paused import PausedInvocation, paused
 from switchyard.settings import Settings
 from switchyard.stack.stack import Stack
 from tests.integration.kafka_driver import KafkaDriver, source_of

@@ -15,7 +15,7 @@ import httpx
 
 from producers.demos import payments as demo
 from schemas.catalogue import topic
-from switchyard.admin import RestateAdmin
+from switchyard.core.admin import RestateAdmin
 from switchyard.settings import Settings
 from tests.integration.conftest import SceneOutput
 from tests.integration.kafka_driver import KafkaDriver, Outcome

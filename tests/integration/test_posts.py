@@ -7,7 +7,7 @@ import json
 import httpx
 
 from schemas.catalogue import topic
-from switchyard.admin import RestateAdmin
+from switchyard.core.admin import RestateAdmin
 from tests.integration.kafka_driver import KafkaDriver
 
 TOPIC = topic("social-media-posts")

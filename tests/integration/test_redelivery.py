@@ -14,8 +14,8 @@ from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartiti
 from confluent_kafka.admin import AdminClient
 
 from schemas.catalogue import topic
-from switchyard.admin import RestateAdmin
-from switchyard.results import TopicReader
+from switchyard.core.admin import RestateAdmin
+from switchyard.core.results import TopicReader
 from switchyard.settings import Settings
 from tests.integration.kafka_driver import KafkaDriver, group_at_end
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from schemas.catalogue import Topic, topic
-from switchyard.admin import RestateAdmin
+from switchyard.core.admin import RestateAdmin
 from switchyard.settings import Settings
 from tests.examples import example, served_topics
 from tests.integration.kafka_driver import KafkaDriver, Outcome
@@ -29,7 +29,7 @@ def outcome_of(o: Outcome) -> tuple[bool, object, dict[str, object]]:
 
 
 def business_invocations(admin: RestateAdmin, t: Topic, key: str) -> list[dict[str, object]]:
-    """The invocations the sink forwarded under the record key (see handlers/sink.py)."""
+    """The invocations the sink forwarded under the record key (see switchyard/core/sink.py)."""
     idempotency_key = f"{t.name}/{key}".replace("'", "''")
     return admin.query(
         f"SELECT id, status FROM sys_invocation WHERE target = '{t.target}' AND idempotency_key = '{idempotency_key}'")

@@ -23,8 +23,8 @@ from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicP
 from confluent_kafka.admin import AdminClient
 
 from schemas.catalogue import Topic, topic
-from switchyard.admin import RestateAdmin
-from switchyard.results import Record, TopicReader, routed_sources
+from switchyard.core.admin import RestateAdmin
+from switchyard.core.results import Record, TopicReader, routed_sources
 from switchyard.settings import Settings
 from tests.integration.kafka_driver import KafkaDriver, Outcome
 

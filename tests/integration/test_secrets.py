@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from schemas.catalogue import TOPICS, companion_topics, topic
-from switchyard.results import Record, TopicReader
+from switchyard.core.results import Record, TopicReader
 from switchyard.settings import Settings
 from switchyard.stack.stack import Stack
 from tests.examples import example, registered_targets

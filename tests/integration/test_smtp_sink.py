@@ -6,7 +6,7 @@ import smtplib
 from email.message import EmailMessage
 
 from switchyard.settings import Settings
-from switchyard.stack.smtp import received
+from switchyard.simulators.smtp import received
 from switchyard.stack.stack import Stack
 
 

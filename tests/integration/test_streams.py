@@ -17,8 +17,8 @@ from schemas.catalogue import TOPICS, stream_topic, topic
 from schemas.streams import RiskAlert
 from streams import histogram
 from streams.windows import window_start
-from switchyard import cli
-from switchyard.results import Record, TopicReader
+from switchyard.cli import app as cli
+from switchyard.core.results import Record, TopicReader
 from switchyard.settings import Settings
 from switchyard.stack.ephemeral import free_ports
 from switchyard.stack.stack import settings_env

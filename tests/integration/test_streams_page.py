@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from schemas.catalogue import topic
-from switchyard.results import TopicReader
+from switchyard.core.results import TopicReader
 from switchyard.settings import Settings
 from tests.integration.kafka_driver import source_of
 from tests.integration.test_streams import await_fresh_window, eventually, produce_at, web_json

@@ -18,7 +18,7 @@ from producers.tasks import attach, idempotency_key, submit
 from producers.tasks import main as submit_command
 from schemas.catalogue import topic
 from schemas.tasks import TaskRequest
-from switchyard.admin import RestateAdmin
+from switchyard.core.admin import RestateAdmin
 from switchyard.settings import Settings
 from tests.integration.conftest import SceneOutput
 from tests.integration.kafka_driver import KafkaDriver

@@ -20,9 +20,9 @@ from producers.uploads import main as upload_command
 from producers.uploads import request_of, upload
 from schemas.catalogue import topic
 from schemas.uploads import UploadRequest
-from switchyard.admin import RestateAdmin
+from switchyard.core.admin import RestateAdmin
 from switchyard.settings import Settings
-from switchyard.stack.smtp import received
+from switchyard.simulators.smtp import received
 from switchyard.stack.stack import Stack
 from tests.integration.conftest import SceneOutput
 from tests.integration.kafka_driver import KafkaDriver

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bench.hops import hops
-from schemas.envelope import ResultRecord, RoutedBatch, RoutedRecord, SourceRecord
-from switchyard.results import Record
+from switchyard.core.envelope import ResultRecord, RoutedBatch, RoutedRecord, SourceRecord
+from switchyard.core.results import Record
 
 
 def record(topic: str, value: bytes, timestamp_ms: int) -> Record:

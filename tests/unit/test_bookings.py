@@ -15,9 +15,9 @@ from restate.handler import handler_from_callable
 
 from handlers import travel_stubs
 from handlers.bookings import Saga, book
+from handlers.settings import BookingSettings
 from handlers.travel_stubs import cancelled, charge_outcome, confirmed, refunded
 from schemas.bookings import BookingConfirmation, BookingRequest, TripStatus
-from switchyard.settings import BookingSettings
 
 SETTINGS = BookingSettings()
 

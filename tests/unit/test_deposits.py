@@ -1,8 +1,8 @@
 import pytest
 
 from handlers.deposits import KEPT_NOTICES, charge_accepted, lowered, notice, restored, with_notice
+from handlers.settings import DepositSettings
 from schemas.deposits import DepositRequest, Notice
-from switchyard.settings import DepositSettings
 
 REQUEST = DepositRequest(walletId="w1", userId="u1", email="ada@example.com", amount=100, paymentMethod="card")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.envelope import SourceRecord
 from schemas.streams import ReplayMarker
-from switchyard import dlq
-from switchyard.dlq import DeadLetter, DlqEntry, DlqError, ReplayReport, Selection, source_topic, table
+from switchyard.core.envelope import SourceRecord
+from switchyard.ops import dlq
+from switchyard.ops.dlq import DeadLetter, DlqEntry, DlqError, ReplayReport, Selection, source_topic, table
 
 
 def entry(partition: int = 0, offset: int = 3, **changes: object) -> DlqEntry:

@@ -5,8 +5,8 @@ import pytest
 from pydantic import ValidationError
 
 from handlers.fanout import aggregate, execute, subtask_duration
+from handlers.settings import FanOutSettings
 from schemas.fanout import MAX_SUBTASKS, FanOutRequest, SubtaskResult, split_subtasks
-from switchyard.settings import FanOutSettings
 
 SETTINGS = FanOutSettings(subtask_min_duration=timedelta(milliseconds=200), subtask_max_duration=timedelta(seconds=2))
 

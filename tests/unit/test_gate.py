@@ -3,8 +3,8 @@
 import pytest
 
 from schemas.catalogue import topic
-from schemas.envelope import RoutedRecord, SourceRecord
-from switchyard.gate import chunks, key_problem
+from switchyard.core.envelope import RoutedRecord, SourceRecord
+from switchyard.core.gate import chunks, key_problem
 
 PACKAGES = topic("package-location-updates")
 

@@ -7,8 +7,8 @@ import pytest
 import yaml
 from restate._internal import PyIdentityVerifier  # type: ignore[import-not-found]
 
-from switchyard.identity import UnsignedExposure, base58, check_exposure, ensure_identity, service_identity_keys
-from switchyard.settings import ServiceSettings
+from switchyard.core.identity import UnsignedExposure, base58, check_exposure, ensure_identity, service_identity_keys
+from switchyard.core.settings import ServiceSettings
 from switchyard.stack.paths import REPO
 
 
@@ -64,7 +64,7 @@ def test_the_identity_dir_gives_the_key_restate_signs_with(tmp_path: Path) -> No
 
 def test_serve_refuses_an_exposed_bind_with_a_one_line_error(monkeypatch: pytest.MonkeyPatch,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    from switchyard import cli
+    from switchyard.cli import app as cli
 
     monkeypatch.setenv("SWITCHYARD_SERVICE__BIND", "0.0.0.0:9080")
     monkeypatch.setattr("os.execv", lambda *a: pytest.fail("served unsigned on 0.0.0.0"))
@@ -78,5 +78,5 @@ def test_docker_compose_wires_the_identity_key_to_restate_and_the_service() -> N
     key_file = restate_env["RESTATE_WORKER__INVOKER__REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE"]
     assert key_file == "/identity/request-identity.pem"
     assert compose["service"]["environment"]["SWITCHYARD_SERVICE__IDENTITY_DIR"] == "/identity"
-    assert compose["identity"]["command"][-2:] == ["switchyard.identity", "/identity"]
+    assert compose["identity"]["command"][-2:] == ["switchyard.core.identity", "/identity"]
     assert "SWITCHYARD_SERVICE__INSECURE_ACCEPT_UNSIGNED" not in compose["service"]["environment"]

@@ -12,8 +12,8 @@ from handlers.machines import (
     refusal,
     with_transition,
 )
+from handlers.settings import MachineSettings
 from schemas.machines import MachineStatus, Transition
-from switchyard.settings import MachineSettings
 
 
 @pytest.mark.parametrize(

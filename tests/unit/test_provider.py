@@ -11,8 +11,8 @@ import httpx
 import pytest
 import stripe
 
-from switchyard.settings import ProviderSettings
-from switchyard.stack.provider import (
+from handlers.settings import ProviderSettings
+from switchyard.simulators.provider import (
     ProviderError,
     Simulator,
     behaviour_of,

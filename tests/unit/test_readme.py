@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from switchyard.topics_table import BEGIN, END, readme_section
+from switchyard.ops.topics_table import BEGIN, END, readme_section
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from producers.client import RecordProducer
 from producers.records import RecordError, from_file, produce, too_large
 from schemas.catalogue import topic
+from switchyard.core.kafka import RecordProducer
 
 PACKAGES = topic("package-location-updates")
 VALUE = b'{"timestamp": "13:00", "location": "Paris"}'

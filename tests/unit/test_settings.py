@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from switchyard.settings import ProviderSettings, Settings
+from handlers.settings import ProviderSettings
+from switchyard.settings import Settings
 
 
 @pytest.mark.parametrize(("raw", "expected"), [

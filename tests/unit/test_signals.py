@@ -9,10 +9,10 @@ import pytest
 import restate
 
 from handlers.provider_client import ProviderClient, payment_params, read_event
+from handlers.settings import ProviderSettings
 from handlers.signals import awakeable_to_resolve, first_answer, http_delivery, looks_like_awakeable_id, settle
 from schemas.signals import Charge, IntentUpdate, PaymentRequest, VerifiedEvent, WebhookEvent
-from switchyard.settings import ProviderSettings
-from switchyard.stack.provider import signature_header
+from switchyard.simulators.provider import signature_header
 
 CALLBACK = "sign_1Cy2MrICDEFP7SiYwBWSQH03nkL-9CqRwAAAAEQ"  # one Restate made
 

@@ -2,8 +2,8 @@
 
 import base64
 
-from handlers.sink import KafkaOrigin, is_repeat
-from schemas.envelope import RoutedBatch, RoutedRecord, SourceRecord
+from switchyard.core.envelope import RoutedBatch, RoutedRecord, SourceRecord
+from switchyard.core.sink import KafkaOrigin, is_repeat
 
 DELIVERY = {"kafka.topic": "package-location-updates", "kafka.partition": "1", "kafka.offset": "7",
             "kafka.timestamp": "1000", "kafka.key": base64.urlsafe_b64encode(b"pkg").decode(),

@@ -6,8 +6,8 @@ import asyncio
 from pathlib import Path
 from types import SimpleNamespace
 
-from switchyard.settings import EmailSettings
-from switchyard.stack.smtp import MailDirHandler, is_local, received
+from handlers.settings import EmailSettings
+from switchyard.simulators.smtp import MailDirHandler, is_local, received
 
 
 def mail(subject: str) -> bytes:

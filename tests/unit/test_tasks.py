@@ -49,7 +49,7 @@ def test_the_simulated_work_reports_on_its_payload() -> None:
 
 
 def test_the_submitter_names_the_task_as_the_kafka_sink_does() -> None:
-    # handlers/sink.py forwards a plain-service record under "<topic>/<record key>".
+    # switchyard/core/sink.py forwards a plain-service record under "<topic>/<record key>".
     assert idempotency_key("task-1") == "task-queue/task-1"
 
 

@@ -4,6 +4,7 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
+from handlers.settings import EmailSettings, UploadSettings
 from handlers.uploads import (
     BUCKET_BASE,
     address,
@@ -18,7 +19,6 @@ from handlers.uploads import (
 )
 from producers.uploads import UploadOutcome, default_email, describe, parse_args, request_of
 from schemas.uploads import EmailReceipt, EmailRequest, SubmittedUpload, UploadRequest, UploadResult
-from switchyard.settings import EmailSettings, UploadSettings
 
 IDS = [f"upload-{n}" for n in range(400)]
 

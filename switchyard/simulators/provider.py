@@ -23,7 +23,7 @@ Test hooks under `/_sim/`: `GET /_sim/intents`, `GET /_sim/events` (with deliver
 statuses) and `POST /_sim/webhooks` to sign (well, badly or not at all) and optionally
 deliver any event: a stored intent's, an arbitrary one, or a re-send of an earlier one.
 
-Run it as `python -m switchyard.stack.provider [--bind host:port]`; settings come from
+Run it as `python -m switchyard.simulators.provider [--bind host:port]`; settings come from
 the environment (`SWITCHYARD_PROVIDER__*`).
 """
 
@@ -37,20 +37,16 @@ import hmac
 import json
 import logging
 import secrets
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 from aiohttp import web
 
-from switchyard.settings import ProviderSettings, Settings
-from switchyard.stack.paths import REPO
-from switchyard.stack.processes import Managed, spawn, wait_until
+from handlers.settings import HandlerSettings, ProviderSettings
 
 log = logging.getLogger(__name__)
 JSON = dict[str, Any]
@@ -377,29 +373,10 @@ def is_local(settings: ProviderSettings) -> bool:
     return bind_address(settings)[0] in ("127.0.0.1", "localhost", "::1")
 
 
-def start_provider(settings: Settings, home: Path, timeout: float) -> tuple[Managed, float]:
-    provider = settings.provider
-    host, port = bind_address(provider)
-    dumped = provider.model_dump(mode="json")
-    # Our own child's environment, never a command line (visible in `ps`) nor a log.
-    dumped.update(secret_key=provider.secret_key.get_secret_value(),
-                  webhook_secret=provider.webhook_secret.get_secret_value())
-    managed = spawn("provider", [sys.executable, "-m", "switchyard.stack.provider", "--bind", f"{host}:{port}"],
-                    home / "run", env={"SWITCHYARD_PROVIDER": json.dumps(dumped)}, cwd=REPO)
-    took = wait_until(managed, f"payment provider simulator at {provider.api_base}",
-                      lambda: _healthy(f"{provider.api_base}/_sim/health"), timeout)
-    return managed, took
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1.0).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def main(argv: list[str] | None = None) -> None:
-    settings = Settings().provider
+    settings = HandlerSettings().provider
     parser = argparse.ArgumentParser(description="the payment provider simulator")
     parser.add_argument("--bind", default="{}:{}".format(*bind_address(settings)))
     args = parser.parse_args(argv)

@@ -19,12 +19,12 @@ and then:
 * failure in handler code -> (a bug, a poison record) retried with backoff through a
   journaled retry budget (`RetrySettings`); once it is spent the record goes to the DLQ
   with the last error, so a poison record never stalls its key. A failing side effect
-  (`ctx.run`) follows restate.toml's retry policy and pauses past it (switchyard/paused.py).
+  (`ctx.run`) follows restate.toml's retry policy and pauses past it (switchyard/ops/paused.py).
 
 Restate does not pass Kafka record headers through; it sets `kafka.*` headers of its own
 on a subscription delivery, and only on one that lacks `x-restate-ingress-path` (see
 `KafkaOrigin.from_headers`) are they believed. Object and workflow topics arrive through
-the key gate (switchyard/gate.py): their value names the source record.
+the key gate (switchyard/core/gate.py): their value names the source record.
 """
 
 from __future__ import annotations
@@ -43,10 +43,10 @@ from pydantic_core import to_jsonable_python
 from restate.handler import handler_from_callable
 from restate.serde import BytesSerde, Serde
 
-from producers.client import AsyncProducer
-from schemas.catalogue import INGEST_HANDLER, Topic, describe_error, topic_for_routed
-from schemas.envelope import DlqReason, ResultError, ResultRecord, SourceRecord, parse_routed
-from switchyard.settings import RetrySettings
+from switchyard.core.catalogue import INGEST_HANDLER, ROUTED_SUFFIX, Topic, describe_error
+from switchyard.core.envelope import DlqReason, ResultError, ResultRecord, SourceRecord, parse_routed
+from switchyard.core.kafka import AsyncProducer
+from switchyard.core.settings import RetrySettings
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class KafkaOrigin:
         """The source records of a delivery with their values: a delivery from a key gate's
         routed topic names them in its value (one RoutedRecord, or a RoutedBatch of one
         key's consecutive records); any other delivery is its own source."""
-        if topic_for_routed(self.topic) is None:
+        if not self.topic.endswith(ROUTED_SUFFIX):
             return [(self, raw)]
         return [(replace(self, topic=envelope.source.topic, partition=envelope.source.partition,
                          offset=envelope.source.offset, timestamp_ms=envelope.timestamp_ms), envelope.value)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemas.catalogue import TOPICS, Topic
-from switchyard.admin import RestateAdmin
+from switchyard.core.admin import RestateAdmin
 
 PAUSED_SQL = """
 SELECT id, target_service_name, target_handler_name, target_service_key, last_failure, retry_count

@@ -4,7 +4,7 @@ here, one `.eml` file per message in `<stack home>/mail/`, instead of in someone
 With `SWITCHYARD_EMAIL__SMTP_HOST` pointing at a real server (not loopback) the stack
 starts no sink and the handlers send through that server unchanged.
 
-Run it as `python -m switchyard.stack.smtp --bind host:port --dir DIR`.
+Run it as `python -m switchyard.simulators.smtp --bind host:port --dir DIR`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import email.policy
 import logging
 import os
 import signal
-import sys
 import time
 from email.message import EmailMessage
 from pathlib import Path
@@ -23,10 +22,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from switchyard.settings import EmailSettings, Settings
-from switchyard.stack.paths import REPO
-from switchyard.stack.processes import Managed, spawn, wait_until
-from switchyard.stack.service import listening
+from handlers.settings import EmailSettings, HandlerSettings
 
 log = logging.getLogger(__name__)
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -67,14 +63,6 @@ def received(mail_dir: Path) -> list[EmailMessage]:
     return messages
 
 
-def start_smtp(settings: Settings, home: Path, timeout: float) -> tuple[Managed, float]:
-    s = settings.email
-    mail_dir = home / "mail"
-    managed = spawn("smtp", [sys.executable, "-m", "switchyard.stack.smtp", "--bind", f"{s.smtp_host}:{s.smtp_port}",
-                             "--dir", str(mail_dir)], home / "run", cwd=REPO)
-    took = wait_until(managed, f"SMTP sink at {s.smtp_host}:{s.smtp_port}",
-                      lambda: listening(s.smtp_host, s.smtp_port), timeout)
-    return managed, took
 
 
 def serve(host: str, port: int, mail_dir: Path) -> None:
@@ -90,10 +78,10 @@ def serve(host: str, port: int, mail_dir: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    settings = Settings().email
+    settings = HandlerSettings().email
     parser = argparse.ArgumentParser(description="a local SMTP sink writing each message to a file")
     parser.add_argument("--bind", default=f"{settings.smtp_host}:{settings.smtp_port}")
-    parser.add_argument("--dir", default=str(REPO / ".stack" / "dev" / "mail"))
+    parser.add_argument("--dir", required=True, help="where each received message is stored")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter

@@ -15,17 +15,9 @@ from typing import Any
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from schemas.catalogue import (
-    COMPANION_MAX_BYTES,
-    TOPICS,
-    Topic,
-    all_topic_names,
-    companion_topics,
-    topic,
-    topic_for_routed,
-)
-from switchyard.admin import ComponentDown, RestateAdmin
-from switchyard.settings import Settings
+from switchyard.core.admin import ComponentDown, RestateAdmin
+from switchyard.core.catalogue import COMPANION_MAX_BYTES, Catalogue, Topic
+from switchyard.core.settings import CoreSettings
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +41,19 @@ class BootstrapReport:
         ]
 
 
-def ensure_topics(settings: Settings) -> list[str]:
+def ensure_topics(settings: CoreSettings, catalogue: Catalogue) -> list[str]:
     admin = AdminClient({**settings.kafka.client_config(), "log_level": "0"})
     try:
         admin.list_topics(timeout=10)
     except KafkaException as exc:
         raise ComponentDown(f"Kafka at {settings.kafka.bootstrap_servers} is not reachable ({exc})") from None
-    return create_missing(admin, all_topic_names(), settings.kafka.topic_partitions, settings.kafka.replication_factor)
+    return create_missing(admin, catalogue.all_topic_names(), settings.kafka.topic_partitions,
+                          settings.kafka.replication_factor, catalogue)
 
 
-def create_missing(admin: AdminClient, names: list[str], partitions: int, replication: int) -> list[str]:
+def create_missing(
+    admin: AdminClient, names: list[str], partitions: int, replication: int, catalogue: Catalogue | None = None
+) -> list[str]:
     """Creates those of ``names`` that do not exist yet, returns them once all ``names`` have leaders.
 
     Companion topics take records as large as their input's plus headers (the key gate's
@@ -68,7 +63,8 @@ def create_missing(admin: AdminClient, names: list[str], partitions: int, replic
     existing = admin.list_topics(timeout=10).topics
     missing = [name for name in names if name not in existing]
     if missing:
-        new = [NewTopic(name, _partitions(name, existing, partitions), replication, config=_config(name))
+        new = [NewTopic(name, _partitions(catalogue, name, existing, partitions), replication,
+                        config=_config(catalogue, name))
                for name in missing]
         for future in admin.create_topics(new).values():
             try:
@@ -80,15 +76,15 @@ def create_missing(admin: AdminClient, names: list[str], partitions: int, replic
     return missing
 
 
-def _partitions(name: str, existing: dict[str, Any], default: int) -> int:
-    source = topic_for_routed(name)
+def _partitions(catalogue: Catalogue | None, name: str, existing: dict[str, Any], default: int) -> int:
+    source = catalogue.topic_for_routed(name) if catalogue is not None else None
     if source is not None and source.name in existing:
         return max(default, len(existing[source.name].partitions))
     return default
 
 
-def _config(name: str) -> dict[str, str]:
-    if name in companion_topics() or topic_for_routed(name) is not None:
+def _config(catalogue: Catalogue | None, name: str) -> dict[str, str]:
+    if catalogue is None or name in catalogue.companion_topics() or catalogue.topic_for_routed(name) is not None:
         return {"max.message.bytes": str(COMPANION_MAX_BYTES)}
     return {}
 
@@ -104,7 +100,7 @@ def await_leaders(admin: AdminClient, names: list[str], timeout: float = 30.0) -
         time.sleep(0.2)
 
 
-def ensure_cluster(admin: RestateAdmin, settings: Settings) -> str:
+def ensure_cluster(admin: RestateAdmin, settings: CoreSettings) -> str:
     properties = settings.kafka.client_config()
     current = admin.kafka_cluster(settings.kafka.cluster_name)
     if current is None:
@@ -116,11 +112,13 @@ def ensure_cluster(admin: RestateAdmin, settings: Settings) -> str:
     return "unchanged"
 
 
-def ensure_subscriptions(admin: RestateAdmin, settings: Settings, handlers: set[str]) -> list[str]:
+def ensure_subscriptions(
+    admin: RestateAdmin, settings: CoreSettings, catalogue: Catalogue, handlers: set[str]
+) -> list[str]:
     """Subscribes each topic's subscribed topic (a gated topic's routed twin) to its sink."""
     present = {(s["source"], s["sink"]) for s in admin.subscriptions()}
     created = []
-    for t in TOPICS:
+    for t in catalogue.topics:
         source = f"kafka://{settings.kafka.cluster_name}/{t.subscribed_topic}"
         if (source, t.subscription_sink) in present:
             continue
@@ -132,7 +130,7 @@ def ensure_subscriptions(admin: RestateAdmin, settings: Settings, handlers: set[
     return created
 
 
-def retire_direct_subscriptions(admin: RestateAdmin, settings: Settings) -> list[str]:
+def retire_direct_subscriptions(admin: RestateAdmin, settings: CoreSettings, catalogue: Catalogue) -> list[str]:
     """Deletes Restate subscriptions that read a gated topic itself (a stack bootstrapped
     before the key gate, or the seeds' curl) once the gate has taken the topic over: such
     a subscription halts on the first binary key and delivers every record a second time.
@@ -142,12 +140,12 @@ def retire_direct_subscriptions(admin: RestateAdmin, settings: Settings) -> list
     retired = []
     for sub in admin.subscriptions():
         name = topic_name_of(sub["source"], settings.kafka.cluster_name)
-        routed = topic_for_routed(name)
+        routed = catalogue.topic_for_routed(name)
         if routed is not None and sub["sink"] != routed.subscription_sink:
             admin.delete_subscription(sub["id"])
             retired.append(f"{name} -> {sub['sink']}")
             continue
-        t = gated_by_name(name)
+        t = gated_by_name(catalogue, name)
         if t is not None and gate_has_taken_over(kafka, settings.gate.group_id, t.name):
             admin.delete_subscription(sub["id"])
             retired.append(f"{t.name} -> {sub['sink']}")
@@ -160,9 +158,9 @@ def topic_name_of(source: str, cluster: str) -> str:
     return source.removeprefix(prefix) if source.startswith(prefix) else ""
 
 
-def gated_by_name(name: str) -> Topic | None:
+def gated_by_name(catalogue: Catalogue, name: str) -> Topic | None:
     try:
-        t = topic(name)
+        t = catalogue.topic(name)
     except KeyError:
         return None
     return t if t.gated else None
@@ -177,9 +175,9 @@ def gate_has_taken_over(kafka: AdminClient, group: str, topic_name: str) -> bool
     return any(tp.topic == topic_name and tp.offset >= 0 for tp in committed or [])
 
 
-def bootstrap(settings: Settings) -> BootstrapReport:
+def bootstrap(settings: CoreSettings, catalogue: Catalogue) -> BootstrapReport:
     report = BootstrapReport()
-    report.topics_created = ensure_topics(settings)
+    report.topics_created = ensure_topics(settings, catalogue)
     admin = RestateAdmin(settings.restate.admin_url)
     try:
         report.cluster = ensure_cluster(admin, settings)
@@ -187,8 +185,8 @@ def bootstrap(settings: Settings) -> BootstrapReport:
         services = deployment.get("services", [])
         report.services = sorted(s["name"] for s in services)
         handlers = {f"{s['name']}/{h['name']}" for s in services for h in s.get("handlers", [])}
-        report.subscriptions_created = ensure_subscriptions(admin, settings, handlers)
-        report.subscriptions_retired = retire_direct_subscriptions(admin, settings)
+        report.subscriptions_created = ensure_subscriptions(admin, settings, catalogue, handlers)
+        report.subscriptions_retired = retire_direct_subscriptions(admin, settings, catalogue)
     finally:
         admin.close()
     return report

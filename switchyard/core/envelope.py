@@ -97,7 +97,7 @@ class RoutedRecord(BaseModel):
 class RoutedBatch(BaseModel):
     """The value of a `<topic>-routed` record holding several consecutive input records of
     one key (one partition, offset order): Restate runs them in one invocation, each with
-    its own outcome (`gate.batch_records`; handlers/sink.py)."""
+    its own outcome (`gate.batch_records`; switchyard/core/sink.py)."""
 
     model_config = ConfigDict(frozen=True)
 

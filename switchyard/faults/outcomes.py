@@ -19,7 +19,7 @@ from typing import Any
 from confluent_kafka import Producer
 
 from schemas.catalogue import Topic
-from switchyard.results import Record, TopicReader, source_of
+from switchyard.core.results import Record, TopicReader, source_of
 
 Source = tuple[str, int, int]  # topic, partition, offset of an input record
 

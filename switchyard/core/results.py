@@ -15,7 +15,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
-from schemas.envelope import parse_routed
+from switchyard.core.envelope import parse_routed
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def source_of(record: Record) -> tuple[str, int, int]:
 
 def routed_sources(record: Record) -> list[tuple[str, int, int]]:
     """The input records (topic, partition, offset) a `-routed` record carries: one, or a
-    batch of one key's (schemas.envelope.parse_routed)."""
+    batch of one key's (switchyard.core.envelope.parse_routed)."""
     return [(e.source.topic, e.source.partition, e.source.offset) for e in parse_routed(record.value or b"{}")]
 
 

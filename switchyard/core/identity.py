@@ -15,7 +15,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from switchyard.settings import LOOPBACK, ServiceSettings
+from switchyard.core.settings import LOOPBACK, ServiceSettings
 
 PRIVATE_KEY_FILE = "request-identity.pem"
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -96,12 +96,12 @@ def check_exposure(service: ServiceSettings, keys: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m switchyard.identity DIR`: makes the key pair in DIR (docker-compose's first step)."""
+    """`python -m switchyard.core.identity DIR`: makes the key pair in DIR (docker-compose's first step)."""
     import sys
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m switchyard.identity DIR", file=sys.stderr)
+        print("usage: python -m switchyard.core.identity DIR", file=sys.stderr)
         return 2
     print(ensure_identity(Path(args[0])).public_key)
     return 0

@@ -9,7 +9,7 @@ So Restate does not read those topics. The gate does, exactly once (a Kafka tran
 holds the copies, the dead letters and the consumed offsets), and writes
 
 * a record whose key can be an object key to `<topic>-routed`, same partition and key,
-  its value wrapped with its source (`schemas.envelope.RoutedRecord`), where Restate's
+  its value wrapped with its source (`switchyard.core.envelope.RoutedRecord`), where Restate's
   subscription (read_committed) picks it up;
 * any other record to `<topic>-dlq`, original key and value bytes, reason in headers.
 
@@ -39,9 +39,9 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
-from schemas.catalogue import COMPANION_MAX_BYTES, Topic, gated_topics, topic
-from schemas.envelope import DlqReason, RoutedBatch, RoutedRecord, SourceRecord
-from switchyard.settings import GateSettings, KafkaSettings
+from switchyard.core.catalogue import COMPANION_MAX_BYTES, Catalogue, Topic
+from switchyard.core.envelope import DlqReason, RoutedBatch, RoutedRecord, SourceRecord
+from switchyard.core.settings import GateSettings, KafkaSettings
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +82,13 @@ class KeyGate:
     """Copies gated topics to their routed twins, dead-lettering unroutable keys."""
 
     def __init__(
-        self, kafka: KafkaSettings, gate: GateSettings, transactional_id: str, topics: list[Topic] | None = None
+        self, kafka: KafkaSettings, gate: GateSettings, transactional_id: str, topics: list[Topic]
     ) -> None:
         self.kafka = kafka
         self.settings = gate
         self.transactional_id = transactional_id
-        self.topics = topics if topics is not None else gated_topics()
+        self.topics = topics
+        self._by_name = {t.name: t for t in topics}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.routed = 0
@@ -186,7 +187,7 @@ class KeyGate:
                 err = msg.error()
                 if err is not None:
                     raise KafkaException(err)
-                t = topic(msg.topic() or "")
+                t = self._by_name[msg.topic() or ""]
                 envelope = self._admit(producer, t, msg)
                 if envelope is None:
                     dead += 1
@@ -270,9 +271,12 @@ def _abort(producer: Producer) -> None:
         log.warning("aborting the gate's transaction failed (%s); the broker will time it out", exc)
 
 
-def start_gate(kafka: KafkaSettings, gate: GateSettings, bind: str, workers: int = 1) -> KeyGate | None:
-    if not gate.enabled or not gated_topics():
+def start_gate(
+    catalogue: Catalogue, kafka: KafkaSettings, gate: GateSettings, bind: str, workers: int = 1
+) -> KeyGate | None:
+    topics = catalogue.gated_topics()
+    if not gate.enabled or not topics:
         return None
-    running = KeyGate(kafka, gate, gate.transactional_id or default_transactional_id(bind, workers))
+    running = KeyGate(kafka, gate, gate.transactional_id or default_transactional_id(bind, workers), topics)
     running.start()
     return running

@@ -16,22 +16,22 @@ import httpx
 
 from producers import packages as package_events
 from producers import posts as post_events
-from producers.client import RecordProducer
 from producers.demos import SCENES
 from producers.demos.base import DemoEnv, DemoFailed
 from producers.records import RecordError, from_file, produce
-from schemas.catalogue import TOPICS, topic
-from switchyard.admin import ComponentDown, RestateAdmin
-from switchyard.bootstrap import bootstrap
-from switchyard.identity import UnsignedExposure, check_exposure, service_identity_keys
-from switchyard.paused import paused, resume, select
+from schemas.catalogue import CATALOGUE, TOPICS, topic
+from switchyard.core.admin import ComponentDown, RestateAdmin
+from switchyard.core.bootstrap import bootstrap
+from switchyard.core.identity import UnsignedExposure, check_exposure, service_identity_keys
+from switchyard.core.kafka import RecordProducer
+from switchyard.ops.paused import paused, resume, select
+from switchyard.ops.topics_table import topics_table
 from switchyard.settings import Settings
-from switchyard.stack.kafka import ensure_jars
+from switchyard.stack.kafka import ensure_jars, install_console_producer
 from switchyard.stack.paths import REPO, dev_home, restate_cli_binary, restate_server_binary
 from switchyard.stack.processes import StartupError, process_state
 from switchyard.stack.service import service_command
 from switchyard.stack.stack import ORDER, Stack
-from switchyard.topics_table import topics_table
 
 
 def component_states(settings: Settings) -> dict[str, tuple[str, int]]:
@@ -53,6 +53,7 @@ def running(settings: Settings) -> dict[str, int]:
 def cmd_fetch(settings: Settings, args: argparse.Namespace) -> int:
     libs = ensure_jars()
     print(f"Kafka jars: {libs} ({len(list(libs.glob('*.jar')))} jars)")
+    print(f"{install_console_producer(Path(sys.executable).parent, libs)}: Apache Kafka's ConsoleProducer")
     bin_dir = Path(sys.executable).parent
     for binary in (restate_server_binary(), restate_cli_binary()):
         if not binary.exists():
@@ -70,7 +71,7 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     alive = running(settings)
     if alive:
         print(f"already running: {', '.join(f'{n} (pid {p})' for n, p in alive.items())}; bootstrapping again")
-        for line in bootstrap(settings).lines():
+        for line in bootstrap(settings, CATALOGUE).lines():
             print(f"  {line}")
         return 0
     start = time.monotonic()
@@ -165,7 +166,7 @@ def cmd_pipeline(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_bootstrap(settings: Settings, args: argparse.Namespace) -> int:
-    for line in bootstrap(settings).lines():
+    for line in bootstrap(settings, CATALOGUE).lines():
         print(line)
     return 0
 
@@ -176,7 +177,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     producer = RecordProducer(settings.kafka.client_config())
     failed = []
     with httpx.Client(base_url=settings.restate.ingress_url, timeout=60) as http:
-        env = DemoEnv(settings, producer, http, print)
+        env = DemoEnv(settings, producer, http, print, dev_home(settings) / "mail")
         for name in scenes:
             print(f"\n=== {name} " + "=" * max(0, 60 - len(name)))
             start = time.monotonic()
@@ -250,7 +251,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_faults(settings: Settings, args: argparse.Namespace) -> int:
     """Kill, freeze, cut off and poison each part under load on a private stack; report the damage."""
-    from switchyard.faults import SCENARIOS, Timings, run_suite
+    from switchyard.faults.suite import SCENARIOS, Timings, run_suite
 
     names = args.only or list(SCENARIOS)
     keys, rate, timings = ((10, 100.0, Timings(warmup=2.0, downtime=1.0)) if args.quick

@@ -30,10 +30,10 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 from pydantic import BaseModel, ConfigDict
 
-from producers.client import producer_config
 from schemas.catalogue import TOPICS, Topic
-from schemas.envelope import DlqReason, SourceRecord
 from schemas.streams import ReplayMarker
+from switchyard.core.envelope import DlqReason, SourceRecord
+from switchyard.core.kafka import producer_config
 from switchyard.settings import Settings
 
 READ_TIMEOUT = 30.0  # seconds to read a DLQ or marker topic up to its end

@@ -28,12 +28,12 @@ from typing import Any
 
 import httpx
 
-from producers.client import RecordProducer
 from schemas.catalogue import topic
-from switchyard.admin import RestateAdmin
-from switchyard.fault_outcomes import OutcomeLedger, PoisonProducer, Source
-from switchyard.paused import paused, resume
-from switchyard.results import TopicReader
+from switchyard.core.admin import RestateAdmin
+from switchyard.core.kafka import RecordProducer
+from switchyard.core.results import TopicReader
+from switchyard.faults.outcomes import OutcomeLedger, PoisonProducer, Source
+from switchyard.ops.paused import paused, resume
 from switchyard.settings import Settings
 from switchyard.stack.stack import Stack
 

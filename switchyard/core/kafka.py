@@ -14,7 +14,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from pydantic import BaseModel
 
-from schemas.catalogue import COMPANION_MAX_BYTES
+from switchyard.core.catalogue import COMPANION_MAX_BYTES
 
 Headers = Sequence[tuple[str, str | bytes | None]]
 
@@ -122,7 +122,7 @@ class AsyncProducer:
 
     def __init__(self, client: Mapping[str, str], linger_ms: float = 5.0) -> None:
         # Dead letters carry the input's bytes plus headers: a record the broker took must
-        # fit (companion topics are created with the same limit, switchyard/bootstrap.py).
+        # fit (companion topics are created with the same limit, switchyard/core/bootstrap.py).
         self._producer = Producer(producer_config(
             client, **{"linger.ms": f"{linger_ms:g}", "message.max.bytes": str(COMPANION_MAX_BYTES)}))
         self._closed = threading.Event()

@@ -1,0 +1,259 @@
+"""The core's configuration, from the environment (prefix ``SWITCHYARD_``, nested with ``__``).
+
+Each layer adds its own sections on top of ``CoreSettings`` (``handlers.settings``,
+``streams.settings``, ``switchyard.settings``); every section refuses keys it does not
+know, and addresses are checked when they are read, not when they are first used.
+``load`` turns a bad value into one line naming the environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "SWITCHYARD_"
+ENV_DELIMITER = "__"
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+_NUMBER = re.compile(r"\s*[0-9]+(\.[0-9]*)?\s*")
+
+
+def _seconds_if_number(value: Any) -> Any:
+    """`SWITCHYARD_UPLOADS__SYNC_TIMEOUT=5` means 5 s: pydantic reads a number as seconds
+    but a numeric *string* (all an environment variable can be) only as ISO 8601."""
+    return float(value) if isinstance(value, str) and _NUMBER.fullmatch(value) else value
+
+
+def split_host_port(address: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:9092`` for IPv6; ``:9080`` binds every interface) as a pair;
+    ValueError says what is wrong."""
+    host, sep, port = address.strip().rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or " " in host:
+        raise ValueError(f"expected host:port, got {address!r}")
+    return host.strip("[]"), int(port)
+
+
+def host_port(url: str) -> tuple[str, int]:
+    """The host and port of an http(s) URL; the scheme's port when it names none."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected an http(s)://host[:port] URL, got {url!r}")
+    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _host_port(value: str) -> str:
+    split_host_port(value)
+    return value
+
+
+def _host_ports(value: str) -> str:
+    for address in value.split(","):
+        split_host_port(address)
+    return value
+
+
+def _url(value: str) -> str:
+    host_port(value)
+    return value.rstrip("/")
+
+
+def _log_level(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+# A duration: seconds (`5`, `0.5`) or ISO 8601 (`PT5S`, `P1D`).
+Duration = Annotated[timedelta, BeforeValidator(_seconds_if_number)]
+HostPort = Annotated[str, AfterValidator(_host_port)]
+HostPorts = Annotated[str, AfterValidator(_host_ports)]  # a comma-separated list, as Kafka takes it
+HttpUrl = Annotated[str, AfterValidator(_url)]
+LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_log_level)]
+
+
+class Section(BaseModel):
+    """A settings section: an unknown key is a typo, and is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class KafkaSettings(Section):
+    bootstrap_servers: HostPorts = "127.0.0.1:9092"
+    cluster_name: str = "my-cluster"
+    topic_partitions: int = Field(default=1, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    # Security and other librdkafka properties, passed to every client and to Restate's
+    # cluster registration, e.g. SWITCHYARD_KAFKA__PROPERTIES='{"security.protocol": "SASL_SSL"}'.
+    properties: dict[str, str] = Field(default_factory=dict)
+    # Consumer options of each Restate subscription. A short session timeout lets a
+    # restarted restate-server rejoin its consumer groups in seconds rather than waiting
+    # out the dead member's 45 s default.
+    # read_committed: the key gate writes the routed topics in transactions.
+    subscription_options: dict[str, str] = Field(default_factory=lambda: {
+        "auto.offset.reset": "earliest", "session.timeout.ms": "6000", "heartbeat.interval.ms": "1500",
+        "isolation.level": "read_committed",
+    })
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    # How long the service's result/DLQ producer waits to batch. Each handler awaits its
+    # record's acknowledgement, so on one key this wait is paid per record: 0.5 ms instead
+    # of librdkafka's 5 ms took a single key from ≈ 68 to ≈ 102 records/s in the benchmark;
+    # across many keys batches form anyway (docs/benchmarks.md).
+    results_linger: Duration = timedelta(microseconds=500)
+
+    def client_config(self) -> dict[str, str]:
+        """librdkafka properties shared by every producer, consumer and admin client."""
+        config = {"bootstrap.servers": self.bootstrap_servers, **self.properties}
+        if self.sasl_username is not None:
+            config["sasl.username"] = self.sasl_username
+        if self.sasl_password is not None:
+            config["sasl.password"] = self.sasl_password.get_secret_value()
+        return config
+
+    @property
+    def first_address(self) -> tuple[str, int]:
+        return split_host_port(self.bootstrap_servers.split(",")[0])
+
+
+class RestateSettings(Section):
+    admin_url: HttpUrl = "http://127.0.0.1:9070"
+    ingress_url: HttpUrl = "http://127.0.0.1:8080"
+    # Where restate-server reaches the Python service (what gets registered).
+    deployment_url: HttpUrl = "http://127.0.0.1:9080"
+
+
+class RetrySettings(Section):
+    """How long a Kafka record's transient failures (a bug, an outage) are retried before
+    the record goes to its topic's DLQ with the last error: retries end, keys never stall.
+    Keep max_attempts below restate.toml's default-retry-policy max-attempts."""
+
+    max_attempts: int = Field(default=8, ge=1)
+    initial_interval: Duration = timedelta(milliseconds=200)
+    max_interval: Duration = timedelta(seconds=5)
+    # Fault drills: records with these keys fail with a simulated outage on every attempt.
+    poison_keys: list[str] = Field(default_factory=list)
+
+
+class GateSettings(Section):
+    """The key gate (switchyard/core/gate.py) in front of object and workflow topics."""
+
+    # Off, nothing copies the gated topics to their routed twins and Restate sees none of
+    # their records: only for a deployment that runs the gate elsewhere.
+    enabled: bool = True
+    group_id: str = "switchyard-gate"
+    # Defaults to one per host and service port (stable across restarts).
+    transactional_id: str | None = None
+    max_batch: int = Field(default=500, ge=1)
+    # Up to this many consecutive records of one key (read in one batch) travel as one
+    # routed record to an object topic's handler: one invocation, one state load and one
+    # result publish for all of them, each record still with its own outcome, in order.
+    # 1 = one invocation per record. Workflow topics always go one record at a time.
+    # A batch ends where the gate's read ends, so light traffic still goes one by one; a
+    # key's backlog goes up to this many at a time (one key alone: ~150 -> ~4,600 rec/s).
+    batch_records: int = Field(default=100, ge=1, le=1000)
+    # An open transaction of a crashed or frozen gate blocks its partitions for Restate
+    # (read_committed) until the broker aborts it after this long.
+    transaction_timeout: Duration = timedelta(seconds=10)
+
+
+class ServiceSettings(Section):
+    bind: HostPort = "127.0.0.1:9080"
+    workers: int = Field(default=1, ge=1)
+    # The HTTP/2 server in front of the handlers. granian (Rust hyper) spends about a third
+    # less CPU per record than hypercorn's pure-Python h2 (docs/benchmarks.md); hypercorn
+    # stays selectable: SWITCHYARD_SERVICE__SERVER=hypercorn.
+    server: Literal["granian", "hypercorn"] = "granian"
+    # Restate request-identity public keys (publickeyv1_...): the service refuses any
+    # request not signed with one of them.
+    identity_keys: list[str] = Field(default_factory=list)
+    # Or a directory holding restate-server's signing key (request-identity.pem, made there
+    # if missing): its public key is added to identity_keys (docker-compose uses this).
+    identity_dir: Path | None = None
+    # With no identity key, a service bound off loopback refuses to start: anyone who can
+    # reach it could run any handler. This opt-out is for a network you trust alone.
+    insecure_accept_unsigned: bool = False
+    log_level: LogLevel = "INFO"
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return split_host_port(self.bind)
+
+
+class CoreSettings(BaseSettings):
+    """What the core needs: Kafka, Restate, the service, the retry budget, the key gate."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_DELIMITER, env_file=".env", extra="ignore"
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    restate: RestateSettings = Field(default_factory=RestateSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    retries: RetrySettings = Field(default_factory=RetrySettings)
+    gate: GateSettings = Field(default_factory=GateSettings)
+
+    @cached_property
+    def admin_address(self) -> tuple[str, int]:
+        return host_port(self.restate.admin_url)
+
+    @cached_property
+    def ingress_address(self) -> tuple[str, int]:
+        return host_port(self.restate.ingress_url)
+
+    @cached_property
+    def kafka_address(self) -> tuple[str, int]:
+        return self.kafka.first_address
+
+
+class SettingsError(Exception):
+    """A setting that cannot be used, said in one line naming its environment variable."""
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load(cls: type[S], **overrides: Any) -> S:
+    """``cls()`` from the environment, or SettingsError with one line per bad value. A
+    class that declares every section (``owns_all_sections``) also refuses a
+    ``SWITCHYARD_*`` variable naming no section."""
+    try:
+        settings = cls(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(describe_settings_error(exc)) from None
+    if getattr(cls, "owns_all_sections", False):
+        unknown = unknown_sections(os.environ, set(cls.model_fields))
+        if unknown:
+            raise SettingsError("; ".join(f"{name}: no such section (known: {', '.join(sorted(cls.model_fields))})"
+                                          for name in unknown))
+    return settings
+
+
+def unknown_sections(environ: Mapping[str, str], sections: set[str]) -> list[str]:
+    """The ``SWITCHYARD_*`` variables whose first part names none of ``sections``."""
+    return sorted(name for name in environ if name.upper().startswith(ENV_PREFIX)
+                  and name[len(ENV_PREFIX):].split(ENV_DELIMITER)[0].lower() not in sections)
+
+
+def env_name(loc: tuple[int | str, ...]) -> str:
+    return ENV_PREFIX + ENV_DELIMITER.join(str(part).upper() for part in loc)
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        name = env_name(loc)
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{name}: unknown setting (a typo?)")
+        else:
+            value = err.get("input")
+            shown = "" if isinstance(value, dict | BaseModel) else f"={value!r}"
+            lines.append(f"{name}{shown}: {err['msg']}")
+    return "; ".join(lines)
