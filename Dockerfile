@@ -7,7 +7,7 @@ COPY handlers handlers
 COPY producers producers
 COPY streams streams
 COPY switchyard switchyard
-COPY hypercorn.toml restate.toml ./
+COPY LICENSE restate.toml ./
 RUN pip install --no-cache-dir .
 EXPOSE 9080
 # Off loopback the service refuses unsigned requests unless it has Restate's identity key

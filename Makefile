@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml package.json tools/kafka/pom.xml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev,bench]"
 	npm ci --no-fund --no-audit --loglevel=error
-	$(PY) -m switchyard.cli.app fetch
+	$(VENV)/bin/switchyard fetch
 	bash tools/ensure_chromium.sh
 	touch $(STAMP)
 
@@ -36,8 +36,9 @@ test: setup
 	$(VENV)/bin/pytest
 
 bench: setup  # the benchmark suite (docs/benchmarks.md); `make bench ARGS=--quick` in under 3 minutes
-	$(VENV)/bin/switchyard-bench $(ARGS)
+	$(VENV)/bin/switchyard bench $(ARGS)
 
-lint: setup
+lint: setup  # style, types, and the layers' import contract (docs/architecture.md)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports

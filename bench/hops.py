@@ -5,12 +5,11 @@ Starts a private stack (as the benchmark does), offers ``--rate`` records/s to
 input -> `-routed` (the gate: read, copy, transaction) and `-routed` -> result (Restate:
 subscription, invocation, result record), from the records' own Kafka timestamps.
 
-    python -m bench.hops --rate 200 --seconds 6
+    switchyard hops --rate 200 --seconds 6
 """
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import tempfile
 from pathlib import Path
@@ -43,12 +42,8 @@ def hops(routed: list[Record], results: list[Record]) -> dict[str, dict[str, flo
             "routed -> result (Restate)": latency_summary(restate)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.hops", description=__doc__.splitlines()[0])
-    p.add_argument("--rate", type=float, default=200.0, help="offered records/s (default 200)")
-    p.add_argument("--seconds", type=float, default=6.0, help="how long to offer them (default 6)")
-    p.add_argument("--keys", type=int, default=1000, help="keys the records spread over (default 1000)")
-    args = p.parse_args(argv)
+def measure(rate: float, seconds: float, keys: int) -> int:
+    """`switchyard hops`: the split at ``rate`` records/s for ``seconds`` over ``keys`` keys."""
     home = Path(tempfile.mkdtemp(prefix="switchyard-hops-"))
     stack = Stack(ephemeral_settings(home, streams={"enabled": False}), home, progress=print)
     try:
@@ -56,19 +51,16 @@ def main(argv: list[str] | None = None) -> int:
         client = stack.settings.kafka.client_config()
         generate_load(client, LoadSpec(BENCH.name, count=300, keys=100, key_prefix="warm-"))
         with TopicReader(client, [BENCH.routed]) as routed, TopicReader(client, [BENCH.results]) as results:
-            report = generate_load(client, LoadSpec(BENCH.name, duration=args.seconds, rate=args.rate,
-                                                    keys=args.keys, key_prefix="hop-"))
+            report = generate_load(client, LoadSpec(BENCH.name, duration=seconds, rate=rate,
+                                                    keys=keys, key_prefix="hop-"))
             copies = routed.collect(lambda rs: False, timeout=3.0, idle=1.0)
             outcomes = results.collect(lambda rs: False, timeout=3.0, idle=1.0)
     finally:
         stack.stop()
         shutil.rmtree(home, ignore_errors=True)
-    print(f"\n{report.produced} records at {args.rate:g} rec/s over {args.keys} keys")
+    print(f"\n{report.produced} records at {rate:g} rec/s over {keys} keys")
     print(f"  end to end                  {report.summary()['latency_ms']}")
     for name, summary in hops(copies, outcomes).items():
         print(f"  {name:27} {summary}")
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

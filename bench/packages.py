@@ -3,6 +3,7 @@ worker reading along (the comparison rows run without it; it reads every topic).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,7 @@ import httpx
 
 from bench.procs import cpu_seconds, tree
 from schemas.catalogue import topic
+from switchyard.core.poll import poll_until
 from switchyard.stack.stack import Stack, settings_env
 from switchyard.stack.streams import start_streams
 
@@ -52,9 +54,13 @@ def stream_worker(stack: Stack, home: Path) -> Iterator[int | None]:
 
 
 def settle(pid: int, timeout: float = SETTLE_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        before = cpu_seconds(tree(pid))
-        time.sleep(2.0)
-        if cpu_seconds(tree(pid)) - before < 2.0 * IDLE_SHARE:
-            return
+    """Until the worker idles (caught up), or ``timeout``: the run goes ahead either way."""
+    with contextlib.suppress(TimeoutError):
+        poll_until(lambda: idle(pid), timeout, 0.0, "the stream worker to catch up")
+
+
+def idle(pid: int, seconds: float = 2.0) -> bool:
+    """The process tree used less than IDLE_SHARE of a core over the next ``seconds``."""
+    before = cpu_seconds(tree(pid))
+    time.sleep(seconds)
+    return cpu_seconds(tree(pid)) - before < seconds * IDLE_SHARE

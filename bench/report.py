@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from switchyard.core.text import render_table
+
 
 def results_document(runs: list[dict[str, Any]], workflow: dict[str, dict[str, Any]], meta: dict[str, Any],
                      memory: dict[str, Any] | None = None, soak: dict[str, Any] | None = None,
@@ -62,13 +64,10 @@ def _cpu(run: dict[str, Any]) -> str:
 
 
 def table(doc: dict[str, Any]) -> str:
-    head = (f"{'system':11} {'scenario':17} {'keys':>6} {'parts':>5} {'records':>8} {'rec/s':>8} "
-            f"{'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}  cpu ms/record")
-    lines = [head, "-" * len(head)]
-    for r in doc["runs"]:
-        lat = r["latency_ms"]
-        lines.append(f"{r['system']:11} {r['scenario']:17} {r['keys']:>6} {r['partitions']:>5} {r['records']:>8} "
-                     f"{r['throughput_rps']:>8.0f} {lat['p50']:>8.0f} {lat['p99']:>8.0f} {lat['max']:>8.0f}  {_cpu(r)}")
+    head = ("system", "scenario", "keys", "parts", "records", "rec/s", "p50 ms", "p99 ms", "max ms", "cpu ms/record")
+    rows = [(r["system"], r["scenario"], r["keys"], r["partitions"], r["records"], f"{r['throughput_rps']:.0f}",
+             *(f"{r['latency_ms'][q]:.0f}" for q in ("p50", "p99", "max")), _cpu(r)) for r in doc["runs"]]
+    lines = [render_table(head, rows, right=range(2, 9))]
     for name, value in doc["ratios"].items():
         lines.append(f"throughput {name}: {value if value is not None else 'n/a'}")
     for system, cap in doc.get("capacity", {}).items():

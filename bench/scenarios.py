@@ -56,7 +56,7 @@ class Bench:
              rate: float | None = None, record: bool = True) -> LoadReport:
         p = self.plan
         spec = LoadSpec(source, count, duration, rate, keys, "uniform", p.payload_size, p.seed, prefix, results,
-                        p.drain_timeout)
+                        p.drain_timeout, records_of=BENCH.name)
         label = f"{system}/{scenario} keys={keys} p={partitions}"
         cpu = CpuMeter({**meter, "loadgen": os.getpid()})
         load_before = load_average()

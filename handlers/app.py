@@ -1,12 +1,14 @@
 """The one `restate.app(...)` call: every example's services in one ASGI app.
 
 granian (or hypercorn, `service.server`) serves it through the `create_app` factory;
-settings come from the environment.
+settings come from the environment. `GET /metrics` on the same port is the service's
+Prometheus metrics (switchyard/core/metrics.py, docs/metrics.md).
 """
 
 from __future__ import annotations
 
 import atexit
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -34,6 +36,8 @@ from switchyard.core import logs
 from switchyard.core.gate import start_gate
 from switchyard.core.identity import check_exposure, service_identity_keys
 from switchyard.core.kafka import AsyncProducer
+from switchyard.core.metrics import is_metrics_request, metrics_app
+from switchyard.core.settings import SettingsError, load
 from switchyard.core.sink import SinkRuntime
 
 ServiceDef = restate.Service | restate.VirtualObject | restate.Workflow
@@ -64,7 +68,12 @@ def services(settings: HandlerSettings, runtime: SinkRuntime) -> list[ServiceDef
 
 
 def create_app(settings: HandlerSettings | None = None) -> Any:
-    settings = settings or HandlerSettings()
+    if settings is None:
+        try:
+            settings = load(HandlerSettings)
+        except SettingsError as exc:
+            # The server's worker would print a long traceback; one line says it all.
+            sys.exit(f"switchyard service: error: {exc}")
     logs.configure(settings.service.log_level)
     identity_keys = service_identity_keys(settings.service)
     check_exposure(settings.service, identity_keys)
@@ -84,10 +93,25 @@ def create_app(settings: HandlerSettings | None = None) -> Any:
             gate.stop()
         producer.close()
 
-    return with_lifespan(app, shutdown)
+    return with_lifespan(with_metrics(app), shutdown)
 
 
 Asgi = Callable[[Any, Any, Any], Awaitable[None]]
+
+
+def with_metrics(app: Asgi, metrics: Asgi | None = None) -> Asgi:
+    """``app`` with ``GET /metrics`` answered before it: a Prometheus scraper has no
+    Restate signature, so this path is open to whoever reaches the service's port. It
+    shows topic names, counts and latencies, nothing of the records (docs/metrics.md)."""
+    responder = metrics or metrics_app()
+
+    async def serve(scope: Any, receive: Any, send: Any) -> None:
+        if is_metrics_request(scope):
+            await responder(scope, receive, send)
+        else:
+            await app(scope, receive, send)
+
+    return serve
 
 
 def with_lifespan(app: Asgi, on_shutdown: Callable[[], None]) -> Asgi:

@@ -1,137 +1,62 @@
-"""`kafka-console-producer`: Kafka's console producer, for the seed READMEs' demo steps.
+"""Lines of ``key<separator>json`` as records: `switchyard produce TOPIC --file F` (``-``
+for standard input), as the seed READMEs type them into a console producer.
 
-    kafka-console-producer --bootstrap-server localhost:9092 --topic social-media-posts \\
-        --property parse.key=true --property key.separator=:
+    printf 'package1:{"timestamp": "2024-10-10 13:00", "location": "Paris"}\\n' \\
+        | switchyard produce package-location-updates --file -
 
-Reads records from standard input, one per line, as Kafka's own does. Unlike Kafka's, it
-refuses a key that is not valid UTF-8 (Restate would stall that partition), a record
-without key on a Switchyard input topic, and a value over Kafka's size limit, naming the
-line.
+Every line is checked before any record is sent, and a refusal names the line: a line
+without a key (a Switchyard input topic is keyed: without one every record would share
+one), a key that is not UTF-8 (Restate would stall that partition), a value over Kafka's
+size limit, and (unless told not to) a value its topic's schema refuses.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import json
+from collections.abc import Callable
 
-from confluent_kafka import KafkaException
-
-from producers.records import too_large, too_large_message
-from schemas.catalogue import TOPICS
-from switchyard.core.kafka import InvalidKeyError, RecordProducer
-
-INPUT_TOPICS = {t.name: t.key for t in TOPICS}  # topic -> what its key means
+from producers.records import MAX_RECORD_BYTES, RecordError, check, too_large_message
+from switchyard.core.catalogue import Topic
+from switchyard.core.kafka import InvalidKeyError, encode_key
 
 
-@dataclass(frozen=True)
-class LineFormat:
-    parse_key: bool = False
-    key_separator: bytes = b"\t"
-    ignore_error: bool = False
-
-
-class LineError(ValueError):
-    pass
-
-
-def parse_properties(pairs: Iterable[str]) -> LineFormat:
-    props: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep:
-            raise LineError(f"--property {pair!r}: expected name=value")
-        props[name.strip()] = value
-    known = {"parse.key", "key.separator", "ignore.error"}
-    unknown = set(props) - known
-    if unknown:
-        raise LineError(f"--property {sorted(unknown)[0]}: not supported (supported: {', '.join(sorted(known))})")
-    return LineFormat(
-        parse_key=props.get("parse.key", "false").lower() == "true",
-        key_separator=props.get("key.separator", "\t").encode(),
-        ignore_error=props.get("ignore.error", "false").lower() == "true",
-    )
-
-
-def split_line(line: bytes, fmt: LineFormat, number: int) -> tuple[bytes | None, bytes]:
-    if not fmt.parse_key:
-        return None, line
-    key, sep, value = line.partition(fmt.key_separator)
-    if not sep:
-        if fmt.ignore_error:
-            return None, line
-        raise LineError(f"No key separator found on line number {number}: '{line.decode(errors='replace')}'")
-    return key, value
-
-
-def records(stream: Iterable[bytes], fmt: LineFormat) -> Iterator[tuple[int, bytes | None, bytes]]:
-    for number, raw in enumerate(stream, start=1):
-        line = raw.rstrip(b"\r\n")
-        if not line:
+def read_lines(data: bytes, topic: Topic, separator: str = ":", validate: bool = True,
+               where: Callable[[int], str] = lambda n: f"line {n}") -> list[tuple[str, bytes]]:
+    """The records of ``data``, one per non-blank line; RecordError names the first bad line
+    (``where(n)`` says how)."""
+    sep = separator.encode()
+    out = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        line = raw.removesuffix(b"\r")
+        if not line.strip():
             continue
-        key, value = split_line(line, fmt, number)
-        yield number, key, value
+        out.append(parse_line(line, topic, sep, validate, where(number)))
+    return out
 
 
-def send_line(producer: RecordProducer, topic: str, key: bytes | None, value: bytes) -> str | None:
-    """Sends one record; returns why it was refused, if it was.
-
-    Switchyard's input topics need a UTF-8 key (the object or idempotency key): without
-    one, every unkeyed record would share a key; with bytes that are not UTF-8, Restate
-    stops the topic's subscription at that record.
-    """
-    if key is None:
-        if topic in INPUT_TOPICS:
-            return (f"no key: {topic} is keyed by {INPUT_TOPICS[topic]} "
-                    "(use --property parse.key=true --property key.separator=:)")
-        producer.send_unkeyed(topic, value)
-        return None
+def parse_line(line: bytes, topic: Topic, sep: bytes, validate: bool, where: str) -> tuple[str, bytes]:
+    key, found, value = line.partition(sep)
+    if not found or _is_json_document(line):
+        raise RecordError(f"{where}: no key: {topic.name} is keyed by {topic.key} "
+                          f"(lines are KEY{sep.decode()}JSON)")
     try:
-        producer.send(topic, key, value)
+        text = encode_key(key).decode("utf-8")
+        encode_key(text)  # not empty
     except InvalidKeyError as exc:
-        return f"{exc} (key {key!r})"
-    except KafkaException as exc:
-        if not too_large(exc):
-            raise
-        return too_large_message(len(value))
-    return None
+        raise RecordError(f"{where}: {exc} (key {key!r})") from None
+    if len(value) > MAX_RECORD_BYTES:
+        raise RecordError(f"{where}: {too_large_message(len(value))}")
+    if validate:
+        check(topic, text, value, where)
+    return text, value
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="kafka-console-producer", description=__doc__.splitlines()[0])
-    parser.add_argument("--bootstrap-server", required=True, help="host:port of the Kafka broker(s)")
-    parser.add_argument("--topic", required=True)
-    parser.add_argument("--property", action="append", default=[], help="parse.key, key.separator, ignore.error")
-    parser.add_argument("--producer-property", action="append", default=[], help="any librdkafka property")
-    args = parser.parse_args(argv)
+def _is_json_document(line: bytes) -> bool:
+    """A whole JSON object or array: a value typed without its key."""
+    if line.lstrip()[:1] not in (b"{", b"["):
+        return False
     try:
-        fmt = parse_properties(args.property)
-        extra = dict(p.split("=", 1) for p in args.producer_property)
-    except (LineError, ValueError) as exc:
-        parser.error(str(exc))
-    producer = RecordProducer({"bootstrap.servers": args.bootstrap_server, **extra})
-    interactive = sys.stdin.isatty()
-    stream = sys.stdin.buffer
-    try:
-        if interactive:
-            print(">", end="", flush=True)
-        for number, key, value in records(stream, fmt):
-            refused = send_line(producer, args.topic, key, value)
-            if refused is not None:
-                print(f"line {number}: {refused}; record not sent", file=sys.stderr)
-                return 1
-            if interactive:
-                print(">", end="", flush=True)
-    except LineError as exc:
-        print(f"ERROR {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        pass
-    finally:
-        producer.flush()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        json.loads(line)
+    except ValueError:
+        return False
+    return True

@@ -3,27 +3,29 @@
 Each record's latency is its result's Kafka timestamp minus its own (both CreateTime,
 stamped by producers on this machine), joined by the result's ``source`` coordinates
 against the offsets the delivery reports gave. The benchmark (bench/run.py) and the fault
-suite call :func:`generate_load`; ``switchyard-load`` is the command-line face.
+suite call :func:`generate_load`; ``switchyard load`` is the command-line face.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import random
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from confluent_kafka import KafkaError, Message, Producer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from handlers.settings import HandlerSettings
+from schemas.catalogue import CATALOGUE
+from switchyard.core.catalogue import Sample
 from switchyard.core.kafka import producer_config
-from switchyard.core.results import Record, TopicReader
+from switchyard.core.results import Record, TopicReader, source_of
 
 Skew = Literal["uniform", "hot"]
 Source = tuple[str, int, int]  # (topic, partition, offset)
@@ -82,36 +84,19 @@ def per_second(times: list[float], start: float) -> list[int]:
     return buckets
 
 
-def pad_to(text: str, size: int) -> str:
-    return text + "x" * max(0, size - len(text))
-
-
-PayloadBuilder = Callable[[int, int], dict[str, Any]]  # (record number, payload size) -> value
-
-PAYLOADS: dict[str, PayloadBuilder] = {
-    "bench-events": lambda n, size: {"amount": 1, "pad": pad_to("", size - 24)},
-    "social-media-posts": lambda n, size: {"content": pad_to(f"post {n}", min(size, 10_000)), "metadata": "public"},
-    "package-location-updates": lambda n, size: {
-        "location": pad_to(f"{n} Main Street, Paris", min(size, 1_000)), "timestamp": "2024-10-10 13:00"},
-    "product-reservations": lambda n, size: {"reservationId": f"r{n}"},
-    "trip-bookings": lambda n, size: {
-        "flights": {"flightId": f"f{n}", "passengerName": "Ada"},
-        "car": {"pickupLocation": "Paris", "rentalDate": "2024-10-10"},
-        "paymentInfo": {"cardNumber": "4242424242424242", "amount": 10.0}},
-    "machine-commands": lambda n, size: {"action": "setUp" if n % 2 == 0 else "tearDown"},
-    "payment-commands": lambda n, size: {"action": "makePayment", "accountId": "acc", "amountCents": 100},
-    "task-queue": lambda n, size: {"taskName": f"task{n}", "payload": pad_to("", size - 30)},
-    "fanout-tasks": lambda n, size: {"description": "a,b,c"},
-    "upload-requests": lambda n, size: {"email": "bench@example.com"},
-    "payment-requests": lambda n, size: {"paymentMethodId": "pm_card_visa", "amount": 100},
-    "wallet-deposits": lambda n, size: {
-        "walletId": "w", "userId": "u", "email": "bench@example.com", "amount": 1, "paymentMethod": "card"},
-}
-
-
-def payload_builder(topic: str) -> PayloadBuilder:
-    """The value generator of a catalogue topic; other topics (bench peers) get bench events."""
-    return PAYLOADS.get(topic, PAYLOADS["bench-events"])
+def sample_of(name: str) -> Sample:
+    """The records to send to the catalogue topic ``name``: its entry's sample. ValueError
+    for an unknown topic and for one without a sample, rather than records that would all
+    be dead-lettered."""
+    try:
+        t = CATALOGUE.topic(name)
+    except KeyError as exc:
+        raise ValueError(exc.args[0]) from None
+    if t.sample is None:
+        having = ", ".join(t.name for t in CATALOGUE.topics if t.sample is not None)
+        raise ValueError(f"{name}: no sample record to send (a valid {t.value.__name__} needs what only the "
+                         f"deployment has, such as a signing secret); topics with one: {having}")
+    return t.sample
 
 
 # --- running a load --------------------------------------------------------------------
@@ -130,10 +115,18 @@ class LoadSpec:
     key_prefix: str = "k"
     results_topic: str | None = None  # default: <topic>-results
     drain_timeout: float = 60.0  # give up waiting for results after this long without one
+    # The catalogue topic whose sample records to send (default: ``topic``): the benchmark's
+    # variant and peer topics carry bench-events' records.
+    records_of: str | None = None
 
     def __post_init__(self) -> None:
         if self.count is None and self.duration is None:
             raise ValueError("give a record count or a duration")
+        sample_of(self.records_of or self.topic)
+
+    @property
+    def sample(self) -> Sample:
+        return sample_of(self.records_of or self.topic)
 
     @property
     def results(self) -> str:
@@ -155,6 +148,12 @@ class Snapshot:
         lat = latency_summary(self.latencies_ms[-5000:])
         return (f"{self.elapsed:6.1f}s produced {self.produced:>8} ({rate:7.0f}/s)  results {self.results:>8} "
                 f"({done:7.0f}/s)  latency p50 {lat['p50']:.0f} ms p99 {lat['p99']:.0f} ms")
+
+    def figures(self) -> str:
+        """What the progress bar shows beside the records produced: results and latency."""
+        done = self.results / self.elapsed if self.elapsed else 0.0
+        lat = latency_summary(self.latencies_ms[-5000:])
+        return f"results {self.results} ({done:.0f}/s) p50 {lat['p50']:.0f} ms p99 {lat['p99']:.0f} ms"
 
 
 @dataclass
@@ -242,8 +241,7 @@ class _Joiner:
 
 def _source_of(record: Record) -> Source:
     try:
-        src = record.json()["source"]
-        return str(src["topic"]), int(src["partition"]), int(src["offset"])
+        return source_of(record)
     except (ValueError, KeyError, TypeError):
         return "", -1, -1
 
@@ -273,7 +271,7 @@ def _produce_all(producer: Producer, spec: LoadSpec, report: LoadReport, joiner:
                  show: Callable[[], None]) -> None:
     rng = random.Random(spec.seed)
     choose = key_chooser(spec.keys, spec.skew, rng, spec.key_prefix)
-    build = payload_builder(spec.topic)
+    build = spec.sample
     report.start = time.time()
     start = time.monotonic()
     next_show = start
@@ -291,7 +289,7 @@ def _produce_all(producer: Producer, spec: LoadSpec, report: LoadReport, joiner:
         if wait > 0.001:
             producer.poll(min(wait, 0.05))  # serve delivery reports while pacing
             continue
-        value = json.dumps(build(n, spec.payload_size)).encode()
+        value = build(n, spec.payload_size).model_dump_json().encode()
         try:
             producer.produce(spec.topic, key=choose().encode(), value=value, on_delivery=delivered)
         except BufferError:
@@ -337,42 +335,26 @@ def progress_line(snapshot: Snapshot) -> None:
     sys.stderr.flush()
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="switchyard-load", description=__doc__.splitlines()[0])
-    p.add_argument("--topic", default="bench-events", help="input topic (default bench-events)")
-    p.add_argument("--count", type=int, help="records to produce")
-    p.add_argument("--duration", type=float, help="seconds to produce for")
-    p.add_argument("--rate", type=float, help="offered records/s (default: as fast as possible)")
-    p.add_argument("--keys", type=int, default=100, help="number of distinct keys")
-    p.add_argument("--skew", choices=["uniform", "hot"], default="uniform",
-                   help=f"hot: {HOT_FRACTION * 100:.0f}%% of the keys take {HOT_SHARE * 100:.0f}%% of the records")
-    p.add_argument("--payload-size", type=int, default=100, help="approximate value size in bytes")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--key-prefix", default="k")
-    p.add_argument("--results-topic", help="default: <topic>-results")
-    p.add_argument("--drain-timeout", type=float, default=60.0)
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    return p
+@contextmanager
+def progress_display(spec: LoadSpec) -> Iterator[Callable[[Snapshot], None]]:
+    """How a run shows its progress on stderr: on a terminal a rich progress bar (records
+    of the count, or seconds of the duration) with the snapshot's figures; elsewhere (a
+    log, CI) today's plain line. Either ends with its line left in place."""
+    if not sys.stderr.isatty():
+        try:
+            yield progress_line
+        finally:
+            sys.stderr.write("\n")
+        return
+    by_count = spec.count is not None
+    columns = (TextColumn("{task.description}"), BarColumn(bar_width=24),
+               MofNCompleteColumn() if by_count else TimeElapsedColumn(),
+               TextColumn("{task.fields[figures]}", markup=False))
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        task = bar.add_task(spec.topic, total=spec.count if by_count else spec.duration, figures="")
 
+        def show(snapshot: Snapshot) -> None:
+            done = snapshot.produced if by_count else min(snapshot.elapsed, spec.duration or 0.0)
+            bar.update(task, completed=done, figures=snapshot.figures())
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    if args.count is None and args.duration is None:
-        args.count = 10_000
-    spec = LoadSpec(args.topic, args.count, args.duration, args.rate, args.keys, args.skew, args.payload_size,
-                    args.seed, args.key_prefix, args.results_topic, args.drain_timeout)
-    report = generate_load(HandlerSettings().kafka.client_config(), spec, progress_line)
-    sys.stderr.write("\n")
-    summary = report.summary()
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        lat = summary["latency_ms"]
-        print(f"{report.produced} produced, {report.results} results, {report.missing} missing; "
-              f"throughput {summary['throughput_rps']} records/s; latency ms p50 {lat['p50']} p90 {lat['p90']} "
-              f"p99 {lat['p99']} max {lat['max']}")
-    return 0 if report.missing == 0 and not report.errors else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+        yield show

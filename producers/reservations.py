@@ -1,6 +1,6 @@
-"""`switchyard-reserve`: the seed's durable-RPC client (MyClient) as a command.
+"""`switchyard reserve`: the seed's durable-RPC client (MyClient) as a command.
 
-    switchyard-reserve product1 res-1 res-2 res-1
+    switchyard reserve product1 res-1 res-2 res-1
 
 Each reservation is a durable RPC over HTTP, `POST /ProductService/{productId}/reserve`,
 with the reservation id as the `idempotency-key` header, as the seed's client does:
@@ -11,14 +11,10 @@ through `product-reservations` with that id are the same reservation.
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Sequence
 from urllib.parse import quote
 
 import httpx
 
-from handlers.settings import HandlerSettings
 from schemas.reservations import ReservationRequest
 
 
@@ -37,29 +33,3 @@ def reserve(http: httpx.Client, product_id: str, reservation_id: str) -> bool:
     if response.status_code != 200:
         raise ReservationFailed(f"{product_id}/{reservation_id}: HTTP {response.status_code}: {response.text}")
     return bool(response.json())
-
-
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="switchyard-reserve", description=__doc__.splitlines()[0])
-    parser.add_argument("product_id")
-    parser.add_argument("reservation_ids", nargs="+", metavar="reservation_id")
-    parser.add_argument("--ingress", help="Restate ingress URL (default: settings' restate.ingress_url)")
-    return parser.parse_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    ingress = args.ingress or HandlerSettings().restate.ingress_url
-    with httpx.Client(base_url=ingress, timeout=60) as http:
-        try:
-            for reservation_id in args.reservation_ids:
-                granted = reserve(http, args.product_id, reservation_id)
-                print(f"{args.product_id} {reservation_id}: {'reserved' if granted else 'refused'} ({granted})")
-        except (ReservationFailed, httpx.HTTPError) as exc:
-            print(f"switchyard-reserve: {exc}", file=sys.stderr)
-            return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

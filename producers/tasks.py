@@ -1,6 +1,6 @@
-"""`switchyard-submit`: the seed's TaskSubmitter as a command.
+"""`switchyard submit`: the seed's TaskSubmitter as a command.
 
-    switchyard-submit resize '{"image": "cat.png"}' --id task-1 --delay 10s
+    switchyard submit resize '{"image": "cat.png"}' --id task-1 --delay 10s
 
 Each task is a one-way send, `POST /AsyncTaskWorker/runTask/send?delay=10s`, with the
 task id as its idempotency key, in the form the Kafka sink gives a `task-queue` record
@@ -14,19 +14,14 @@ and answers at once with the invocation id; the same id again is answered
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import sys
-import uuid
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from pydantic import ValidationError
 
-from handlers.settings import HandlerSettings
 from schemas.catalogue import describe_error, topic
 from schemas.tasks import SubmittedTask, TaskOutcome, TaskRequest
 
@@ -86,45 +81,7 @@ def task_of(name: str, payload: str | None) -> TaskRequest:
         raise ValueError(describe_error(exc)) from None
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="switchyard-submit", description=__doc__.splitlines()[0])
-    parser.add_argument("task_name")
-    parser.add_argument("payload", nargs="?", help="the task's payload, as JSON")
-    parser.add_argument("--id", dest="task_id", help="the task id, its idempotency key (default: a new one)")
-    parser.add_argument("--delay", type=parse_delay, help="run it this much later, e.g. 500ms, 10s, 2m")
-    parser.add_argument("--no-wait", action="store_true", help="queue it and do not wait for the outcome")
-    parser.add_argument("--ingress", help="Restate ingress URL (default: settings' restate.ingress_url)")
-    return parser.parse_args(argv)
-
-
 def describe(task_id: str, outcome: TaskOutcome) -> str:
     started = datetime.fromtimestamp(outcome.startedAt / 1000).isoformat(timespec="milliseconds")
     took = outcome.finishedAt - outcome.startedAt
     return f"{task_id}: {outcome.status} at {started} in {took} ms: {outcome.output}"
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    ingress = args.ingress or HandlerSettings().restate.ingress_url
-    task_id = args.task_id or f"task-{uuid.uuid4().hex[:12]}"
-    try:
-        task = task_of(args.task_name, args.payload)
-    except ValueError as exc:
-        print(f"switchyard-submit: {exc}", file=sys.stderr)
-        return 2
-    with httpx.Client(base_url=ingress, timeout=60) as http:
-        try:
-            sent = submit(http, task_id, task, args.delay)
-            later = f", runs in {args.delay}" if args.delay else ""
-            print(f"{task_id}: {sent.status} as {sent.invocationId}{later}", flush=True)
-            if not args.no_wait:
-                wait = 60 + (args.delay.total_seconds() if args.delay else 0)
-                print(describe(task_id, attach(http, sent.invocationId, wait)))
-        except (SubmitFailed, httpx.HTTPError, ValidationError) as exc:
-            print(f"switchyard-submit: {exc}", file=sys.stderr)
-            return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

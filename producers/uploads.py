@@ -1,7 +1,7 @@
-"""`switchyard-upload`: the seed's UploadClient as a command.
+"""`switchyard upload`: the seed's UploadClient as a command.
 
-    switchyard-upload someone21                      # mails someone21@example.com if slow
-    switchyard-upload upload-7 --email ada@example.com
+    switchyard upload someone21                      # mails someone21@example.com if slow
+    switchyard upload upload-7 --email ada@example.com
 
 It starts the upload workflow, `POST /DataUploadService/{id}/run/send` with `{"email"}`
 (a workflow runs once per id: the same id again is "PreviouslyAccepted" and joins the
@@ -14,15 +14,11 @@ the two requests still make one email (handlers/uploads.py).
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httpx
 from pydantic import ValidationError
 
-from handlers.settings import HandlerSettings
 from schemas.catalogue import describe_error, topic
 from schemas.uploads import EmailRequest, SubmittedUpload, UploadRequest, UploadResult
 
@@ -100,37 +96,3 @@ def describe(outcome: UploadOutcome) -> str:
     if outcome.result is not None:
         return f"Fast upload... URL was {outcome.result.url}"
     return f"Slow upload... Mail the link later (to {outcome.email})"
-
-
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="switchyard-upload", description=__doc__.splitlines()[0])
-    parser.add_argument("upload_id", help="the upload's id: one workflow per id, so a new id for each upload")
-    parser.add_argument("--email", help="where a slow upload's URL goes (default: <upload_id>@example.com)")
-    parser.add_argument("--timeout", type=float, help="seconds to wait for the URL (default: uploads.sync_timeout)")
-    parser.add_argument("--ingress", help="Restate ingress URL (default: settings' restate.ingress_url)")
-    return parser.parse_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    settings = HandlerSettings()
-    ingress = args.ingress or settings.restate.ingress_url
-    timeout = args.timeout if args.timeout is not None else settings.uploads.sync_timeout.total_seconds()
-    try:
-        request = request_of(args.upload_id, args.email)
-    except ValueError as exc:
-        print(f"switchyard-upload: {exc}", file=sys.stderr)
-        return 2
-    print(f"Uploading data for {args.upload_id}", flush=True)
-    with httpx.Client(base_url=ingress, timeout=60) as http:
-        try:
-            outcome = upload(http, args.upload_id, request, timeout)
-        except (UploadFailed, httpx.HTTPError, ValidationError) as exc:
-            print(f"switchyard-upload: {exc}", file=sys.stderr)
-            return 1
-    print(describe(outcome))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

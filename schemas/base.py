@@ -3,6 +3,11 @@
 from pydantic import BaseModel, ConfigDict
 
 
+def pad_to(text: str, size: int) -> str:
+    """``text`` padded with "x" to ``size`` characters (sample records of a given size)."""
+    return text + "x" * max(0, size - len(text))
+
+
 class Payload(BaseModel):
     """A JSON object at a boundary (Kafka value, HTTP body, state, result).
 

@@ -1,8 +1,10 @@
 """bench-events: the benchmark's own per-key workload (a counter per key)."""
 
+from typing import Self
+
 from pydantic import Field
 
-from schemas.base import Payload
+from schemas.base import Payload, pad_to
 
 
 class BenchEvent(Payload):
@@ -10,6 +12,11 @@ class BenchEvent(Payload):
 
     amount: int
     pad: str = Field(default="", max_length=1_000_000)
+
+    @classmethod
+    def sample(cls, n: int, size: int) -> Self:
+        """``size`` bytes of JSON: ``{"amount":1,"pad":""}`` is 21."""
+        return cls(amount=1, pad=pad_to("", size - 21))
 
 
 class BenchTotal(Payload):

@@ -1,6 +1,6 @@
 """trip-bookings: the saga (flight, car, payment; compensations on failure)."""
 
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import Field
 
@@ -26,6 +26,12 @@ class BookingRequest(Payload):
     flights: FlightRequest
     car: CarRequest
     paymentInfo: PaymentInfo
+
+    @classmethod
+    def sample(cls, n: int, size: int) -> Self:
+        return cls(flights=FlightRequest(flightId=f"f{n}", passengerName="Ada"),
+                   car=CarRequest(pickupLocation="Paris", rentalDate="2024-10-10"),
+                   paymentInfo=PaymentInfo(cardNumber="4242424242424242", amount=10.0))
 
 
 class BookingConfirmation(Payload):

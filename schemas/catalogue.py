@@ -2,7 +2,8 @@
 Restate handler it feeds, and its `-results` / `-dlq` companions.
 
 This is the one place topics are declared. The bootstrap, the producers, the README
-table and the tests all read it.
+table and the tests all read it. Each topic's sample record (what the load generator sends)
+is made by its value model's ``sample`` classmethod, beside the schema.
 """
 
 from __future__ import annotations
@@ -32,31 +33,31 @@ from switchyard.core.catalogue import (
 
 TOPICS: tuple[Topic, ...] = (
     Topic("social-media-posts", "userId", SocialMediaPost, "UserFeed", "processPost", "object",
-          "posts of one user, moderated in order, users in parallel"),
+          "posts of one user, moderated in order, users in parallel", sample=SocialMediaPost.sample),
     Topic("package-location-updates", "packageId", LocationUpdate, "PackageTracker", "updateLocation",
-          "object", "location events enriching a registered package"),
+          "object", "location events enriching a registered package", sample=LocationUpdate.sample),
     Topic("product-reservations", "productId", ReservationRequest, "ProductService", "reserve", "object",
-          "durable RPC: a product is reserved once"),
+          "durable RPC: a product is reserved once", sample=ReservationRequest.sample),
     Topic("trip-bookings", "tripId", BookingRequest, "BookingWorkflow", "run", "workflow",
-          "saga: flight, car, payment; compensations on failure"),
+          "saga: flight, car, payment; compensations on failure", sample=BookingRequest.sample),
     Topic("machine-commands", "machineId", MachineCommand, "MachineOperator", "handleCommand", "object",
-          "stateful actor: setUp/tearDown one transition at a time"),
+          "stateful actor: setUp/tearDown one transition at a time", sample=MachineCommand.sample),
     Topic("payment-commands", "paymentId", PaymentCommand, "PaymentProcessor", "handleCommand", "object",
-          "payment state machine: make/cancel in any order"),
+          "payment state machine: make/cancel in any order", sample=PaymentCommand.sample),
     Topic("task-queue", "taskId", TaskRequest, "AsyncTaskWorker", "runTask", "service",
-          "(delayed) task queue: each task once, after its delay"),
+          "(delayed) task queue: each task once, after its delay", sample=TaskRequest.sample),
     Topic("fanout-tasks", "jobId", FanOutRequest, "FanOutWorker", "run", "service",
-          "fan-out/fan-in over comma-separated subtasks"),
+          "fan-out/fan-in over comma-separated subtasks", sample=FanOutRequest.sample),
     Topic("upload-requests", "uploadId", UploadRequest, "DataUploadService", "run", "workflow",
-          "sync-to-async upload: the URL by email when slow"),
+          "sync-to-async upload: the URL by email when slow", sample=UploadRequest.sample),
     Topic("payment-requests", "requestId", PaymentRequest, "PaymentService", "processPayment", "service",
-          "payments: synchronous answer or a signed webhook"),
+          "payments: synchronous answer or a signed webhook", sample=PaymentRequest.sample),
     Topic("payment-webhooks", "eventId", WebhookEvent, "PaymentService", "processWebhook", "service",
           "the provider's signed webhook events"),
     Topic("wallet-deposits", "depositId", DepositRequest, "PaymentService", "deposit", "service",
-          "betting deposits under a per-user limit"),
+          "betting deposits under a per-user limit", sample=DepositRequest.sample),
     Topic("bench-events", "benchKey", BenchEvent, "BenchCounter", "add", "object",
-          "the benchmark's per-key counter (bench/run.py)"),
+          "the benchmark's per-key counter (bench/run.py)", sample=BenchEvent.sample),
 )
 
 STREAM_TOPICS: tuple[StreamTopic, ...] = (

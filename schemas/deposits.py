@@ -1,6 +1,6 @@
 """wallet-deposits: betting deposits under a per-user limit."""
 
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import Field
 
@@ -13,6 +13,10 @@ class DepositRequest(Payload):
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=320)
     amount: int = Field(gt=0)
     paymentMethod: str = Field(min_length=1, max_length=100)
+
+    @classmethod
+    def sample(cls, n: int, size: int) -> Self:
+        return cls(walletId="w", userId="u", email="load@example.com", amount=1, paymentMethod="card")
 
 
 NoticeKind = Literal["success", "failure"]

@@ -1,6 +1,6 @@
 """fanout-tasks: fan-out/fan-in over comma-separated subtasks."""
 
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import Field, field_validator
 
@@ -31,6 +31,10 @@ class FanOutRequest(Payload):
 
     def subtasks(self) -> list[str]:
         return split_subtasks(self.description)
+
+    @classmethod
+    def sample(cls, n: int, size: int) -> Self:
+        return cls(description="a,b,c")
 
 
 class Subtask(Payload):

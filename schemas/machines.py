@@ -1,6 +1,6 @@
 """machine-commands: the stateful actor (a machine's UP/DOWN state machine)."""
 
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import Field
 
@@ -11,6 +11,10 @@ MachineStatus = Literal["UP", "DOWN"]
 
 class MachineCommand(Payload):
     action: Literal["setUp", "tearDown"]
+
+    @classmethod
+    def sample(cls, n: int, size: int) -> Self:
+        return cls(action="setUp" if n % 2 == 0 else "tearDown")
 
 
 class Transition(Payload):

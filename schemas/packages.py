@@ -1,13 +1,19 @@
 """package-location-updates: location events enriching registered packages."""
 
+from typing import Self
+
 from pydantic import Field
 
-from schemas.base import Payload
+from schemas.base import Payload, pad_to
 
 
 class LocationUpdate(Payload):
     location: str = Field(max_length=1_000)
     timestamp: str = Field(max_length=100)
+
+    @classmethod
+    def sample(cls, n: int, size: int) -> Self:
+        return cls(location=pad_to(f"{n} Main Street, Paris", min(size, 1_000)), timestamp="2024-10-10 13:00")
 
 
 class PackageRegistration(Payload):

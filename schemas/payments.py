@@ -1,6 +1,6 @@
 """payment-commands: the payment state machine (make/cancel by token)."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, RootModel
 
@@ -26,6 +26,10 @@ class CancelPaymentCommand(Payload):
 
 class PaymentCommand(RootModel[Annotated[MakePaymentCommand | CancelPaymentCommand, Field(discriminator="action")]]):
     """A payment-commands record: the action decides the shape."""
+
+    @classmethod
+    def sample(cls, n: int, size: int) -> Self:
+        return cls(MakePaymentCommand(action="makePayment", accountId="acc", amountCents=100))
 
 
 class PaymentResult(Payload):

@@ -1,6 +1,6 @@
 """payment-requests and payment-webhooks: payments combining sync answers and webhooks."""
 
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import Field
 
@@ -16,6 +16,10 @@ class PaymentRequest(Payload):
     paymentMethodId: str = Field(min_length=1, max_length=200)
     amount: int = Field(gt=0)
     delayedStatus: bool = False
+
+    @classmethod
+    def sample(cls, n: int, size: int) -> Self:
+        return cls(paymentMethodId="pm_card_visa", amount=100)
 
 
 class WebhookEvent(Payload):

@@ -1,10 +1,10 @@
 """task-queue: the (delayed) task queue."""
 
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.base import Payload
+from schemas.base import Payload, pad_to
 
 # Thirty days: a longer delay belongs in a calendar, not in a queue record (and a bound
 # keeps an absurd value from failing the timer instead of the schema).
@@ -15,6 +15,10 @@ class TaskRequest(Payload):
     taskName: str = Field(min_length=1, max_length=200)
     payload: Any  # required (the contract's shape), though it may be null
     delayMs: int | None = Field(default=None, ge=0, le=MAX_DELAY_MS)
+
+    @classmethod
+    def sample(cls, n: int, size: int) -> Self:
+        return cls(taskName=f"task{n}", payload=pad_to("", size - 50))
 
 
 class TaskExecution(Payload):

@@ -1,6 +1,6 @@
 """upload-requests: the sync-to-async data upload."""
 
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,6 +11,10 @@ EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
 
 class UploadRequest(Payload):
     email: str = Field(pattern=EMAIL_PATTERN, max_length=320)
+
+    @classmethod
+    def sample(cls, n: int, size: int) -> Self:
+        return cls(email="load@example.com")
 
 
 class EmailRequest(Payload):

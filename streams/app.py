@@ -21,12 +21,12 @@ import faust
 
 from streams import velocity, views, web
 from streams.settings import StreamsSettings
-from switchyard.core.settings import KafkaSettings
+from switchyard.core.settings import KafkaSettings, split_host_port
 
 
 def create_app(settings: StreamsSettings, datadir: Path) -> Any:
     s = settings.streams
-    host, port = web_address(s.web_bind)
+    host, port = split_host_port(s.web_bind)
     windows = views.window_sizes(settings)
     app = faust.App(
         s.app_id,
@@ -49,13 +49,6 @@ def create_app(settings: StreamsSettings, datadir: Path) -> Any:
     alerts = velocity.register(app, settings)
     web.register(app, settings, traffic, alerts)
     return app
-
-
-def web_address(bind: str) -> tuple[str, int]:
-    host, _, port = bind.rpartition(":")
-    if not host or not port.isdigit():
-        raise ValueError(f"streams.web_bind: expected host:port, got {bind!r}")
-    return host, int(port)
 
 
 def credentials(kafka: KafkaSettings) -> Any:

@@ -16,6 +16,7 @@ import httpx
 from schemas.streams import PipelineView
 from streams.pipeline import Collector
 from streams.settings import StreamsSettings
+from switchyard.core.text import render_table
 
 COLUMNS = ("topic", "subscription", "lag", "in/s", "in", "ok", "failed", "dlq", "p50 ms", "p90 ms", "p99 ms",
            "DLQ size", "retrying", "paused")
@@ -67,15 +68,12 @@ def clock(ms: int) -> str:
 
 
 def render(view: dict[str, Any]) -> str:
-    rows = [list(COLUMNS), *(cells(r) for r in view["rows"])]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
-    lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-             for r in rows]
+    table = render_table(COLUMNS, (cells(r) for r in view["rows"]), right=range(2, len(COLUMNS)))
     size = view.get("windowSeconds")
     head = f"pipeline at {clock(view['generatedAt'])}"
     if size:
         head += f"; window figures: the last closed {size} s window"
-    out = [head, "", *lines]
+    out = [head, "", table]
     if view["invocations"]:
         out += ["", "invocations retrying or paused in Restate:"]
         out += [f"  {i['id']}  {i['target']}  key={i['key']}  {i['status']}  attempts={i['retryCount']}"

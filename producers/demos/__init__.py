@@ -1,4 +1,9 @@
-"""Demo scenes, one module per example: each sends the seed's demo traffic and shows results."""
+"""Demo scenes, one module per example: each sends the seed's demo traffic and shows results.
+
+``SCENES`` maps each example's service to its scene (what the demo runs); ``base`` has
+what a scene gets (``DemoEnv``) and the helpers that show results and dead letters.
+Import rule: part of the producers layer (docs/architecture.md); imports what it may.
+"""
 
 from collections.abc import Callable
 

@@ -12,7 +12,7 @@ import httpx
 
 from handlers.settings import HandlerSettings
 from switchyard.core.kafka import RecordProducer
-from switchyard.core.results import Record, TopicReader
+from switchyard.core.results import Record, TopicReader, source_of
 
 
 class DemoFailed(RuntimeError):
@@ -39,13 +39,7 @@ class DemoEnv:
 
     def ours(self, record: Record) -> bool:
         """Whether a results/DLQ record answers a record this demo produced."""
-        if record.topic.endswith("-dlq"):
-            source = (record.header("source.topic"), int(record.header("source.partition") or -1),
-                      int(record.header("source.offset") or -1))
-        else:
-            s = record.json()["source"]
-            source = (s["topic"], s["partition"], s["offset"])
-        return source in set(self.producer.delivered)
+        return source_of(record) in set(self.producer.delivered)
 
     def wait(self, reader: TopicReader, expected: dict[str, int], timeout: float = 120.0) -> list[Record]:
         """Records until each topic has its expected count; fails naming what is missing."""

@@ -58,7 +58,8 @@ def create_missing(
 
     Companion topics take records as large as their input's plus headers (the key gate's
     base64 envelope, a dead letter); a routed topic gets its input's partition count, so
-    the gate can copy every record to the partition it came from.
+    the gate can copy every record to the partition it came from; a topic's replay
+    markers (`<topic>-dlq-replayed`) are compacted.
     """
     existing = admin.list_topics(timeout=10).topics
     missing = [name for name in names if name not in existing]
@@ -84,6 +85,8 @@ def _partitions(catalogue: Catalogue | None, name: str, existing: dict[str, Any]
 
 
 def _config(catalogue: Catalogue | None, name: str) -> dict[str, str]:
+    if catalogue is not None and any(t.dlq_replayed == name for t in catalogue.topics):
+        return {"cleanup.policy": "compact"}  # one marker per DLQ record is all that must be kept
     if catalogue is None or name in catalogue.companion_topics() or catalogue.topic_for_routed(name) is not None:
         return {"max.message.bytes": str(COMPANION_MAX_BYTES)}
     return {}

@@ -5,13 +5,16 @@ a deployment has) live above the core, in ``schemas.catalogue``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, RootModel, ValidationError
 
 ServiceKind = Literal["object", "workflow", "service"]
+# A topic's sample record: (record number, approximate value size in bytes) -> a value its
+# schema takes. The load generator (producers/load.py) sends these.
+Sample = Callable[[int, int], BaseModel]
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,9 @@ class Topic:
     handler: str
     kind: ServiceKind
     summary: str
+    # None: no valid value can be made up without what only a deployment has (a webhook
+    # event needs the provider's signing secret), and the load generator refuses the topic.
+    sample: Sample | None = field(default=None, compare=False, repr=False)
 
     @property
     def noun(self) -> str:

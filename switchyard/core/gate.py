@@ -41,6 +41,7 @@ from confluent_kafka.admin import AdminClient
 
 from switchyard.core.catalogue import COMPANION_MAX_BYTES, Catalogue, Topic
 from switchyard.core.envelope import DlqReason, RoutedBatch, RoutedRecord, SourceRecord
+from switchyard.core.metrics import SINK
 from switchyard.core.settings import GateSettings, KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -180,7 +181,8 @@ class KeyGate:
         producer.begin_transaction()
         try:
             next_offsets: dict[tuple[str, int], int] = {}
-            seen = dead = 0
+            seen = 0
+            dead: dict[str, int] = {}
             # Per topic, partition and key, in offset order: what each key's copies carry.
             keyed: dict[tuple[Topic, int, bytes], list[RoutedRecord]] = {}
             for msg in batch:
@@ -190,7 +192,7 @@ class KeyGate:
                 t = self._by_name[msg.topic() or ""]
                 envelope = self._admit(producer, t, msg)
                 if envelope is None:
-                    dead += 1
+                    dead[t.name] = dead.get(t.name, 0) + 1
                 else:
                     keyed.setdefault((t, envelope.source.partition, msg.key() or b""), []).append(envelope)
                 seen += 1
@@ -207,8 +209,10 @@ class KeyGate:
         except BaseException:
             _abort(producer)
             raise
-        self.routed += seen - dead
-        self.dead_lettered += dead
+        self.routed += seen - sum(dead.values())
+        self.dead_lettered += sum(dead.values())
+        for name, count in dead.items():  # counted once committed: an aborted batch is read again
+            SINK.refused_at_gate(name, count)
 
     def _admit(self, producer: Producer, t: Topic, msg: Message) -> RoutedRecord | None:
         """``msg`` wrapped for its routed topic, or None once it is dead-lettered (a key

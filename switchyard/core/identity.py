@@ -85,7 +85,7 @@ def service_identity_keys(service: ServiceSettings) -> list[str]:
 
 def check_exposure(service: ServiceSettings, keys: list[str]) -> None:
     """Refuses to serve unsigned requests off loopback unless told so by name."""
-    host = service.bind.rpartition(":")[0].strip("[]") or "0.0.0.0"
+    host = service.address[0] or "0.0.0.0"
     if keys or host in LOOPBACK or service.insecure_accept_unsigned:
         return
     raise UnsignedExposure(

@@ -42,6 +42,14 @@ class Record:
         return None
 
 
+def message_headers(msg: Any) -> list[tuple[str, bytes]]:
+    """A consumed message's headers as (name, value bytes) pairs, whichever shape the
+    client hands them in (a list or a dict; str, bytes or None values)."""
+    raw = msg.headers() or []
+    pairs = raw.items() if isinstance(raw, dict) else raw
+    return [(k, v if isinstance(v, bytes) else (v or "").encode()) for k, v in pairs]
+
+
 def source_of(record: Record) -> tuple[str, int, int]:
     """The input record (topic, partition, offset) a `-results` or `-dlq` record is the outcome of."""
     if record.topic.endswith("-dlq"):
@@ -103,12 +111,9 @@ class TopicReader:
             if msg.error():
                 continue
             last = time.monotonic()
-            raw_headers = msg.headers() or []
-            pairs = raw_headers.items() if isinstance(raw_headers, dict) else raw_headers
-            headers = [(k, v if isinstance(v, bytes) else (v or "").encode()) for k, v in pairs]
             records.append(Record(
                 msg.topic() or "", msg.partition() or 0, msg.offset() or 0, msg.key(), msg.value(),
-                headers, msg.timestamp()[1],
+                message_headers(msg), msg.timestamp()[1],
             ))
         return records
 

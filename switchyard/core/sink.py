@@ -33,6 +33,7 @@ import asyncio
 import base64
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NoReturn, TypeVar
@@ -40,12 +41,14 @@ from typing import Any, NoReturn, TypeVar
 import restate
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
+from restate.exceptions import SdkInternalException
 from restate.handler import handler_from_callable
 from restate.serde import BytesSerde, Serde
 
 from switchyard.core.catalogue import INGEST_HANDLER, ROUTED_SUFFIX, Topic, describe_error
 from switchyard.core.envelope import DlqReason, ResultError, ResultRecord, SourceRecord, parse_routed
 from switchyard.core.kafka import AsyncProducer
+from switchyard.core.metrics import SINK, SinkMetrics, replaying
 from switchyard.core.settings import RetrySettings
 
 log = logging.getLogger(__name__)
@@ -129,16 +132,24 @@ def record_origin(ctx: restate.Context, raw: bytes) -> tuple[KafkaOrigin | None,
 
 
 class SinkRuntime:
-    """The process-wide outlet for results and dead letters, and the retry budget."""
+    """The process-wide outlet for results and dead letters, the retry budget, and the
+    metrics (switchyard/core/metrics.py: outcomes are counted here, in the journaled
+    publishing steps, so a replay does not count them again)."""
 
-    def __init__(self, producer: AsyncProducer, retries: RetrySettings | None = None) -> None:
+    def __init__(self, producer: AsyncProducer, retries: RetrySettings | None = None,
+                 metrics: SinkMetrics | None = None) -> None:
         self.producer = producer
         self.retries = retries or RetrySettings()
+        self.metrics = metrics or SINK
 
-    async def publish_results(self, topic: Topic, key: bytes, records: list[ResultRecord]) -> dict[str, int]:
-        """Outcomes of one key (one record's, or a batch's), in order, acknowledged together."""
+    async def publish_results(self, topic: Topic, key: bytes, records: list[ResultRecord],
+                              seconds: Sequence[float | None] = ()) -> dict[str, int]:
+        """Outcomes of one key (one record's, or a batch's), in order, acknowledged together;
+        ``seconds``: each record's handler time (None: not measured, e.g. replayed)."""
         # Plain asyncio inside the step: the produce calls go out in order, acks awaited together.
         acks = await asyncio.gather(*(self.producer.produce(topic.results, key, r.to_json()) for r in records))
+        for n, r in enumerate(records):
+            self.metrics.finished(topic.name, "ok" if r.ok else "failed", seconds[n] if n < len(seconds) else None)
         partition, offset = acks[-1]
         return {"count": len(records), "partition": partition, "offset": offset}
 
@@ -146,6 +157,7 @@ class SinkRuntime:
         self, topic: Topic, origin: KafkaOrigin, raw: bytes, reason: DlqReason
     ) -> dict[str, int]:
         partition, offset = await self.producer.produce(topic.dlq, origin.key, raw, headers=reason.headers())
+        self.metrics.finished(topic.name, "dead_lettered")
         return {"partition": partition, "offset": offset}
 
 
@@ -166,6 +178,7 @@ def sink_handler(
         @functools.wraps(fn)
         async def handle(ctx: restate.Context, raw: bytes) -> Any:
             deliveries = record_origins(ctx, raw)
+            _took_in(ctx, topic, runtime, sum(origin is not None for origin, _ in deliveries))
             if len(deliveries) > 1:
                 return await _run_batch(ctx, topic, runtime, fn, deliveries)
             [(origin, raw)] = deliveries
@@ -186,6 +199,7 @@ def sink_handler(
         # The SDK keeps its Handler (and the output serde the forward needs) on the
         # wrapper it returns, not on `handle`.
         registered = register(name=topic.handler, input_serde=BytesSerde(), **options)(handle)
+        runtime.metrics.prime(topic.name)
         if front is not None and topic.kind == "workflow":  # required for workflows (above)
             _register_front(front, topic, runtime, registered)
         return handle
@@ -230,6 +244,11 @@ def is_repeat(mark: Any, origin: KafkaOrigin) -> bool:
     return stamp is None or origin.timestamp_ms is None or origin.timestamp_ms <= stamp
 
 
+def _took_in(ctx: restate.Context, topic: Topic, runtime: SinkRuntime, count: int) -> None:
+    if count:
+        runtime.metrics.took_in(topic.name, ctx.request().id, count)
+
+
 def ingest_object(topic: Topic) -> restate.VirtualObject:
     """The virtual object a workflow topic's subscription feeds (`topic.subscribed_service`)."""
     return restate.VirtualObject(topic.subscribed_service)
@@ -241,6 +260,7 @@ def _register_front(front: Registrar, topic: Topic, runtime: SinkRuntime, run: A
         if origin is None:
             raise restate.TerminalError(f"{topic.subscribed_service}/{INGEST_HANDLER} takes Kafka deliveries "
                                         f"only; call {topic.target}", 400)
+        _took_in(ctx, topic, runtime, 1)
         await _validated(ctx, topic, runtime, origin, raw)
         return to_jsonable_python(await _forward(ctx, topic, runtime, origin, raw, run, key=ctx.key()))
 
@@ -317,7 +337,7 @@ def _fail_again(last_error: str) -> None:
 
 
 async def _guarded(
-    ctx: restate.Context, runtime: SinkRuntime, key: str | None, call: Callable[[], Awaitable[Any]]
+    ctx: restate.Context, topic: Topic, runtime: SinkRuntime, key: str | None, call: Callable[[], Awaitable[Any]]
 ) -> Any:
     """Runs ``call``; a transient failure spends one attempt of a journaled retry budget.
 
@@ -343,6 +363,9 @@ async def _guarded(
             await ctx.run_typed("retry budget", _fail_again, options, last_error=last)
         except restate.TerminalError:
             raise RetriesExhausted(f"{RetriesExhausted.PREFIX} after {r.max_attempts} attempts: {last}", 500) from None
+        except SdkInternalException:  # budget left: this attempt ends, and Restate retries the invocation
+            runtime.metrics.retried(topic.name)
+            raise
         raise AssertionError("unreachable: the retry budget step always fails") from exc
 
 
@@ -354,16 +377,17 @@ async def _run_and_report(
     fn: Business,
     request: Any,
 ) -> Any:
+    timer = _Timer()
     try:
-        result = await _guarded(ctx, runtime, origin.key_text if origin else None, lambda: fn(ctx, request))
+        result = await _guarded(ctx, topic, runtime, origin.key_text if origin else None, lambda: fn(ctx, request))
     except RetriesExhausted:
         raise
     except restate.TerminalError as exc:
         if origin is not None:
-            await _report(ctx, topic, runtime, origin, ok=False, error=failure(exc))
+            await _report(ctx, topic, runtime, origin, ok=False, error=failure(exc), seconds=timer.seconds())
         raise
     if origin is not None:
-        await _report(ctx, topic, runtime, origin, ok=True, result=to_jsonable_python(result))
+        await _report(ctx, topic, runtime, origin, ok=True, result=to_jsonable_python(result), seconds=timer.seconds())
     return result
 
 
@@ -376,6 +400,7 @@ async def _run_batch(
     one or one past its retry budget dead-lettered, a terminal failure an `ok: false`
     result. The results go out together at the end, in one journaled step."""
     outcomes: list[ResultRecord] = []
+    seconds: list[float | None] = []
     key = b""
     for origin, raw in deliveries:
         assert origin is not None  # a batch only ever comes from a subscription delivery
@@ -387,17 +412,21 @@ async def _run_batch(
         except ValueError as exc:
             await _dead_letter(ctx, topic, runtime, origin, raw, describe_error(exc), type(exc).__name__)
             continue
+        timer = _Timer()
         try:
-            result = await _guarded(ctx, runtime, origin.key_text, functools.partial(fn, ctx, request))
+            result = await _guarded(ctx, topic, runtime, origin.key_text, functools.partial(fn, ctx, request))
         except RetriesExhausted as exhausted:
             await _dead_letter(ctx, topic, runtime, origin, raw, exhausted.message, "RetriesExhausted")
             continue
         except restate.TerminalError as exc:
             outcomes.append(_outcome(topic, origin, ok=False, error=failure(exc)))
+            seconds.append(timer.seconds())
             continue
         outcomes.append(_outcome(topic, origin, ok=True, result=to_jsonable_python(result)))
+        seconds.append(timer.seconds())
     if outcomes:
-        await ctx.run_typed("publish results", runtime.publish_results, WHERE_PUBLISHED, topic, key, outcomes)
+        await ctx.run_typed("publish results", runtime.publish_results, WHERE_PUBLISHED, topic, key, outcomes,
+                            seconds)
 
 
 async def _forward(
@@ -416,8 +445,9 @@ async def _forward(
             return ctx.generic_call(topic.service, topic.handler, raw, key=key)
         return ctx.generic_call(topic.service, topic.handler, raw, idempotency_key=f"{topic.name}/{origin.key_text}")
 
+    timer = _Timer()
     try:
-        out = await _guarded(ctx, runtime, origin.key_text, call)
+        out = await _guarded(ctx, topic, runtime, origin.key_text, call)
     except restate.TerminalError as exc:
         exhausted = RetriesExhausted.recognise(exc)
         if exhausted is not None:
@@ -426,11 +456,12 @@ async def _forward(
         if key is not None and exc.status_code == 409 and ALREADY_INVOKED in exc.message:
             error = ResultError(code=409, message=f"{topic.service} {key} already ran: a workflow runs once per "
                                                   f"key; its outcome is the result of its first record")
-        await _report(ctx, topic, runtime, origin, ok=False, error=error)
+        await _report(ctx, topic, runtime, origin, ok=False, error=error, seconds=timer.seconds())
         raise restate.TerminalError(error.message, error.code) from None
+    seconds = timer.seconds()
     serde: Serde[Any] = handler_from_callable(handle).handler_io.output_serde
     result = serde.deserialize(out)
-    await _report(ctx, topic, runtime, origin, ok=True, result=to_jsonable_python(result))
+    await _report(ctx, topic, runtime, origin, ok=True, result=to_jsonable_python(result), seconds=seconds)
     return result
 
 
@@ -450,9 +481,23 @@ async def _report(
     ok: bool,
     result: Any = None,
     error: ResultError | None = None,
+    seconds: float | None = None,
 ) -> None:
     record = _outcome(topic, origin, ok=ok, result=result, error=error)
-    await ctx.run_typed("publish result", runtime.publish_results, WHERE_PUBLISHED, topic, origin.key, [record])
+    await ctx.run_typed("publish result", runtime.publish_results, WHERE_PUBLISHED, topic, origin.key, [record],
+                        [seconds])
+
+
+class _Timer:
+    """A record's handler time, for the latency histogram; None when the handler started
+    while the invocation was replaying its journal (its time is then the replay's)."""
+
+    def __init__(self) -> None:
+        self.replayed = replaying()
+        self.started = time.perf_counter()
+
+    def seconds(self) -> float | None:
+        return None if self.replayed else time.perf_counter() - self.started
 
 
 def _outcome(topic: Topic, origin: KafkaOrigin, *, ok: bool, result: Any = None,

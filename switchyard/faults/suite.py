@@ -17,6 +17,7 @@ and the outcome the card asks for (confirmed, or compensated for the declined ca
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -31,7 +32,9 @@ import httpx
 from schemas.catalogue import topic
 from switchyard.core.admin import RestateAdmin
 from switchyard.core.kafka import RecordProducer
+from switchyard.core.poll import poll_until
 from switchyard.core.results import TopicReader
+from switchyard.core.text import render_table
 from switchyard.faults.outcomes import OutcomeLedger, PoisonProducer, Source
 from switchyard.ops.paused import paused, resume
 from switchyard.settings import Settings
@@ -310,11 +313,13 @@ def stuck_invocations(admin: RestateAdmin, deadline: float) -> int:
     services = ", ".join(f"'{s}'" for s in FLOW_SERVICES)
     sql = ("SELECT count(*) AS n FROM sys_invocation "
            f"WHERE status != 'completed' AND target_service_name IN ({services})")
-    while True:
-        n = int(admin.query(sql)[0]["n"])
-        if n == 0 or time.monotonic() > deadline:
-            return n
-        time.sleep(0.5)
+
+    def left() -> int:
+        return int(admin.query(sql)[0]["n"])
+
+    with contextlib.suppress(TimeoutError):
+        poll_until(lambda: left() == 0, deadline - time.monotonic(), 0.5, "the flows' invocations to complete")
+    return left()
 
 
 def run_scenario(stack: Stack, name: str, steps: tuple[Step, ...], keys: int, rate: float,
@@ -346,8 +351,8 @@ def run_scenario(stack: Stack, name: str, steps: tuple[Step, ...], keys: int, ra
         tallies = settle(ingress, load, began + 120)
         clock.finish()
     sent = [*load.sent(), *poison.sent]
-    while not ledger.has_all(sent) and time.monotonic() < began + 150:
-        time.sleep(0.5)
+    with contextlib.suppress(TimeoutError):  # what is missing then is counted as missing
+        poll_until(lambda: ledger.has_all(sent), began + 150 - time.monotonic(), 0.5, "every record's outcome")
     time.sleep(1.0)  # a late copy of an outcome would still be seen
     payments = [s for s in load.sent() if s[0] == PAYMENTS]  # counted from outcomes only
     outcomes, bad, paid = ledger.count(sent), ledger.count(poison.sent), ledger.count(payments)
@@ -410,9 +415,8 @@ def disrupt(stack: Stack, step: Step, timings: Timings, poison: PoisonProducer, 
 def wait_for_paused(settings: Settings, timeout: float) -> None:
     admin = RestateAdmin(settings.restate.admin_url)
     try:
-        deadline = time.monotonic() + timeout
-        while not paused(admin) and time.monotonic() < deadline:
-            time.sleep(0.5)
+        with contextlib.suppress(TimeoutError):  # then there is nothing to resume
+            poll_until(lambda: paused(admin), timeout, 0.5, "a paused invocation")
     finally:
         admin.close()
 
@@ -433,15 +437,12 @@ class FaultReport:
         return json.dumps({"scenarios": [asdict(s) for s in self.scenarios]}, indent=2)
 
     def table(self) -> str:
-        head = (f"{'scenario':16} {'produced':>9} {'processed':>9} {'lost':>5} {'dup':>5} {'order':>6} "
-                f"{'stuck':>6} {'no outcome':>10} {'copies':>7} {'poison/dlq':>11} {'paused':>7} {'recovery_s':>10}")
-        rows = [
-            f"{s.name:16} {s.produced:9d} {s.processed:9d} {s.lost:5d} {s.duplicated:5d} "
-            f"{s.order_violations:6d} {s.stuck:6d} {s.outcomes_missing:10d} {s.outcomes_duplicated:7d} "
-            f"{f'{s.poison}/{s.poison_dead_lettered}':>11} {s.paused:7d} {s.recovery_s:10.2f}"
-            for s in self.scenarios
-        ]
-        return "\n".join([head, *rows])
+        head = ("scenario", "produced", "processed", "lost", "dup", "order", "stuck", "no outcome", "copies",
+                "poison/dlq", "paused", "recovery_s")
+        rows = [(s.name, s.produced, s.processed, s.lost, s.duplicated, s.order_violations, s.stuck,
+                 s.outcomes_missing, s.outcomes_duplicated, f"{s.poison}/{s.poison_dead_lettered}", s.paused,
+                 f"{s.recovery_s:.2f}") for s in self.scenarios]
+        return render_table(head, rows, right=range(1, len(head)))
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,9 @@
-"""`switchyard-dlq`: list a topic's dead letters and their reasons; replay them, each once.
+"""`switchyard dlq`: list a topic's dead letters and their reasons; replay them, each once.
 
 Usage (replay after the cause is fixed):
 
-    switchyard-dlq list package-location-updates [--json] [--partition P] [--from N --to M]
-    switchyard-dlq replay package-location-updates (--all | --from N --to M) [--partition P]
+    switchyard dlq list package-location-updates [--json] [--partition P] [--from N --to M]
+    switchyard dlq replay package-location-updates (--all | --from N --to M) [--partition P]
 
 A replay re-produces each chosen DLQ record's original key and value bytes to the source
 topic and writes a marker keyed ``<partition>:<offset>`` of the DLQ record to the
@@ -15,25 +15,24 @@ records already marked are skipped. The DLQ itself is only read, never changed.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
-import sys
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka.admin import AdminClient
 from pydantic import BaseModel, ConfigDict
 
-from schemas.catalogue import TOPICS, Topic
+from schemas.catalogue import CATALOGUE, TOPICS, Topic
 from schemas.streams import ReplayMarker
+from switchyard.core.bootstrap import create_missing
 from switchyard.core.envelope import DlqReason, SourceRecord
 from switchyard.core.kafka import producer_config
+from switchyard.core.results import message_headers
+from switchyard.core.text import render_table
 from switchyard.settings import Settings
 
 READ_TIMEOUT = 30.0  # seconds to read a DLQ or marker topic up to its end
@@ -157,7 +156,7 @@ class DlqTools:
         spans = self._spans(t.dlq, selection)
         out = []
         for m in self._read(t.dlq, spans, read_committed=False):
-            reason = DlqReason.from_headers(_headers(m))
+            reason = DlqReason.from_headers(message_headers(m))
             key, value = m.key(), m.value()
             entry = DlqEntry(
                 dlqTopic=t.dlq, partition=m.partition(), offset=m.offset(), timestamp=m.timestamp()[1],
@@ -318,36 +317,19 @@ class DlqTools:
         return landed
 
     def _ensure_marker_topic(self, t: Topic) -> None:
-        if t.dlq_replayed in self._topics():
-            return
-        k = self.settings.kafka
+        """One partition, compacted (the catalogue's config for marker topics)."""
         admin = AdminClient({**self.client, "log_level": "0"})
-        # Compacted: one marker per DLQ record is all that must be kept.
-        new = NewTopic(t.dlq_replayed, 1, k.replication_factor, config={"cleanup.policy": "compact"})
         try:
-            admin.create_topics([new])[t.dlq_replayed].result(timeout=30)
+            create_missing(admin, [t.dlq_replayed], 1, self.settings.kafka.replication_factor, CATALOGUE)
         except KafkaException as exc:
-            if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                raise DlqError(f"creating {t.dlq_replayed}: {exc}") from None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            meta = admin.list_topics(t.dlq_replayed, timeout=10).topics.get(t.dlq_replayed)
-            if meta is not None and meta.partitions and all(p.leader >= 0 for p in meta.partitions.values()):
-                return
-            time.sleep(0.2)
-        raise DlqError(f"{t.dlq_replayed}: no partition leader within 30s")
-
-
-def _headers(m: Any) -> list[tuple[str, bytes]]:
-    raw = m.headers() or []
-    return [(k, v if isinstance(v, bytes) else (v or "").encode()) for k, v in raw]
+            raise DlqError(f"creating {t.dlq_replayed}: {exc}") from None
 
 
 def _listing(partitions: list[int]) -> str:
     return ", ".join(map(str, partitions)) or "none"
 
 
-# -- the command ---------------------------------------------------------------------
+# -- the list table ------------------------------------------------------------------
 
 
 def table(letters: list[DeadLetter]) -> str:
@@ -355,57 +337,6 @@ def table(letters: list[DeadLetter]) -> str:
         text = text.replace("\n", " ")
         return text if len(text) <= width else text[: width - 1] + "…"
 
-    rows = [("p:offset", "dead-lettered (UTC)", "key", "class", "reason", "value", "replayed")]
-    for d in letters:
-        e = d.entry
-        rows.append((e.slot, iso(e.timestamp), cut(e.key or "(none)", 24), e.errorClass,
-                     cut(e.reason, 60), cut(e.value, 40), "yes" if e.replayed else ""))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="switchyard-dlq", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
-    for name, help_text in (("list", "the topic's dead letters with their reasons"),
-                            ("replay", "re-produce chosen dead letters to the source topic, each once")):
-        cmd = sub.add_parser(name, help=help_text)
-        cmd.add_argument("topic", help="the input topic (its -dlq name is accepted too)")
-        cmd.add_argument("--partition", type=int, help="only this DLQ partition (needed with --from/--to "
-                                                       "when the DLQ has several)")
-        cmd.add_argument("--from", dest="first", type=int, metavar="N", help="first DLQ offset (inclusive)")
-        cmd.add_argument("--to", dest="last", type=int, metavar="M", help="last DLQ offset (inclusive)")
-        if name == "list":
-            cmd.add_argument("--json", action="store_true", help="one JSON array of the records")
-        else:
-            cmd.add_argument("--all", action="store_true", help="every dead letter not replayed yet")
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    try:
-        t = source_topic(args.topic)
-        selection = Selection(args.partition, args.first, args.last)
-        tools = DlqTools(Settings())
-        if args.command == "list":
-            letters = tools.dead_letters(t, selection)
-            if args.json:
-                print(json.dumps([d.entry.model_dump() for d in letters], indent=2))
-            else:
-                print(f"{t.dlq}: {len(letters)} record(s)")
-                if letters:
-                    print(table(letters))
-            return 0
-        if args.all == selection.is_range:
-            raise DlqError("replay: give --all or --from N --to M (not both)")
-        for line in tools.replay(t, selection).lines():
-            print(line)
-        return 0
-    except DlqError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    rows = [(e.slot, iso(e.timestamp), cut(e.key or "(none)", 24), e.errorClass, cut(e.reason, 60), cut(e.value, 40),
+             "yes" if e.replayed else "") for e in (d.entry for d in letters)]
+    return render_table(("p:offset", "dead-lettered (UTC)", "key", "class", "reason", "value", "replayed"), rows)

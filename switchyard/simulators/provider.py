@@ -41,12 +41,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 import httpx
 from aiohttp import web
 
 from handlers.settings import HandlerSettings, ProviderSettings
+from switchyard.core.settings import LOOPBACK, host_port, split_host_port
 
 log = logging.getLogger(__name__)
 JSON = dict[str, Any]
@@ -364,13 +365,12 @@ def build_app(simulator: Simulator) -> web.Application:
 
 
 def bind_address(settings: ProviderSettings) -> tuple[str, int]:
-    parts = urlsplit(settings.api_base)
-    return parts.hostname or "127.0.0.1", parts.port or 80
+    return host_port(settings.api_base)
 
 
 def is_local(settings: ProviderSettings) -> bool:
     """Only a loopback API base means the simulator; anything else is a real provider."""
-    return bind_address(settings)[0] in ("127.0.0.1", "localhost", "::1")
+    return bind_address(settings)[0] in LOOPBACK
 
 
 
@@ -382,9 +382,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # deliveries are logged once, above
-    host, _, port = args.bind.rpartition(":")
+    host, port = split_host_port(args.bind)
     log.info("provider simulator on %s, webhooks to %s", args.bind, settings.webhook_url)
-    web.run_app(build_app(Simulator(settings)), host=host, port=int(port), print=None)
+    web.run_app(build_app(Simulator(settings)), host=host, port=port, print=None)
 
 
 if __name__ == "__main__":

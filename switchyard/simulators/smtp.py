@@ -1,5 +1,7 @@
 """A local SMTP sink for the dev stack and tests: mail really goes out over SMTP and lands
-here, one `.eml` file per message in `<stack home>/mail/`, instead of in someone's inbox.
+here, in a Maildir at `<stack home>/mail/` (aiosmtpd's own ``Mailbox`` handler: each message
+is written under `tmp/` and moved into `new/`, so a reader never sees half of one), instead
+of in someone's inbox.
 
 With `SWITCHYARD_EMAIL__SMTP_HOST` pointing at a real server (not loopback) the stack
 starts no sink and the handlers send through that server unchanged.
@@ -13,19 +15,21 @@ import argparse
 import email
 import email.policy
 import logging
-import os
+import mailbox
+import re
 import signal
-import time
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
 
 from handlers.settings import EmailSettings, HandlerSettings
+from switchyard.core.settings import LOOPBACK, split_host_port
 
 log = logging.getLogger(__name__)
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# A Maildir message's name: <seconds>.M<microseconds>P<pid>Q<count>.<host> (Python's mailbox).
+_DELIVERY = re.compile(r"(\d+)\.M(\d+)P\d+Q(\d+)")
 
 
 def is_local(settings: EmailSettings) -> bool:
@@ -33,42 +37,31 @@ def is_local(settings: EmailSettings) -> bool:
     return settings.smtp_host in LOOPBACK
 
 
-class MailDirHandler:
-    """aiosmtpd handler: each accepted message becomes one file, written atomically
-    (a reader never sees half a message)."""
-
-    def __init__(self, mail_dir: Path) -> None:
-        self.mail_dir = mail_dir
-        self.count = 0
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
-        self.count += 1
-        name = f"{time.time_ns()}-{os.getpid()}-{self.count}.eml"
-        tmp = self.mail_dir / f".{name}.tmp"
-        tmp.write_bytes(envelope.original_content or envelope.content)
-        tmp.rename(self.mail_dir / name)
-        log.info("mail from %s to %s stored as %s", envelope.mail_from, ", ".join(envelope.rcpt_tos), name)
-        return "250 Message accepted for delivery"
-
-
 def received(mail_dir: Path) -> list[EmailMessage]:
-    """The messages the sink has stored, oldest first."""
-    if not mail_dir.exists():
+    """The messages the sink has stored in its Maildir, oldest first."""
+    if not (mail_dir / "new").is_dir():
         return []
+    box = mailbox.Maildir(mail_dir, factory=None, create=False)
     messages = []
-    for path in sorted(mail_dir.glob("*.eml"), key=lambda p: int(p.name.split("-", 1)[0])):
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    for key in sorted(box.keys(), key=_delivered_at):
+        message = email.message_from_bytes(box.get_bytes(key), policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         messages.append(message)
     return messages
 
 
+def _delivered_at(key: str) -> tuple[int, int, int]:
+    """When (and in what order) a message came in, from its Maildir name: the seconds and
+    microseconds are not zero-padded, so the names do not sort by time as text."""
+    found = _DELIVERY.match(key)
+    return (int(found[1]), int(found[2]), int(found[3])) if found else (0, 0, 0)
 
 
 def serve(host: str, port: int, mail_dir: Path) -> None:
-    """Serves until SIGTERM; messages already stored are whole (files are renamed into place)."""
-    mail_dir.mkdir(parents=True, exist_ok=True)
-    controller = Controller(MailDirHandler(mail_dir), hostname=host, port=port)
+    """Serves until SIGTERM; messages already stored are whole (moved into place by the Maildir)."""
+    for part in ("tmp", "new", "cur"):  # Maildir makes them only where the directory is new
+        (mail_dir / part).mkdir(parents=True, exist_ok=True)
+    controller = Controller(Mailbox(mail_dir), hostname=host, port=port)
     controller.start()  # its own thread and event loop
     log.info("SMTP sink on %s:%d, mail to %s", host, port, mail_dir)
     try:
@@ -79,15 +72,15 @@ def serve(host: str, port: int, mail_dir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     settings = HandlerSettings().email
-    parser = argparse.ArgumentParser(description="a local SMTP sink writing each message to a file")
+    parser = argparse.ArgumentParser(description="a local SMTP sink storing each message in a Maildir")
     parser.add_argument("--bind", default=f"{settings.smtp_host}:{settings.smtp_port}")
-    parser.add_argument("--dir", required=True, help="where each received message is stored")
+    parser.add_argument("--dir", required=True, help="the Maildir each received message is stored in")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
-    host, _, port = args.bind.rpartition(":")
+    host, port = split_host_port(args.bind)
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})  # for sigwait
-    serve(host, int(port), Path(args.dir))
+    serve(host, port, Path(args.dir))
 
 
 if __name__ == "__main__":

@@ -11,11 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from switchyard.core.poll import poll_until
 from switchyard.settings import Settings
 from switchyard.stack.kafka import kafka_ready
 from switchyard.stack.paths import RESTATE_CONFIG
 from switchyard.stack.processes import StartupError
-from switchyard.stack.restate import IDENTITY_ENV, healthy, restate_env
+from switchyard.stack.restate import IDENTITY_ENV, restate_env, restate_healthy
 
 KAFKA_IMAGE = "apache/kafka:4.2.0"
 RESTATE_IMAGE = "docker.io/restatedev/restate:1.7.12"
@@ -64,8 +65,6 @@ class Container:
 
 def _start(name: str, image: str, env: dict[str, str], home: Path, ready: Callable[[], bool],
            timeout: float, **kwargs: Any) -> Container:
-    import time
-
     from testcontainers.core.container import DockerContainer
 
     container = DockerContainer(image).with_kwargs(network_mode="host", **kwargs)
@@ -73,13 +72,12 @@ def _start(name: str, image: str, env: dict[str, str], home: Path, ready: Callab
         container = container.with_env(key, value)
     container.start()
     handle = Container(name, container, home / "run" / f"{name}.log")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if ready():
-            return handle
-        time.sleep(0.5)
-    handle.stop()
-    raise StartupError(f"{name} container ({image}) not ready after {timeout:.0f}s; log {handle.log}")
+    try:
+        poll_until(ready, timeout, 0.5, f"{name} container ({image})")
+    except TimeoutError:
+        handle.stop()
+        raise StartupError(f"{name} container ({image}) not ready after {timeout:.0f}s; log {handle.log}") from None
+    return handle
 
 
 def start_kafka_container(settings: Settings, home: Path, timeout: float) -> Container:
@@ -111,9 +109,4 @@ def start_restate_container(
     if identity_file is not None:
         volumes[str(identity_file)] = {"bind": "/identity.pem", "mode": "ro"}
         env[IDENTITY_ENV] = "/identity.pem"
-    admin, ingress = settings.restate.admin_url, settings.restate.ingress_url
-    return _start(
-        "restate", RESTATE_IMAGE, env, home,
-        lambda: healthy(f"{admin}/health") and healthy(f"{ingress}/restate/health"), timeout,
-        volumes=volumes,
-    )
+    return _start("restate", RESTATE_IMAGE, env, home, lambda: restate_healthy(settings), timeout, volumes=volumes)

@@ -21,8 +21,10 @@ def free_ports(n: int) -> list[int]:
             s.close()
 
 
-def ephemeral_settings(home: Path, **sections: dict[str, Any]) -> Settings:
-    """Every port free, every path under ``home``; ``sections`` override or extend."""
+def ephemeral_settings(home: Path, read_env_file: bool = True, **sections: dict[str, Any]) -> Settings:
+    """Every port free, every path under ``home``; ``sections`` override or extend. The
+    environment's SWITCHYARD_* variables apply, and a `.env` file unless ``read_env_file``
+    is false (the tests: a developer's `.env` must not change them)."""
     kafka, controller, admin, ingress, node, service, smtp, provider, streams = free_ports(9)
     base: dict[str, dict[str, Any]] = {
         "kafka": {"bootstrap_servers": f"127.0.0.1:{kafka}"},
@@ -42,4 +44,4 @@ def ephemeral_settings(home: Path, **sections: dict[str, Any]) -> Settings:
     }
     for name, values in sections.items():
         base[name] = {**base.get(name, {}), **values}
-    return Settings.model_validate(base)
+    return Settings.model_validate(base if read_env_file else {**base, "_env_file": None})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from importlib.resources import files
 from pathlib import Path
 
 from switchyard.settings import Settings
@@ -12,7 +13,8 @@ CACHE = REPO / ".stack" / "cache"
 KAFKA_POM = REPO / "tools" / "kafka" / "pom.xml"
 KAFKA_LIBS = CACHE / "kafka-libs"
 RESTATE_CONFIG = REPO / "restate.toml"
-HYPERCORN_CONFIG = REPO / "hypercorn.toml"
+# Package data (pyproject [tool.setuptools.package-data]): found in a checkout and in an installed wheel.
+HYPERCORN_CONFIG = Path(str(files("switchyard.stack") / "hypercorn.toml"))
 NODE_MODULES = REPO / "node_modules" / "@restatedev"
 
 

@@ -10,10 +10,11 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from switchyard.core.poll import poll_until
 
 
 class StartupError(RuntimeError):
@@ -79,14 +80,17 @@ def wait_until(
     managed: Managed, what: str, ready: Callable[[], bool], timeout: float, interval: float = 0.2
 ) -> float:
     """Polls ``ready`` until true; returns the seconds it took. Fails fast if the process dies."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
+
+    def check() -> bool:
         if not managed.alive():
             raise StartupError(f"{managed.name} exited while starting ({what}); log {managed.log}:\n{managed.tail()}")
-        if ready():
-            return time.monotonic() - start
-        time.sleep(interval)
-    raise StartupError(f"{managed.name} not ready after {timeout:.0f}s ({what}); log {managed.log}:\n{managed.tail()}")
+        return ready()
+
+    try:
+        return poll_until(check, timeout, interval, what)
+    except TimeoutError:
+        raise StartupError(f"{managed.name} not ready after {timeout:.0f}s ({what}); log {managed.log}:\n"
+                           f"{managed.tail()}") from None
 
 
 def pid_alive(pid: int) -> bool:
@@ -136,14 +140,16 @@ def stop_pid(pid: int, timeout: float = 15.0) -> None:
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, sig)
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            # Reap it if it is our child, so it does not linger as a zombie.
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            if not pid_alive(pid):
-                return
-            time.sleep(0.1)
+        with contextlib.suppress(TimeoutError):
+            poll_until(lambda: _reaped(pid), wait, 0.1, f"process {pid} to exit")
+            return
+
+
+def _reaped(pid: int) -> bool:
+    """Gone (reaped first if it is our child, so it does not linger as a zombie)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    return not pid_alive(pid)
 
 
 def stop_from_pidfiles(run_dir: Path, order: Sequence[str]) -> list[str]:

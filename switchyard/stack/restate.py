@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
-
+from switchyard.core.poll import http_ok
 from switchyard.settings import Settings
 from switchyard.stack.paths import RESTATE_CONFIG, restate_server_binary
 from switchyard.stack.processes import Managed, StartupError, spawn, wait_until
@@ -48,17 +47,11 @@ def start_restate(
     )
     admin = settings.restate.admin_url
     ingress = settings.restate.ingress_url
-    took = wait_until(
-        server,
-        f"Restate admin {admin} and ingress {ingress}",
-        lambda: healthy(f"{admin}/health") and healthy(f"{ingress}/restate/health"),
-        timeout,
-    )
+    took = wait_until(server, f"Restate admin {admin} and ingress {ingress}", lambda: restate_healthy(settings),
+                      timeout)
     return server, took
 
 
-def healthy(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1.0).status_code == 200
-    except httpx.HTTPError:
-        return False
+def restate_healthy(settings: Settings) -> bool:
+    """Both the admin API and the ingress answer their health checks."""
+    return http_ok(f"{settings.restate.admin_url}/health") and http_ok(f"{settings.restate.ingress_url}/restate/health")

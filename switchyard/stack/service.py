@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import socket
 import sys
 from pathlib import Path
 
+from switchyard.core.poll import tcp_listening
 from switchyard.settings import Settings
 from switchyard.stack.paths import HYPERCORN_CONFIG, REPO
 from switchyard.stack.processes import Managed, spawn, wait_until
@@ -21,14 +21,14 @@ def service_command(settings: Settings) -> list[str]:
             "--workers", str(service.workers),
             "handlers.app:create_app()",
         ]
-    host, _, port = service.bind.rpartition(":")
+    host, port = service.address
     return [
         sys.executable, "-m", "granian",
         "--interface", "asgi", "--factory",
         # Restate speaks HTTP/2 with prior knowledge, many invocations on one connection;
         # "auto" also answers HTTP/1.1 (a curl to /health, a 401 to an unsigned caller).
         "--http", "auto", "--http2-max-concurrent-streams", "1000",
-        "--host", host.strip("[]"), "--port", port,
+        "--host", host, "--port", str(port),
         "--workers", str(service.workers),
         # One event loop thread per worker: the handlers are asyncio; more runtime threads
         # only add hand-offs (measured in docs/benchmarks.md).
@@ -43,14 +43,6 @@ def service_command(settings: Settings) -> list[str]:
 
 def start_service(settings: Settings, home: Path, env: dict[str, str], timeout: float) -> tuple[Managed, float]:
     service = spawn("service", service_command(settings), home / "run", env=env, cwd=REPO)
-    host, _, port = settings.service.bind.rpartition(":")
-    took = wait_until(service, f"service at {settings.service.bind}", lambda: listening(host, int(port)), timeout)
+    host, port = settings.service.address
+    took = wait_until(service, f"service at {settings.service.bind}", lambda: tcp_listening(host, port), timeout)
     return service, took
-
-
-def listening(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False

@@ -7,13 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-import httpx
-
+from switchyard.core.poll import http_ok, tcp_listening
 from switchyard.settings import Settings
 from switchyard.simulators.provider import bind_address
 from switchyard.stack.paths import REPO
 from switchyard.stack.processes import Managed, spawn, wait_until
-from switchyard.stack.service import listening
 
 
 def start_provider(settings: Settings, home: Path, timeout: float) -> tuple[Managed, float]:
@@ -26,15 +24,8 @@ def start_provider(settings: Settings, home: Path, timeout: float) -> tuple[Mana
     managed = spawn("provider", [sys.executable, "-m", "switchyard.simulators.provider", "--bind", f"{host}:{port}"],
                     home / "run", env={"SWITCHYARD_PROVIDER": json.dumps(dumped)}, cwd=REPO)
     took = wait_until(managed, f"payment provider simulator at {provider.api_base}",
-                      lambda: _healthy(f"{provider.api_base}/_sim/health"), timeout)
+                      lambda: http_ok(f"{provider.api_base}/_sim/health"), timeout)
     return managed, took
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1.0).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def start_smtp(settings: Settings, home: Path, timeout: float) -> tuple[Managed, float]:
@@ -44,5 +35,5 @@ def start_smtp(settings: Settings, home: Path, timeout: float) -> tuple[Managed,
                "--dir", str(mail_dir)]
     managed = spawn("smtp", command, home / "run", cwd=REPO)
     took = wait_until(managed, f"SMTP sink at {s.smtp_host}:{s.smtp_port}",
-                      lambda: listening(s.smtp_host, s.smtp_port), timeout)
+                      lambda: tcp_listening(s.smtp_host, s.smtp_port), timeout)
     return managed, took

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import BaseModel, SecretStr
+from rich.console import Console
+from rich.text import Text
 
 from schemas.catalogue import CATALOGUE
 from switchyard.core.bootstrap import BootstrapReport, bootstrap
@@ -69,21 +73,31 @@ class Stack:
     """Kafka, Restate and the service on this machine, started in order and stopped in reverse."""
 
     def __init__(
-        self, settings: Settings, home: Path, progress: Progress = print, use_containers: bool = False
+        self, settings: Settings, home: Path, progress: Progress = print, use_containers: bool = False,
+        live: bool | None = None,
     ) -> None:
         self.settings = settings
         self.home = home.resolve()
         self.progress = progress
         self.use_containers = use_containers  # Kafka and Restate from images (testcontainers)
         self.components: dict[str, Component] = {}
+        # A spinner while each step waits, in place of its "..." line: only when the lines
+        # go to a terminal (the default `print` on a TTY); logs and CI get the plain lines.
+        self.live = progress is print and sys.stdout.isatty() if live is None else live
+
+    def _waiting(self, line: str) -> contextlib.AbstractContextManager[object]:
+        if self.live:
+            return Console().status(Text(line))
+        self.progress(line)
+        return contextlib.nullcontext()
 
     @property
     def run_dir(self) -> Path:
         return self.home / "run"
 
     def _step(self, n: int, total: int, label: str, action: Callable[[], tuple[Component, float]]) -> None:
-        self.progress(f"[{n}/{total}] {label} ...")
-        managed, took = action()
+        with self._waiting(f"[{n}/{total}] {label} ..."):
+            managed, took = action()
         self.components[managed.name] = managed
         self.progress(f"[{n}/{total}] {label} ready in {took:.1f}s (log {managed.log})")
 
@@ -161,9 +175,9 @@ class Stack:
                    lambda: start_streams(s, self.home, settings_env(s), s.stack.start_timeout.total_seconds()))
 
     def bootstrap(self, n: int = 4, total: int = 4) -> BootstrapReport:
-        self.progress(f"[{n}/{total}] bootstrap: topics, Kafka cluster, deployment, subscriptions ...")
         start = time.monotonic()
-        report = bootstrap(self.settings, CATALOGUE)
+        with self._waiting(f"[{n}/{total}] bootstrap: topics, Kafka cluster, deployment, subscriptions ..."):
+            report = bootstrap(self.settings, CATALOGUE)
         for line in report.lines():
             self.progress(f"      {line}")
         self.progress(f"[{n}/{total}] bootstrap done in {time.monotonic() - start:.1f}s")

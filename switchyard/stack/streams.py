@@ -7,8 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import httpx
-
+from switchyard.core.poll import http_ok
 from switchyard.settings import Settings
 from switchyard.stack.paths import REPO
 from switchyard.stack.processes import Managed, spawn, wait_until
@@ -21,13 +20,6 @@ def streams_command(home: Path) -> list[str]:
 def start_streams(settings: Settings, home: Path, env: dict[str, str], timeout: float) -> tuple[Managed, float]:
     worker = spawn("streams", streams_command(home), home / "run", env=env, cwd=REPO)
     url = f"http://{settings.streams.web_bind}/views/ready/"
-    took = wait_until(worker, f"stream worker at {url}", lambda: worker_ready(url), timeout)
+    # 200 once the worker holds its partitions and has recovered its tables.
+    took = wait_until(worker, f"stream worker at {url}", lambda: http_ok(url), timeout)
     return worker, took
-
-
-def worker_ready(url: str) -> bool:
-    """The worker holds its partitions and has recovered its tables."""
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False

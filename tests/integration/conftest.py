@@ -17,29 +17,24 @@ from switchyard.core.admin import RestateAdmin
 from switchyard.core.kafka import RecordProducer
 from switchyard.settings import Settings
 from switchyard.stack.containers import docker_available
-from switchyard.stack.ephemeral import free_ports
+from switchyard.stack.ephemeral import ephemeral_settings
 from switchyard.stack.stack import Stack
 from tests.integration.kafka_driver import KafkaDriver
 
 
 def test_settings(home: Path) -> Settings:
-    kafka, controller, admin, ingress, node, service, smtp, provider, streams = free_ports(9)
-    return Settings(
-        _env_file=None,
-        kafka={"bootstrap_servers": f"127.0.0.1:{kafka}", "topic_partitions": 2},
-        restate={
-            "admin_url": f"http://127.0.0.1:{admin}",
-            "ingress_url": f"http://127.0.0.1:{ingress}",
-            "deployment_url": f"http://127.0.0.1:{service}",
-        },
-        service={"bind": f"127.0.0.1:{service}"},
+    """The private stack of ephemeral_settings (free ports, paths under ``home``), with
+    durations shortened for the tests."""
+    return ephemeral_settings(
+        home,
+        read_env_file=False,
+        kafka={"topic_partitions": 2},
         # retries that end in seconds; a poison key per flow for the retry tests
         retries={"max_attempts": 3, "initial_interval": 0.05, "max_interval": 0.2,
                  "poison_keys": ["poison-pkg", "poison-user"]},
         # A retry horizon of seconds (20 attempts, backoff up to 0.5 s: about 9 s), so the outage tests
         # see invocations pause (test_outage.py).
-        stack={"home": home, "kafka_controller_port": controller, "restate_node_port": node,
-               "restate_env": {"RESTATE_DEFAULT_RETRY_POLICY__INITIAL_INTERVAL": "50ms",
+        stack={"restate_env": {"RESTATE_DEFAULT_RETRY_POLICY__INITIAL_INTERVAL": "50ms",
                                "RESTATE_DEFAULT_RETRY_POLICY__MAX_INTERVAL": "500ms",
                                "RESTATE_DEFAULT_RETRY_POLICY__MAX_ATTEMPTS": "20"}},
         feed={"moderation_poll_interval": 0.05, "moderation_pending_probability": 0.5},
@@ -53,17 +48,14 @@ def test_settings(home: Path) -> Settings:
         tasks={"task_duration": 0.05},
         fanout={"subtask_min_duration": 0.2, "subtask_max_duration": 1.0},
         uploads={"upload_duration": 3, "fast_upload_duration": 0.2, "sync_timeout": 1.5},
-        email={"smtp_port": smtp},
         provider={
-            "api_base": f"http://127.0.0.1:{provider}",
-            "webhook_url": f"http://127.0.0.1:{ingress}/PaymentService/processWebhook",
             "delayed_status_after": 0.5,
             # held webhooks (test_signals.py) are released within seconds; one never released
             # is looked up after this long
             "webhook_timeout": 10,
         },
         # issue 5 stream workers
-        streams={"web_bind": f"127.0.0.1:{streams}", "windows": [2, 10], "velocity_window": 5},
+        streams={"windows": [2, 10], "velocity_window": 5},
     )
 
 

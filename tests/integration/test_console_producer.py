@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -24,10 +25,11 @@ def console_producer(settings: Settings, topic_name: str) -> list[str]:
     return [str(SCRIPT), "--bootstrap-server", settings.kafka.bootstrap_servers, "--topic", topic_name, *SEED_ARGS]
 
 
-def python_producer(settings: Settings, topic_name: str) -> list[str]:
-    """Switchyard's validating producer (producers.console), with the same arguments."""
-    return [sys.executable, "-m", "producers.console", "--bootstrap-server", settings.kafka.bootstrap_servers,
-            "--topic", topic_name, *SEED_ARGS]
+def switchyard_produce(settings: Settings, topic_name: str, stdin: bytes) -> subprocess.CompletedProcess[bytes]:
+    """Switchyard's validating producer, `switchyard produce T --file -`, on the same lines."""
+    env = {**os.environ, "SWITCHYARD_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers}
+    return subprocess.run([SCRIPT.parent / "switchyard", "produce", topic_name, "--file", "-"], input=stdin,
+                          capture_output=True, timeout=60, check=False, env=env)
 
 
 def kafka_version() -> str:
@@ -74,10 +76,8 @@ def test_a_line_without_separator_is_an_error_naming_the_line(settings: Settings
     assert "No key separator found on line number 1" in done.stderr
 
 
-def test_a_key_that_is_not_utf8_is_refused_by_the_python_producer(settings: Settings) -> None:
-    done = subprocess.run(
-        python_producer(settings, TOPIC.name), input=b"\xff\xfe:{}\n", capture_output=True, timeout=60, check=False
-    )
-    assert done.returncode == 1
+def test_a_key_that_is_not_utf8_is_refused_by_switchyard_produce(settings: Settings) -> None:
+    done = switchyard_produce(settings, TOPIC.name, b"\xff\xfe:{}\n")
+    assert done.returncode == 2
     assert b"not valid UTF-8" in done.stderr
 

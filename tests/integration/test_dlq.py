@@ -1,4 +1,4 @@
-"""`switchyard-dlq` against the real broker and service: dead letters are listed with
+"""`switchyard dlq` against the real broker and service: dead letters are listed with
 their reasons; a replay re-produces a record to its source topic once, it is processed
 once, a second replay does nothing, and the DLQ is never changed."""
 
@@ -13,9 +13,9 @@ import pytest
 from confluent_kafka import Producer
 
 from schemas.catalogue import topic
+from switchyard.cli.main import main as switchyard
 from switchyard.core.envelope import DlqReason, SourceRecord
 from switchyard.core.results import TopicReader
-from switchyard.ops import dlq
 from switchyard.ops.dlq import DlqTools, Selection
 from switchyard.settings import Settings
 from switchyard.stack.stack import settings_env
@@ -30,12 +30,12 @@ Cli = Callable[..., tuple[int, str, str]]
 
 @pytest.fixture
 def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    """Runs `switchyard-dlq` against the test stack; returns (exit code, stdout, stderr)."""
+    """Runs `switchyard dlq` against the test stack; returns (exit code, stdout, stderr)."""
     for name, value in settings_env(settings).items():
         monkeypatch.setenv(name, value)
 
     def run(*argv: object) -> tuple[int, str, str]:
-        code = dlq.main([str(a) for a in argv])
+        code = switchyard(["dlq", *(str(a) for a in argv)])
         out = capsys.readouterr()
         return code, out.out, out.err
 

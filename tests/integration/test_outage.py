@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from schemas.catalogue import topic
-from switchyard.cli.app import cmd_resume
+from switchyard.cli.pipeline import cmd_resume
 from switchyard.core.admin import RestateAdmin
 from switchyard.core.kafka import RecordProducer
 from switchyard.core.results import TopicReader

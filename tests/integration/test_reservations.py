@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from producers.demos import reservations as demo
-from producers.reservations import main as reserve_command
 from producers.reservations import reserve
 from schemas.catalogue import topic
+from switchyard.cli.main import main as cli
 from switchyard.settings import Settings
 from tests.integration.conftest import SceneOutput
 from tests.integration.kafka_driver import KafkaDriver
@@ -97,7 +97,7 @@ def test_bad_http_body_gets_400_naming_the_field(ingress: httpx.Client, unique: 
 def test_reserve_command_prints_each_answer(settings: Settings, unique: str,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     product = f"{unique}-p"
-    code = reserve_command([product, "r1", "r2", "r1", "--ingress", settings.restate.ingress_url])
+    code = cli(["reserve", product, "r1", "r2", "r1", "--ingress", settings.restate.ingress_url])
     assert code == 0
     assert capsys.readouterr().out.splitlines() == [
         f"{product} r1: reserved (True)", f"{product} r2: refused (False)", f"{product} r1: reserved (True)",

@@ -17,7 +17,8 @@ from schemas.catalogue import TOPICS, stream_topic, topic
 from schemas.streams import RiskAlert
 from streams import histogram
 from streams.windows import window_start
-from switchyard.cli import app as cli
+from switchyard.cli import main as cli
+from switchyard.cli.pipeline import show_pipeline
 from switchyard.core.results import Record, TopicReader
 from switchyard.settings import Settings
 from switchyard.stack.ephemeral import free_ports
@@ -225,7 +226,7 @@ def test_the_pipeline_command_prints_every_topic_from_the_view(
 
 
 def test_the_demo_ends_with_the_pipeline_table(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    cli.show_pipeline(settings)
+    show_pipeline(settings)
     out = capsys.readouterr().out
     assert f"live at http://{settings.streams.web_bind}/pipeline/" in out
     for t in TOPICS:

@@ -15,9 +15,9 @@ import pytest
 
 from producers.demos import tasks as demo
 from producers.tasks import attach, idempotency_key, submit
-from producers.tasks import main as submit_command
 from schemas.catalogue import topic
 from schemas.tasks import TaskRequest
+from switchyard.cli.main import main as cli
 from switchyard.core.admin import RestateAdmin
 from switchyard.settings import Settings
 from tests.integration.conftest import SceneOutput
@@ -154,11 +154,11 @@ def test_bad_http_body_gets_400_naming_the_field(ingress: httpx.Client) -> None:
 
 def test_submit_command_queues_and_attaches(settings: Settings, unique: str,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["resize", '{"image": "dog.png"}', "--id", unique, "--delay", "500ms",
+    args = ["submit", "resize", '{"image": "dog.png"}', "--id", unique, "--delay", "500ms",
             "--ingress", settings.restate.ingress_url]
-    assert submit_command(args) == 0
+    assert cli(args) == 0
     first = capsys.readouterr().out.splitlines()
-    assert submit_command(args) == 0
+    assert cli(args) == 0
     second = capsys.readouterr().out.splitlines()
     assert first[0].startswith(f"{unique}: Accepted as inv_")
     assert first[0].endswith("runs in 0:00:00.500000")
@@ -170,9 +170,9 @@ def test_submit_command_queues_and_attaches(settings: Settings, unique: str,
 
 def test_submit_command_refuses_a_bad_task_naming_the_field(settings: Settings,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    assert submit_command(["", "--ingress", settings.restate.ingress_url]) == 2
+    assert cli(["submit", "", "--ingress", settings.restate.ingress_url]) == 2
     assert "taskName" in capsys.readouterr().err
-    assert submit_command(["x", "{not json", "--ingress", settings.restate.ingress_url]) == 2
+    assert cli(["submit", "x", "{not json", "--ingress", settings.restate.ingress_url]) == 2
     assert "payload: not JSON" in capsys.readouterr().err
 
 

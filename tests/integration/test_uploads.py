@@ -16,10 +16,10 @@ import pytest
 
 from handlers.uploads import BUCKET_BASE, is_fast
 from producers.demos import uploads as demo
-from producers.uploads import main as upload_command
 from producers.uploads import request_of, upload
 from schemas.catalogue import topic
 from schemas.uploads import UploadRequest
+from switchyard.cli.main import main as cli
 from switchyard.core.admin import RestateAdmin
 from switchyard.settings import Settings
 from switchyard.simulators.smtp import received
@@ -181,11 +181,11 @@ def test_upload_command_fast_and_slow(stack: Stack, settings: Settings, unique: 
                                       capsys: pytest.CaptureFixture[str]) -> None:
     timeout = str(settings.uploads.sync_timeout.total_seconds())
     fast, slow = upload_id(settings, f"{unique}-f", fast=True), upload_id(settings, f"{unique}-s", fast=False)
-    assert upload_command([fast, "--ingress", settings.restate.ingress_url, "--timeout", timeout]) == 0
+    assert cli(["upload", fast, "--ingress", settings.restate.ingress_url, "--timeout", timeout]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"Uploading data for {fast}"
     assert out[1].startswith(f"Fast upload... URL was {BUCKET_BASE}/")
-    assert upload_command([slow, "--ingress", settings.restate.ingress_url, "--timeout", timeout]) == 0
+    assert cli(["upload", slow, "--ingress", settings.restate.ingress_url, "--timeout", timeout]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out == [f"Uploading data for {slow}", f"Slow upload... Mail the link later (to {slow}@example.com)"]
     [mail] = eventually(lambda: mails_to(stack, f"{slow}@example.com"), "the slow upload's email")
@@ -193,7 +193,7 @@ def test_upload_command_fast_and_slow(stack: Stack, settings: Settings, unique: 
 
 
 def test_upload_command_refuses_a_bad_email(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    assert upload_command(["u1", "--email", "nobody", "--ingress", settings.restate.ingress_url]) == 2
+    assert cli(["upload", "u1", "--email", "nobody", "--ingress", settings.restate.ingress_url]) == 2
     assert "email" in capsys.readouterr().err
     with pytest.raises(ValueError, match="email"):
         request_of("u1", "no at sign")

@@ -1,4 +1,4 @@
-"""`switchyard-dlq` without a broker: what it accepts, the errors naming the bad topic or
+"""`switchyard dlq` without a broker: what it accepts, the errors naming the bad topic or
 argument, and how it prints dead letters and replays."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from schemas.streams import ReplayMarker
+from switchyard.cli.main import main as switchyard
 from switchyard.core.envelope import SourceRecord
-from switchyard.ops import dlq
 from switchyard.ops.dlq import DeadLetter, DlqEntry, DlqError, ReplayReport, Selection, source_topic, table
 
 
@@ -47,15 +47,16 @@ def test_a_selection_is_everything_or_an_inclusive_range() -> None:
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["replay", "nope", "--all"], "error: topic: unknown input topic 'nope'"),
-    (["replay", "bench-events"], "error: replay: give --all or --from N --to M (not both)"),
-    (["replay", "bench-events", "--all", "--from", "1", "--to", "2"], "error: replay: give --all or --from N"),
-    (["list", "bench-events", "--to", "2"], "error: --from and --to go together"),
-    (["replay", "bench-events", "--from", "9", "--to", "2"], "error: --from 9 is after --to 2"),
+    (["replay", "nope", "--all"], "switchyard: error: topic: unknown input topic 'nope'"),
+    (["replay", "bench-events"], "switchyard: error: replay: give --all or --from N --to M (not both)"),
+    (["replay", "bench-events", "--all", "--from", "1", "--to", "2"],
+     "switchyard: error: replay: give --all or --from N"),
+    (["list", "bench-events", "--to", "2"], "switchyard: error: --from and --to go together"),
+    (["replay", "bench-events", "--from", "9", "--to", "2"], "switchyard: error: --from 9 is after --to 2"),
 ])
 def test_bad_input_fails_before_kafka_with_a_clear_message(argv: list[str], message: str,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    assert dlq.main(argv) == 2
+    assert switchyard(["dlq", *argv]) == 2
     assert capsys.readouterr().err.startswith(message)
 
 

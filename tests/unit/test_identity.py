@@ -64,7 +64,7 @@ def test_the_identity_dir_gives_the_key_restate_signs_with(tmp_path: Path) -> No
 
 def test_serve_refuses_an_exposed_bind_with_a_one_line_error(monkeypatch: pytest.MonkeyPatch,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    from switchyard.cli import app as cli
+    from switchyard.cli import main as cli
 
     monkeypatch.setenv("SWITCHYARD_SERVICE__BIND", "0.0.0.0:9080")
     monkeypatch.setattr("os.execv", lambda *a: pytest.fail("served unsigned on 0.0.0.0"))

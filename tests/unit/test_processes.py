@@ -1,20 +1,20 @@
 """`switchyard status` tells a running component from a frozen and a dead one."""
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from switchyard.core.poll import poll_until
 from switchyard.stack.processes import process_state, spawn
 
 
 def becomes(pidfile: str, state: str) -> bool:
     """Signals land asynchronously: the state the process settles in within a second."""
-    deadline = time.monotonic() + 2
-    while process_state(pidfile) != state and time.monotonic() < deadline:
-        time.sleep(0.02)
+    with contextlib.suppress(TimeoutError):
+        poll_until(lambda: process_state(pidfile) == state, timeout=2, interval=0.02)
     return process_state(pidfile) == state
 
 

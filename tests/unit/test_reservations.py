@@ -3,7 +3,7 @@ import json
 import pytest
 
 from handlers.reservations import answer, default_body
-from producers.reservations import parse_args
+from switchyard.cli.main import parser
 
 
 @pytest.mark.parametrize(
@@ -26,7 +26,7 @@ def test_a_body_is_left_as_sent() -> None:
 
 
 def test_the_reserve_command_takes_a_product_and_reservations() -> None:
-    args = parse_args(["product1", "r1", "r2", "--ingress", "http://127.0.0.1:1"])
+    args = parser().parse_args(["reserve", "product1", "r1", "r2", "--ingress", "http://127.0.0.1:1"])
     assert (args.product_id, args.reservation_ids, args.ingress) == ("product1", ["r1", "r2"], "http://127.0.0.1:1")
     with pytest.raises(SystemExit):
-        parse_args(["product1"])
+        parser().parse_args(["reserve", "product1"])

@@ -1,30 +1,47 @@
-"""The SMTP sink's storage: atomic files, read back oldest first."""
+"""The SMTP sink's storage: aiosmtpd's Maildir handler, read back oldest first."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from types import SimpleNamespace
+from typing import Any, cast
+
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import Envelope, Session
 
 from handlers.settings import EmailSettings
-from switchyard.simulators.smtp import MailDirHandler, is_local, received
+from switchyard.simulators.smtp import is_local, received
 
 
 def mail(subject: str) -> bytes:
     return f"From: a@x\r\nTo: b@x\r\nSubject: {subject}\r\n\r\nbody {subject}\r\n".encode()
 
 
-def test_each_message_is_one_file_read_back_in_order(tmp_path: Path) -> None:
-    handler = MailDirHandler(tmp_path)
-    for subject in ("first", "second", "third"):
-        envelope = SimpleNamespace(original_content=mail(subject), content=None, mail_from="a@x", rcpt_tos=["b@x"])
-        assert asyncio.run(handler.handle_DATA(None, None, envelope)).startswith("250")
-    assert [m["Subject"] for m in received(tmp_path)] == ["first", "second", "third"]
-    assert not list(tmp_path.glob(".*.tmp"))
+async def deliver(handler: Mailbox, subjects: list[str]) -> None:
+    """As aiosmtpd's server hands each message to its handler."""
+    session = Session(asyncio.get_running_loop())
+    session.peer = "127.0.0.1"
+    for subject in subjects:
+        envelope = Envelope()
+        envelope.content, envelope.mail_from, envelope.rcpt_tos = mail(subject), "a@x", ["b@x"]
+        assert (await handler.handle_DATA(cast(Any, None), session, envelope)).startswith("250")
+
+
+def test_each_message_is_stored_whole_and_read_back_in_order(tmp_path: Path) -> None:
+    # More than ten in one second: Maildir names do not sort by time as text.
+    subjects = [f"message {n}" for n in range(12)]
+    asyncio.run(deliver(Mailbox(tmp_path / "mail"), subjects))
+    messages = received(tmp_path / "mail")
+    assert [m["Subject"] for m in messages] == subjects
+    body = messages[0].get_body()
+    assert body is not None
+    assert body.get_content().strip() == "body message 0"
+    assert not list((tmp_path / "mail" / "tmp").iterdir())  # nothing half written
 
 
 def test_no_mail_dir_means_no_mail(tmp_path: Path) -> None:
     assert received(tmp_path / "missing") == []
+    assert received(tmp_path) == []  # a directory that is no Maildir (yet)
 
 
 def test_only_loopback_hosts_get_the_local_sink() -> None:

@@ -6,8 +6,9 @@ import pytest
 from pydantic import ValidationError
 
 from handlers.tasks import delay_of, digest, execute, outcome
-from producers.tasks import delay_param, describe, idempotency_key, parse_args, parse_delay, task_of
+from producers.tasks import delay_param, describe, idempotency_key, parse_delay, task_of
 from schemas.tasks import MAX_DELAY_MS, SubmittedTask, TaskExecution, TaskRequest
+from switchyard.cli.main import parser
 
 
 def request(**fields: object) -> TaskRequest:
@@ -80,11 +81,11 @@ def test_the_submitter_builds_the_task_and_names_bad_fields() -> None:
 
 
 def test_the_submitter_takes_a_task_its_id_and_delay() -> None:
-    args = parse_args(["resize", '{"a": 1}', "--id", "t1", "--delay", "10s", "--no-wait"])
+    args = parser().parse_args(["submit", "resize", '{"a": 1}', "--id", "t1", "--delay", "10s", "--no-wait"])
     assert (args.task_name, args.payload, args.task_id, args.delay, args.no_wait) == (
         "resize", '{"a": 1}', "t1", timedelta(seconds=10), True)
     with pytest.raises(SystemExit):
-        parse_args(["resize", "--delay", "soon"])
+        parser().parse_args(["submit", "resize", "--delay", "soon"])
 
 
 def test_restates_send_answer_is_read_leniently() -> None:

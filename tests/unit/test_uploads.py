@@ -17,8 +17,9 @@ from handlers.uploads import (
     new_message_id,
     upload_data,
 )
-from producers.uploads import UploadOutcome, default_email, describe, parse_args, request_of
+from producers.uploads import UploadOutcome, default_email, describe, request_of
 from schemas.uploads import EmailReceipt, EmailRequest, SubmittedUpload, UploadRequest, UploadResult
+from switchyard.cli.main import parser
 
 IDS = [f"upload-{n}" for n in range(400)]
 
@@ -137,7 +138,7 @@ def test_the_client_says_what_the_seeds_client_says() -> None:
 
 
 def test_the_client_takes_an_id_an_address_and_a_timeout() -> None:
-    args = parse_args(["u1", "--email", "ada@example.com", "--timeout", "2.5"])
+    args = parser().parse_args(["upload", "u1", "--email", "ada@example.com", "--timeout", "2.5"])
     assert (args.upload_id, args.email, args.timeout) == ("u1", "ada@example.com", 2.5)
     with pytest.raises(SystemExit):
-        parse_args([])
+        parser().parse_args(["upload"])

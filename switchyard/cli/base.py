@@ -1,0 +1,139 @@
+"""What every command module shares: the parser class, its help format, one error style.
+
+Only argparse-level things here: `switchyard --help` and `switchyard CMD --help` import
+this and the command modules' parser code, never the stack, Kafka or pydantic. Each
+command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
+
+if TYPE_CHECKING:
+    from switchyard.core.catalogue import Topic
+    from switchyard.settings import Settings
+
+PROG = "switchyard"
+SETTINGS_NOTE = "Settings come from the environment (or .env): SWITCHYARD_<SECTION>__<KEY>."
+
+WithSettings = Callable[["Settings", argparse.Namespace], int]
+WithoutSettings = Callable[[argparse.Namespace], int]
+
+
+class CliError(Exception):
+    """Ends a command with ``switchyard: error: <message>`` and exit code ``code``."""
+
+    code = 2
+
+
+class UsageError(CliError):
+    """Exit 2: the input or the setup is wrong (an option, a setting, a topic, a component down)."""
+
+    code = 2
+
+
+class RunFailed(CliError):
+    """Exit 1: the command ran to its end, and what it checked failed."""
+
+    code = 1
+
+
+def error_line(message: object) -> str:
+    """The one error style: one line on stderr."""
+    text = " ".join(str(message).split())  # one line, whatever the message held
+    return f"{PROG}: error: {text}\n"
+
+
+def env_name(setting: str) -> str:
+    """``kafka.bootstrap_servers`` -> ``SWITCHYARD_KAFKA__BOOTSTRAP_SERVERS`` (cheap: no settings import)."""
+    return "SWITCHYARD_" + "__".join(part.upper() for part in setting.split("."))
+
+
+def from_setting(setting: str) -> str:
+    """Help text for an option whose default comes from a setting."""
+    return f"default: the setting {setting}, env {env_name(setting)}"
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions as written; each option's help ends with its default, when it has one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if ("%(default)" in text or "default:" in text or default is None or default is False
+                or default == argparse.SUPPRESS or default == []):
+            return text
+        if not action.option_strings and action.nargs not in (argparse.OPTIONAL, argparse.ZERO_OR_MORE):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line: ``switchyard: error: ...``, exit 2."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, error_line(f"{message} (see `{self.prog} --help`)"))
+
+
+Subcommands: TypeAlias = "argparse._SubParsersAction[Parser]"  # what add_subparsers gives
+
+
+class VersionAction(argparse.Action):
+    """``--version``: the installed package's version, looked up only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: str | Sequence[Any] | None, option_string: str | None = None) -> None:
+        import switchyard
+
+        print(f"{PROG} {switchyard.__version__}")
+        parser.exit()
+
+
+def command(
+    sub: Subcommands, name: str, run: WithSettings | WithoutSettings, summary: str, *,
+    settings: Sequence[str] | None = (), description: str | None = None, aliases: Sequence[str] = (),
+) -> Parser:
+    """Adds subcommand ``name`` running ``run``.
+
+    ``settings``: the settings it reads (listed in its help with their environment
+    variables); it gets the loaded ``Settings`` as first argument. None: it takes no
+    settings (``run(args)``).
+    """
+    epilog = None
+    if settings:
+        listed = "\n".join(f"  {s:32} {env_name(s)}" for s in settings)
+        epilog = f"settings it reads (environment or .env):\n{listed}"
+    elif settings is not None:
+        epilog = SETTINGS_NOTE
+    p: Parser = sub.add_parser(name, help=summary, description=description or summary[:1].upper() + summary[1:],
+                               epilog=epilog, aliases=list(aliases))
+    p.set_defaults(run=run, needs_settings=settings is not None)
+    return p
+
+
+def one_of(name: str, value: str, known: Sequence[str]) -> str:
+    """``value`` if it is one of ``known``; a UsageError listing them otherwise (for
+    choices checked after parsing, where listing them would import the catalogue)."""
+    if value not in known:
+        raise UsageError(f"{name}: unknown {value!r}; known: {', '.join(known)}")
+    return value
+
+
+def input_topic(name: str) -> Topic:
+    """The catalogue's input topic ``name``, or a UsageError naming the known ones."""
+    from schemas.catalogue import TOPICS
+
+    by_name = {t.name: t for t in TOPICS}
+    if name not in by_name:
+        raise UsageError(f"topic: unknown input topic {name!r}; known: {', '.join(by_name)}")
+    return by_name[name]

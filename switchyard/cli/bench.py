@@ -1,0 +1,91 @@
+"""Measuring: `switchyard bench` (the benchmark suite) and `switchyard hops` (latency per hop).
+
+Both start a private stack on free ports; neither reads the dev stack's settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from switchyard.cli.base import RunFailed, Subcommands, UsageError, command
+
+BENCH = """\
+Switchyard against a raw consumer loop and a Faust app, in one run (docs/benchmarks.md).
+
+  switchyard bench --quick                              # under 3 minutes (make bench ARGS=--quick)
+  switchyard bench --only switchyard --soak 600          # a 10-minute flat-memory soak
+  switchyard bench --quick --only switchyard --profile   # py-spy + perf profiles
+
+Starts a private stack on free ports, drives the same generated records through each
+system, runs the 3-step workflow over HTTP and the scaling runs, and writes
+bench/results/latest.json, a table and latest.png. Exit 1 if a run lost records.
+Scenarios: raw, faust, switchyard, workflow, scaling, latency, capacity, packages."""
+
+HOPS = """\
+Where a record's end-to-end latency goes, hop by hop, at an offered rate.
+
+Starts a private stack, offers --rate records/s to bench-events for --seconds, and splits
+each record's latency at the key gate's copy: input -> -routed (the gate) and -routed ->
+result (Restate), from the records' own Kafka timestamps."""
+
+SETTING_DEFAULT = "default: the settings'"
+
+
+def register(sub: Subcommands) -> None:
+    p = command(sub, "bench", cmd_bench, "the benchmark suite against a raw loop and a Faust app",
+                settings=None, description=BENCH)
+    p.add_argument("--quick", action="store_true", help="small counts: finishes in under 3 minutes")
+    p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # shape checks in tests
+    p.add_argument("--records", type=int, help="records per throughput run (default: the mode's)")
+    p.add_argument("--keys", type=int, help="keys of the comparison runs (default: 1000)")
+    p.add_argument("--partitions", type=int, help="partitions of the comparison runs' topics (default: 4)")
+    p.add_argument("--only", metavar="A,B", help="comma-separated scenarios to run (default: all; listed below)")
+    p.add_argument("--soak", type=float, metavar="SECONDS", help="add a flat-memory soak of this length")
+    p.add_argument("--soak-rate", type=float, metavar="RATE", help="offered records/s during the soak "
+                   "(default: 500)")
+    p.add_argument("--latency-rate", type=float, metavar="RATE",
+                   help="offered records/s of the latency runs (default: 1000)")
+    p.add_argument("--profile", action="store_true", help="py-spy the service, perf restate-server")
+    p.add_argument("--service-workers", type=int, metavar="N",
+                   help=f"service worker processes ({SETTING_DEFAULT} service.workers)")
+    p.add_argument("--server", choices=["granian", "hypercorn"],
+                   help=f"the service's HTTP/2 server ({SETTING_DEFAULT} service.server)")
+    p.add_argument("--log-level", help=f"the service's log level ({SETTING_DEFAULT} service.log_level)")
+    p.add_argument("--batch-records", type=int, metavar="N",
+                   help=f"records of one key per invocation ({SETTING_DEFAULT} gate.batch_records)")
+    p.add_argument("--restate-env", action="append", default=[], metavar="RESTATE_X=VALUE",
+                   help="a restate-server setting on top of restate.toml, for a lever run (repeatable)")
+    p.add_argument("--restate-partitions", type=int, metavar="N",
+                   help=f"restate-server partitions ({SETTING_DEFAULT} stack.restate_partitions)")
+    p.add_argument("--out", type=Path, metavar="DIR", help="where <name>.json and <name>.png go "
+                   "(default: bench/results in the checkout)")
+    p.add_argument("--name", default="latest", help="file name stem of the outputs")
+    p.add_argument("--label", default="", help="a note stored with the results (what was changed)")
+    p.add_argument("--keep", action="store_true", help="keep the stack's home (logs, data) afterwards")
+
+    hops = command(sub, "hops", cmd_hops, "latency per hop (key gate, Restate) at an offered rate",
+                   settings=None, description=HOPS)
+    hops.add_argument("--rate", type=float, default=200.0, help="offered records/s")
+    hops.add_argument("--seconds", type=float, default=6.0, help="how long to offer them")
+    hops.add_argument("--keys", type=int, default=1000, help="keys the records spread over")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import shlex
+
+    from bench.run import BenchInputError, run
+
+    try:
+        code = run(args, shlex.join(["switchyard", *args.argv]))
+    except BenchInputError as exc:
+        raise UsageError(exc) from None
+    if code:
+        raise RunFailed("bench: a run lost records (its `missing` is not 0)")
+    return 0
+
+
+def cmd_hops(args: argparse.Namespace) -> int:
+    from bench.hops import measure
+
+    return measure(args.rate, args.seconds, args.keys)

@@ -1,0 +1,51 @@
+"""`switchyard faults`: kill, freeze, cut off and poison each part under load on a private stack."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from switchyard.cli.base import RunFailed, Subcommands, command, one_of
+
+SCENARIOS = ("service", "restate-server", "kafka", "all-in-turn", "frozen", "provider-outage", "poison-storm")
+
+DESCRIPTION = f"""\
+Kill, freeze, cut off and poison each part under load on a private stack (free ports, a
+temporary home), then check every record's outcome: exactly one, in order per key.
+
+  switchyard faults --quick
+  switchyard faults --only kafka --only frozen
+
+Scenarios: {', '.join(SCENARIOS)}.
+Exit 1 if a scenario was not clean."""
+
+
+def register(sub: Subcommands) -> None:
+    p = command(sub, "faults", cmd_faults, "kill, freeze, cut off, poison under load; check every record's outcome",
+                settings=None, description=DESCRIPTION)
+    p.add_argument("--only", action="append", metavar="SCENARIO",
+                   help="run only this scenario (repeatable; default: every one, listed above)")
+    p.add_argument("--quick", action="store_true", help="fewer keys, lower rate, shorter phases")
+    p.add_argument("--out", type=Path, metavar="FILE",
+                   help="where the report goes (default: bench/results/faults.json in the checkout)")
+
+
+def cmd_faults(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from switchyard.faults.suite import SCENARIOS as KNOWN
+    from switchyard.faults.suite import Timings, run_suite
+    from switchyard.stack.paths import REPO
+
+    names = [one_of("--only", name, list(KNOWN)) for name in args.only or KNOWN]
+    keys, rate, timings = ((10, 100.0, Timings(warmup=2.0, downtime=1.0)) if args.quick
+                           else (50, 400.0, Timings(warmup=4.0, downtime=2.0, poison=300)))
+    with tempfile.TemporaryDirectory(prefix="switchyard-faults-") as home:
+        report = run_suite(Path(home), names, keys, rate, timings)
+    out = args.out or REPO / "bench" / "results" / "faults.json"
+    report.write(out)
+    print(f"\n{report.table()}\n\nwritten to {out}")
+    unclean = [s.name for s in report.scenarios if not s.clean]
+    if unclean:
+        raise RunFailed(f"faults: not clean: {', '.join(unclean)}")
+    return 0

@@ -1,0 +1,77 @@
+"""`switchyard`: run the stack, bootstrap it, drive it, look at it, measure it.
+
+One command with subcommands (`switchyard COMMAND --help` for each). Exit codes: 0 ok;
+2 the input or the setup is wrong (an option, a setting, a topic, a component down);
+1 the command ran and what it checked failed (a demo scene, a fault scenario, a lost
+record). Errors are one line on stderr: `switchyard: error: ...`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from switchyard.cli import bench, dlq, faults, load, pipeline, records, stack
+from switchyard.cli.base import PROG, SETTINGS_NOTE, CliError, Parser, VersionAction, error_line
+
+# Exceptions that mean the input or the setup is wrong (exit 2), by where they are
+# defined: looked up in sys.modules, so checking costs no import (a module not loaded
+# raised none of its exceptions). tests/unit/test_commands_help.py checks each exists.
+USAGE_ERRORS = (
+    "switchyard.core.settings:SettingsError",  # a bad SWITCHYARD_* variable
+    "switchyard.core.admin:ComponentDown",  # Restate's admin API not reachable
+    "switchyard.stack.processes:StartupError",  # a component of the stack did not start
+    "switchyard.core.identity:UnsignedExposure",  # serve: unsigned requests off loopback
+    "producers.records:RecordError",  # a record the producers refuse
+    "switchyard.core.kafka:InvalidKeyError",
+    "switchyard.ops.dlq:DlqError",  # a bad topic, partition or range; Kafka not reachable
+)
+
+
+def parser() -> Parser:
+    p = Parser(prog=PROG, description=__doc__, epilog=SETTINGS_NOTE)
+    p.add_argument("--version", action=VersionAction, help="print the version and exit")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", title="commands", required=True)
+    for module in (stack, records, pipeline, dlq, load, bench, faults):
+        module.register(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs one command; returns its exit code (argparse exits 2 itself on a usage error)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser().parse_args(argv)
+    args.argv = argv
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.needs_settings:
+            from switchyard.core.settings import load
+            from switchyard.settings import Settings
+
+            return int(args.run(load(Settings), args))
+        return int(args.run(args))
+    except CliError as exc:
+        sys.stderr.write(error_line(exc))
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if not usage_error(exc):
+            raise
+        sys.stderr.write(error_line(exc))
+        return 2
+
+
+def usage_error(exc: BaseException) -> bool:
+    for spec in USAGE_ERRORS:
+        module, _, name = spec.partition(":")
+        cls = getattr(sys.modules.get(module), name, None)
+        if isinstance(cls, type) and isinstance(exc, cls):
+            return True
+    return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())
