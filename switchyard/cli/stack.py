@@ -27,7 +27,7 @@ def register(sub: Subcommands) -> None:
     command(sub, "down", cmd_down, "stop the dev stack", settings=[HOME])
     command(sub, "reset", cmd_reset, "stop the dev stack and delete its data (Kafka logs, Restate data)",
             settings=[HOME])
-    command(sub, "status", cmd_status, "components, subscriptions and paused invocations",
+    command(sub, "status", cmd_status, "components, subscriptions, paused invocations, service metrics",
             settings=[HOME, ADMIN])
     command(sub, "bootstrap", cmd_bootstrap, "topics, Kafka cluster, deployment, subscriptions (idempotent)",
             settings=[KAFKA, ADMIN, "restate.deployment_url", "kafka.cluster_name"])
