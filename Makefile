@@ -6,13 +6,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup demo up down reset status test lint bench
 
-$(STAMP): pyproject.toml package.json tools/kafka/pom.xml
+$(STAMP): pyproject.toml package.json tools/kafka/pom.xml tools/ensure_haproxy.sh
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev,bench]"
 	npm ci --no-fund --no-audit --loglevel=error
 	$(VENV)/bin/switchyard fetch
 	bash tools/ensure_chromium.sh
+	bash tools/ensure_haproxy.sh
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -1,4 +1,4 @@
-"""``switchyard-bench``: Switchyard against a raw consumer loop and a Faust app on the same
+"""`switchyard bench`: Switchyard against a raw consumer loop and a Faust app on the same
 records, the 3-step workflow over HTTP, scaling runs and profiles; results and plots in
 ``bench/results/`` (docs/benchmarks.md). The peers live in ``bench.peers``.
 

@@ -18,6 +18,7 @@ from bench.topics import BENCH
 from producers.load import LoadSpec, generate_load, latency_summary
 from switchyard.core.envelope import parse_routed
 from switchyard.core.results import Record, TopicReader, source_of
+from switchyard.core.text import render_table
 from switchyard.stack.ephemeral import ephemeral_settings
 from switchyard.stack.stack import Stack
 
@@ -59,8 +60,13 @@ def measure(rate: float, seconds: float, keys: int) -> int:
         stack.stop()
         shutil.rmtree(home, ignore_errors=True)
     print(f"\n{report.produced} records at {rate:g} rec/s over {keys} keys")
-    print(f"  end to end                  {report.summary()['latency_ms']}")
-    for name, summary in hops(copies, outcomes).items():
-        print(f"  {name:27} {summary}")
+    print(hops_table({"end to end": report.summary()["latency_ms"], **hops(copies, outcomes)}))
     return 0
+
+
+def hops_table(summaries: dict[str, dict[str, float]]) -> str:
+    """One row per hop: its latency percentiles (latency_summary's), in ms."""
+    quantiles = ("p50", "p90", "p99", "max")
+    rows = [(name, *(f"{summary[q]:.2f}" for q in quantiles)) for name, summary in summaries.items()]
+    return render_table(("hop", *(f"{q} ms" for q in quantiles)), rows, right=range(1, len(quantiles) + 1))
 

@@ -20,7 +20,7 @@ def draw(doc: dict[str, Any], path: Path) -> Path:
     _throughput(tp_ax, doc)
     _capacity(cap_ax, doc)
     _memory(mem_ax, doc)
-    fig.suptitle(f"switchyard-bench {doc['meta'].get('mode', '')} — {doc['meta'].get('cpus')} CPUs, "
+    fig.suptitle(f"switchyard bench {doc['meta'].get('mode', '')} — {doc['meta'].get('cpus')} CPUs, "
                  f"load {doc['meta'].get('load_average')}", fontsize=11)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Profiles taken during a scenario (``switchyard-bench --profile``).
+"""Profiles taken during a scenario (`switchyard bench --profile`).
 
 * the service (every hypercorn process): py-spy, a flamegraph SVG and the folded stacks;
 * restate-server: ``perf record`` (software clock, so it works in VMs without counters),

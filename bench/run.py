@@ -19,7 +19,8 @@ from typing import Any
 from bench import report
 from bench.plan import SCENARIOS, Plan, choose
 from bench.procs import load_average
-from bench.scenarios import Bench, memory_summary
+from bench.scenarios import Bench, Progress, memory_summary
+from switchyard.settings import Settings
 from switchyard.stack.ephemeral import ephemeral_settings
 from switchyard.stack.paths import REPO
 from switchyard.stack.stack import Stack
@@ -43,7 +44,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
 
 
 def run_on(stack: Stack, plan: Plan, home: Path, meta: dict[str, Any], profile_dir: Path | None = None,
-           progress: Any = print) -> dict[str, Any]:
+           progress: Progress = print) -> dict[str, Any]:
     """Every planned scenario against a running stack; returns the results document."""
     bench = Bench(stack, plan, home, progress, profile_dir)
     began = time.monotonic()
@@ -55,7 +56,7 @@ def run_on(stack: Stack, plan: Plan, home: Path, meta: dict[str, Any], profile_d
     return report.results_document(bench.runs, bench.workflow, meta, memory, bench.soak, bench.capacity)
 
 
-def settings_for(home: Path, plan: Plan, args: argparse.Namespace) -> Any:
+def settings_for(home: Path, plan: Plan, args: argparse.Namespace) -> Settings:
     service: dict[str, Any] = {"workers": args.service_workers} if args.service_workers else {}
     if args.server:
         service["server"] = args.server

@@ -23,7 +23,7 @@ from bench.plan import Plan
 from bench.procs import CpuMeter, RssSampler, load_average
 from bench.profile import profiled
 from bench.topics import BENCH, create_topics, peer_topics, switchyard_topic
-from producers.load import LoadReport, LoadSpec, Snapshot, generate_load
+from producers.load import LoadReport, LoadSpec, generate_load, line_progress
 from switchyard.stack.stack import Stack
 
 Progress = Callable[[str], None]
@@ -61,9 +61,10 @@ class Bench:
         cpu = CpuMeter({**meter, "loadgen": os.getpid()})
         load_before = load_average()
         cpu.start()
-        report = generate_load(self.client, spec, _bar(label))
+        report = generate_load(self.client, spec, line_progress(label))
         spent = cpu.stop()
-        sys.stderr.write("\n")
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")  # ends the progress line
         if report.missing or report.errors:
             self.progress(f"  !! {label}: {report.missing} of {report.produced} without a result; "
                           f"errors: {report.errors[:3]}")
@@ -239,11 +240,3 @@ def memory_summary(samples: list[tuple[float, float]], seconds: float, rate: flo
     return {"seconds": seconds, "offered_rps": rate, "rss_mb_start": round(start, 1), "rss_mb_end": round(end, 1),
             "rss_mb_max": max(values, default=0.0), "growth_pct": round(growth, 1), "flat": abs(growth) <= 10,
             "samples": samples}
-
-
-def _bar(label: str) -> Callable[[Snapshot], None]:
-    def show(snapshot: Snapshot) -> None:
-        sys.stderr.write(f"\r{label:36.36} {snapshot.line()}")
-        sys.stderr.flush()
-
-    return show

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from confluent_kafka.admin import AdminClient
 
 from schemas.catalogue import Topic, topic
-from switchyard.core.admin import RestateAdmin
+from switchyard.core.admin import RestateAdmin, kafka_source
 from switchyard.core.bootstrap import create_missing
+from switchyard.core.catalogue import RESULTS_SUFFIX
 from switchyard.settings import Settings
 
 BENCH = topic("bench-events")
@@ -23,7 +24,7 @@ BENCH = topic("bench-events")
 def peer_topics(system: str) -> tuple[str, str]:
     """(input, results) of a peer system: `bench-events.<system>` and its `-results`."""
     source = f"{BENCH.name}.{system}"
-    return source, f"{source}-results"
+    return source, f"{source}{RESULTS_SUFFIX}"
 
 
 def variant_name(partitions: int) -> str:
@@ -55,7 +56,7 @@ def switchyard_topic(settings: Settings, partitions: int) -> str:
 def subscribe(settings: Settings, name: str, sink: Topic) -> None:
     admin = RestateAdmin(settings.restate.admin_url)
     try:
-        source = f"kafka://{settings.kafka.cluster_name}/{name}"
+        source = kafka_source(settings.kafka.cluster_name, name)
         if not any(s["source"] == source for s in admin.subscriptions()):
             admin.create_subscription(source, sink.sink, dict(settings.kafka.subscription_options))
     finally:

@@ -8,8 +8,7 @@ Prometheus metrics (switchyard/core/metrics.py, docs/metrics.md).
 from __future__ import annotations
 
 import atexit
-import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import restate
@@ -36,8 +35,8 @@ from switchyard.core import logs
 from switchyard.core.gate import start_gate
 from switchyard.core.identity import check_exposure, service_identity_keys
 from switchyard.core.kafka import AsyncProducer
-from switchyard.core.metrics import is_metrics_request, metrics_app
-from switchyard.core.settings import SettingsError, load
+from switchyard.core.metrics import Asgi, is_metrics_request, metrics_app
+from switchyard.core.settings import load_or_exit
 from switchyard.core.sink import SinkRuntime
 
 ServiceDef = restate.Service | restate.VirtualObject | restate.Workflow
@@ -69,11 +68,8 @@ def services(settings: HandlerSettings, runtime: SinkRuntime) -> list[ServiceDef
 
 def create_app(settings: HandlerSettings | None = None) -> Any:
     if settings is None:
-        try:
-            settings = load(HandlerSettings)
-        except SettingsError as exc:
-            # The server's worker would print a long traceback; one line says it all.
-            sys.exit(f"switchyard service: error: {exc}")
+        # The server's worker would print a long traceback; one line says it all (exit 2).
+        settings = load_or_exit(HandlerSettings)
     logs.configure(settings.service.log_level)
     identity_keys = service_identity_keys(settings.service)
     check_exposure(settings.service, identity_keys)
@@ -95,8 +91,6 @@ def create_app(settings: HandlerSettings | None = None) -> Any:
 
     return with_lifespan(with_metrics(app), shutdown)
 
-
-Asgi = Callable[[Any, Any, Any], Awaitable[None]]
 
 
 def with_metrics(app: Asgi, metrics: Asgi | None = None) -> Asgi:

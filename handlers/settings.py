@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 
-from switchyard.core.settings import LOOPBACK, CoreSettings, Duration, HttpUrl, Section
+from switchyard.core.settings import LOOPBACK, CoreSettings, Duration, HttpUrl, Port, Section
 
 
 class FeedSettings(Section):
@@ -102,7 +102,7 @@ class EmailSettings(Section):
     """SMTP for outgoing mail; the dev stack and tests run a local sink here."""
 
     smtp_host: str = "127.0.0.1"
-    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    smtp_port: Port = 1025
     sender: str = "switchyard@localhost"
 
 

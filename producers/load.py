@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from schemas.catalogue import CATALOGUE
-from switchyard.core.catalogue import Sample
+from switchyard.core.catalogue import RESULTS_SUFFIX, Sample
 from switchyard.core.kafka import producer_config
 from switchyard.core.results import Record, TopicReader, source_of
 
@@ -99,6 +99,18 @@ def sample_of(name: str) -> Sample:
     return t.sample
 
 
+def sample_records(name: str, count: int, keys: int | None, seed: int, size: int = 0) -> list[tuple[str, bytes]]:
+    """``count`` sample records for topic ``name`` (`switchyard produce --generate`): record
+    ``n`` is the topic's ``n``-th sample at ``size`` bytes (0: each its smallest), keyed by one
+    of ``keys`` keys drawn from ``seed`` as the load generator draws them, or (None) by a
+    key of its own. ValueError as :func:`sample_of`, and for fewer than one key."""
+    build = sample_of(name)
+    prefix = CATALOGUE.topic(name).key.removesuffix("Id")
+    choose = None if keys is None else key_chooser(keys, "uniform", random.Random(seed), prefix)
+    return [(f"{prefix}{n}" if choose is None else choose(), build(n, size).model_dump_json().encode())
+            for n in range(count)]
+
+
 # --- running a load --------------------------------------------------------------------
 
 
@@ -130,7 +142,7 @@ class LoadSpec:
 
     @property
     def results(self) -> str:
-        return self.results_topic or f"{self.topic}-results"
+        return self.results_topic or f"{self.topic}{RESULTS_SUFFIX}"
 
 
 @dataclass
@@ -329,22 +341,47 @@ def _show(progress: Callable[[Snapshot], None] | None, report: LoadReport, joine
     progress(Snapshot(report.produced, report.results, time.time() - report.start, report.latencies_ms))
 
 
-def progress_line(snapshot: Snapshot) -> None:
-    """A tqdm-like line on stderr, rewritten in place."""
-    sys.stderr.write("\r" + snapshot.line())
-    sys.stderr.flush()
+PLAIN_EVERY = 5.0  # seconds between progress lines off a terminal
+
+
+class PlainProgress:
+    """Progress for a log or CI (stderr is no terminal): one newline-terminated line every
+    ``every`` seconds of the run, not a line rewritten with carriage returns (which a log
+    keeps as one ever-growing line)."""
+
+    def __init__(self, label: str = "", every: float = PLAIN_EVERY) -> None:
+        self.prefix = f"{label} " if label else ""
+        self.every = every
+        self._due = every
+
+    def __call__(self, snapshot: Snapshot) -> None:
+        if snapshot.elapsed < self._due:
+            return
+        self._due = (snapshot.elapsed // self.every + 1) * self.every
+        sys.stderr.write(f"{self.prefix}{snapshot.line()}\n")
+        sys.stderr.flush()
+
+
+def line_progress(label: str) -> Callable[[Snapshot], None]:
+    """One line per run on stderr, ``label`` first: on a terminal rewritten in place (the
+    caller ends it with a newline), elsewhere :class:`PlainProgress`."""
+    if not sys.stderr.isatty():
+        return PlainProgress(label)
+
+    def show(snapshot: Snapshot) -> None:
+        sys.stderr.write(f"\r{label:36.36} {snapshot.line()}")
+        sys.stderr.flush()
+
+    return show
 
 
 @contextmanager
 def progress_display(spec: LoadSpec) -> Iterator[Callable[[Snapshot], None]]:
     """How a run shows its progress on stderr: on a terminal a rich progress bar (records
-    of the count, or seconds of the duration) with the snapshot's figures; elsewhere (a
-    log, CI) today's plain line. Either ends with its line left in place."""
+    of the count, or seconds of the duration) with the snapshot's figures, left in place
+    at the end; elsewhere (a log, CI) a plain line every few seconds (PlainProgress)."""
     if not sys.stderr.isatty():
-        try:
-            yield progress_line
-        finally:
-            sys.stderr.write("\n")
+        yield PlainProgress()
         return
     by_count = spec.count is not None
     columns = (TextColumn("{task.description}"), BarColumn(bar_width=24),

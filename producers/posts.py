@@ -1,9 +1,8 @@
-"""Posts for `social-media-posts`: from arguments or generated."""
+"""Posts for `social-media-posts`: from arguments (`switchyard post`), and the seed
+walkthrough's own (the demo). Generated ones are the topic's sample records
+(``SocialMediaPost.sample``)."""
 
 from __future__ import annotations
-
-import random
-from collections.abc import Iterator
 
 from schemas.posts import SocialMediaPost
 
@@ -16,10 +15,3 @@ SEED_DEMO = [
 
 def post(user_id: str, content: str, metadata: str = "public") -> tuple[str, bytes]:
     return user_id, SocialMediaPost(content=content, metadata=metadata).model_dump_json().encode()
-
-
-def generate(count: int, users: int, seed: int) -> Iterator[tuple[str, bytes]]:
-    rng = random.Random(seed)
-    for n in range(count):
-        user = f"user{rng.randrange(users)}"
-        yield post(user, f"post {n} from {user}", rng.choice(["public", "friends"]))

@@ -1,4 +1,5 @@
-"""Producing catalogue records from arguments, files or generators, validated first.
+"""Producing catalogue records (from arguments, ``--file`` lines read by
+``producers.console``, or sample records), validated first.
 
 A record that does not fit its topic's schema is refused before it reaches Kafka, with
 an error naming the field (pass ``validate=False`` to send it anyway, e.g. to try the DLQ).
@@ -6,21 +7,19 @@ an error naming the field (pass ``validate=False`` to send it anyway, e.g. to tr
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterable
 
 from confluent_kafka import KafkaError, KafkaException
 
 from schemas.catalogue import Topic, describe_error
+from switchyard.core.errors import UsageProblem
 from switchyard.core.kafka import RecordProducer, encode_key
 
 # librdkafka's default message.max.bytes; the broker refuses larger records too.
 MAX_RECORD_BYTES = 1_000_000
 
 
-class RecordError(ValueError):
+class RecordError(UsageProblem, ValueError):
     """A record a producer refuses; the message says which and why."""
 
 
@@ -33,25 +32,6 @@ def check(topic: Topic, key: str, value: bytes, where: str) -> None:
         topic.parse(value)
     except ValueError as exc:
         raise RecordError(f"{where}: {topic.name} value rejected: {describe_error(exc)}") from None
-
-
-def from_file(path: Path, separator: str = ":") -> Iterator[tuple[str, bytes]]:
-    """Lines `key<sep>json`, as the console producer takes them; blank lines skipped.
-    Values stay bytes (the schema check judges them); a key must be UTF-8."""
-    for number, line in enumerate(path.read_bytes().splitlines(), start=1):
-        if not line.strip():
-            continue
-        key, sep, value = line.partition(separator.encode())
-        if not sep:
-            raise RecordError(f"{path}:{number}: no key separator {separator!r}")
-        try:
-            yield key.decode("utf-8"), value
-        except UnicodeDecodeError as exc:
-            raise RecordError(f"{path}:{number}: key: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
-
-
-def to_json(value: Any) -> bytes:
-    return value if isinstance(value, bytes) else json.dumps(value).encode()
 
 
 def produce(

@@ -71,7 +71,6 @@ CATALOGUE = Catalogue(TOPICS, STREAM_TOPICS)
 # The catalogue's lookups under short names, for the examples' own modules and tests.
 topic = CATALOGUE.topic
 stream_topic = CATALOGUE.stream_topic
-topic_for_sink = CATALOGUE.topic_for_sink
 topic_for_routed = CATALOGUE.topic_for_routed
 companion_topics = CATALOGUE.companion_topics
 routed_topics = CATALOGUE.routed_topics
@@ -81,5 +80,5 @@ all_topic_names = CATALOGUE.all_topic_names
 __all__ = [
     "CATALOGUE", "COMPANION_MAX_BYTES", "INGEST_HANDLER", "STREAM_TOPICS", "TOPICS", "Catalogue", "ServiceKind",
     "StreamTopic", "Topic", "all_topic_names", "companion_topics", "describe_error", "gated_topics", "routed_topics",
-    "stream_topic", "topic", "topic_for_routed", "topic_for_sink",
+    "stream_topic", "topic", "topic_for_routed",
 ]

@@ -1,10 +1,14 @@
 """package-location-updates: location events enriching registered packages."""
 
+from datetime import datetime, timedelta
 from typing import Self
 
 from pydantic import Field
 
 from schemas.base import Payload, pad_to
+
+CITIES = ("Paris", "Brussels", "Amsterdam", "Antwerp", "Lille", "Utrecht", "Rotterdam", "Ghent")
+FIRST_SAMPLE_AT = datetime(2024, 10, 10, 8, 0)
 
 
 class LocationUpdate(Payload):
@@ -13,7 +17,10 @@ class LocationUpdate(Payload):
 
     @classmethod
     def sample(cls, n: int, size: int) -> Self:
-        return cls(location=pad_to(f"{n} Main Street, Paris", min(size, 1_000)), timestamp="2024-10-10 13:00")
+        """The ``n``-th stop of a tour of the cities, a minute after the one before."""
+        where = f"{n % 300 + 1} Main Street, {CITIES[n % len(CITIES)]}"
+        when = FIRST_SAMPLE_AT + timedelta(minutes=n)
+        return cls(location=pad_to(where, min(size, 1_000)), timestamp=when.strftime("%Y-%m-%d %H:%M"))
 
 
 class PackageRegistration(Payload):

@@ -1,5 +1,5 @@
 """What the stream workers (streams/) write and serve: the risk alerts on `risk-alerts`,
-the windowed traffic views, the pipeline view and the DLQ replay markers.
+the windowed traffic views and the pipeline view.
 
 Times are epoch milliseconds; latencies are milliseconds.
 """
@@ -95,14 +95,3 @@ class PipelineView(Payload):
     invocations: list[InvocationIssue]
     alerts: list[RiskAlert]
     problems: list[str]  # components that did not answer
-
-
-class ReplayMarker(Payload):
-    """The value of a `<topic>-dlq-replayed` record (key: "<partition>:<offset>" of the
-    DLQ record): that DLQ record went back to its source topic once."""
-
-    dlqTopic: str
-    dlqPartition: int
-    dlqOffset: int
-    sourceTopic: str
-    replayedAt: int

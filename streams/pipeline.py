@@ -204,7 +204,7 @@ class Collector:
 
     def _records_in(self, topic: str, partition: int, start: int, high: int) -> int:
         """The records a consumer would still get from [start, high). The key gate and a
-        replay (`switchyard-dlq`) write in transactions whose commit marker takes an offset
+        replay (`switchyard dlq replay`) write in transactions whose commit marker takes an offset
         that no consumer ever commits past: counted as lag it would show one record
         waiting forever, so small gaps are read to count real records only."""
         if self._peeker is None:

@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import faust
 
 from streams.app import create_app
 from streams.settings import StreamsSettings
-from switchyard.core.settings import SettingsError, load
+from switchyard.core.settings import load_or_exit
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -21,10 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     datadir = Path(args.datadir)
     datadir.mkdir(parents=True, exist_ok=True)
-    try:
-        settings = load(StreamsSettings)
-    except SettingsError as exc:
-        sys.exit(f"streams worker: error: {exc}")  # one line, no traceback
+    settings = load_or_exit(StreamsSettings)  # a bad setting: one line, no traceback, exit 2
     app = create_app(settings, datadir)
     # Faust's Worker parses no arguments of its own here; it runs until SIGTERM/SIGINT.
     faust.Worker(app, loglevel=args.loglevel, workdir=str(datadir)).execute_from_commandline()

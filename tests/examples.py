@@ -1,21 +1,24 @@
-"""One valid value per catalogue topic, what it needs first, and a key strategy.
+"""Per catalogue topic: what processing a valid record ends in, what it needs first, and
+how its handler takes HTTP; a key strategy.
 
 The bad-input, redelivery and secrets tests iterate over `schemas.catalogue.TOPICS` and
-take their valid records from here, so a topic added to the catalogue needs one entry
-(tests/unit/test_catalogue_coverage.py checks that every topic has one that validates).
+take their valid records from here: the topic's first sample record (its schema's
+``sample``, what `switchyard load` sends), or a value of its own where the topic has none.
+A topic added to the catalogue needs one entry (tests/unit/test_catalogue_coverage.py
+checks that every topic has one that validates).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast
 
 import httpx
 from hypothesis import strategies as st
 
-from schemas.catalogue import TOPICS, Topic
+from schemas.catalogue import TOPICS, Topic, topic
 
 Expect = Literal["ok", "failure", "either"]
 Prepare = Callable[[httpx.Client, str], None]
@@ -25,7 +28,8 @@ Prepare = Callable[[httpx.Client, str], None]
 class Example:
     """A value its topic's schema accepts, and what processing it should end in."""
 
-    value: dict[str, Any]
+    # Empty in EXPECTATIONS for the topic's first sample record (filled in by EXAMPLES).
+    value: dict[str, Any] = field(default_factory=dict)
     # "failure": a terminal (business) failure result, e.g. an unsigned webhook;
     # "either": the outcome depends on state this suite does not set up.
     expect: Expect = "ok"
@@ -40,34 +44,39 @@ class Example:
         return json.dumps(self.value).encode()
 
 
+def sample_value(t: Topic) -> dict[str, Any]:
+    """``t``'s first sample record at its smallest, as JSON (defaults left out)."""
+    assert t.sample is not None, f"{t.name} has no sample record: give its example a value"
+    value: dict[str, Any] = json.loads(t.sample(0, 0).model_dump_json(exclude_defaults=True))
+    return value
+
+
 def _register_package(ingress: httpx.Client, key: str) -> None:
     response = ingress.post(f"/PackageTracker/{key}/registerPackage", json={"finalDestination": "Bridge 6"})
     assert response.status_code == 200, response.text
 
 
-EXAMPLES: dict[str, Example] = {
-    "social-media-posts": Example({"content": "Hello from the bad-input suite", "metadata": "public"}),
-    "package-location-updates": Example(
-        {"timestamp": "2024-10-10 13:00", "location": "Pinetree Road 5, Paris"}, prepare=_register_package),
-    "product-reservations": Example({"reservationId": "res-1"}, http_empty_body_ok=True),
-    "trip-bookings": Example({
-        "flights": {"flightId": "FL-100", "passengerName": "Ada Lovelace"},
-        "car": {"pickupLocation": "Ghent", "rentalDate": "2024-10-10"},
-        "paymentInfo": {"cardNumber": "5555555555554444", "amount": 120.5},
-    }),
-    "machine-commands": Example({"action": "setUp"}),
-    "payment-commands": Example({"action": "makePayment", "accountId": "acct-1", "amountCents": 500},
-                                expect="either"),
-    "task-queue": Example({"taskName": "resize", "payload": {"image": "cat.png"}}),
-    "fanout-tasks": Example({"description": "a,b,c"}),
-    "upload-requests": Example({"email": "ada@example.com"}),
-    "payment-requests": Example({"paymentMethodId": "pm_card_visa", "amount": 1000}, expect="either"),
-    # Schema-valid but unsigned: the signature check refuses it as a terminal failure.
+EXPECTATIONS: dict[str, Example] = {
+    "social-media-posts": Example(),
+    "package-location-updates": Example(prepare=_register_package),
+    "product-reservations": Example(http_empty_body_ok=True),
+    "trip-bookings": Example(),
+    "machine-commands": Example(),
+    "payment-commands": Example(expect="either"),
+    "task-queue": Example(),
+    "fanout-tasks": Example(),
+    "upload-requests": Example(),
+    "payment-requests": Example(expect="either"),
+    # No sample (a valid one needs the provider's signing secret). Schema-valid but
+    # unsigned: the signature check refuses it as a terminal failure.
     "payment-webhooks": Example({"payload": json.dumps({"id": "evt_1", "type": "payment_intent.succeeded"}),
                                  "signature": "t=1,v1=deadbeef"}, expect="failure", http_names_fields=False),
-    "wallet-deposits": Example({"walletId": "wallet-1", "userId": "user-1", "email": "ada@example.com",
-                                "amount": 100, "paymentMethod": "card"}, expect="either"),
-    "bench-events": Example({"amount": 1}),
+    "wallet-deposits": Example(expect="either"),
+    "bench-events": Example(),
+}
+
+EXAMPLES: dict[str, Example] = {
+    name: ex if ex.value else replace(ex, value=sample_value(topic(name))) for name, ex in EXPECTATIONS.items()
 }
 
 
@@ -77,7 +86,7 @@ def example(t: Topic) -> Example:
 
 def http_path(t: Topic, key: str) -> str:
     """The ingress path of a topic's sink handler (the key in the path for objects and workflows)."""
-    return f"/{t.service}/{key}/{t.handler}" if t.keyed_by_record else f"/{t.service}/{t.handler}"
+    return f"/{t.service}/{t.handler}" if t.kind == "service" else f"/{t.service}/{key}/{t.handler}"
 
 
 # Letters and digits from many scripts, plus separators: keys are UTF-8 strings, not ASCII.

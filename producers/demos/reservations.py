@@ -24,7 +24,7 @@ def run(env: DemoEnv) -> None:
         (show_result if record.topic == TOPIC.results else show_dead_letter)(env, record)
     env.show("POST /ProductService/product1/getReservation", env.call("/ProductService/product1/getReservation"))
 
-    env.say("  the seed's client over HTTP (switchyard-reserve product2 order-1 order-2 order-1):")
+    env.say("  the seed's client over HTTP (switchyard reserve product2 order-1 order-2 order-1):")
     for rid in ("order-1", "order-2", "order-1"):
         granted = reserve(env.http, "product2", rid)
         env.say(f"  POST /ProductService/product2/reserve  idempotency-key: {rid}  -> {json.dumps(granted)}")

@@ -35,7 +35,7 @@ def run(env: DemoEnv) -> None:
     ran = next(r.json()["result"]["invocationId"] for r in records if r.key_text == now and r.topic == TOPIC.results)
     env.show(f"{now} ran once: its ledger", env.call(f"/TaskLedger/{ran}/get"))
 
-    env.say(f"  the seed's submitter over HTTP (switchyard-submit cleanup --id task-{run_id}-http --delay 2s), twice:")
+    env.say(f"  the seed's submitter over HTTP (switchyard submit cleanup --id task-{run_id}-http --delay 2s), twice:")
     task_id, cleanup = f"task-{run_id}-http", TaskRequest(taskName="cleanup", payload={"older_than_days": 30})
     for _ in range(2):
         sent = submit(env.http, task_id, cleanup, DELAY)

@@ -51,7 +51,7 @@ def run(env: DemoEnv) -> None:
             (slow, UploadRequest(email=f"{slow}@example.com").model_dump_json().encode()),
             (f"up-{run_id}-bad", b'{"email": "not-an-address"}'),
         ])
-        env.say("  meanwhile the seed's upload client over HTTP (switchyard-upload ID), a fast and a slow upload:")
+        env.say("  meanwhile the seed's upload client over HTTP (switchyard upload ID), a fast and a slow upload:")
         clients = [pick(env.settings, f"up-{run_id}-client-fast", True),
                    pick(env.settings, f"up-{run_id}-client-slow", False)]
         for upload_id in clients:

@@ -1,45 +1,29 @@
 """The old command names, kept because docs and habits use them: each is exactly
-`switchyard <command>` (`switchyard-load --rate 100` = `switchyard load --rate 100`)."""
+`switchyard <command>` (`switchyard-load --rate 100` = `switchyard load --rate 100`).
+
+Console scripts name module-level callables (pyproject.toml's `switchyard-<command> =
+"switchyard.cli.aliases:<command>"`): one per entry of COMMANDS, made by :func:`alias`.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 from switchyard.cli.main import main
 
-ALIASES = {
-    "switchyard-reserve": "reserve",
-    "switchyard-submit": "submit",
-    "switchyard-upload": "upload",
-    "switchyard-load": "load",
-    "switchyard-bench": "bench",
-    "switchyard-dlq": "dlq",
-}
+COMMANDS = ("reserve", "submit", "upload", "load", "bench", "dlq")  # `switchyard-<command>`
 
 
-def _run(command: str) -> int:
-    return main([command, *sys.argv[1:]])
+def alias(command: str) -> Callable[[], int]:
+    """The console script `switchyard-<command>`: `switchyard <command>` with its arguments."""
+
+    def run() -> int:
+        return main([command, *sys.argv[1:]])
+
+    run.__name__ = run.__qualname__ = command
+    run.__doc__ = f"`switchyard-{command}`: exactly `switchyard {command}`."
+    return run
 
 
-def reserve() -> int:
-    return _run("reserve")
-
-
-def submit() -> int:
-    return _run("submit")
-
-
-def upload() -> int:
-    return _run("upload")
-
-
-def load() -> int:
-    return _run("load")
-
-
-def bench() -> int:
-    return _run("bench")
-
-
-def dlq() -> int:
-    return _run("dlq")
+reserve, submit, upload, load, bench, dlq = (alias(command) for command in COMMANDS)

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 PROG = "switchyard"
 SETTINGS_NOTE = "Settings come from the environment (or .env): SWITCHYARD_<SECTION>__<KEY>."
+PRIVATE_STACK_NOTE = ("It runs a private stack on free ports: the ports and paths are its own, every other\n"
+                      "setting comes from the environment (or .env): SWITCHYARD_<SECTION>__<KEY>.")
 
 WithSettings = Callable[["Settings", argparse.Namespace], int]
 WithoutSettings = Callable[[argparse.Namespace], int]
@@ -47,13 +49,20 @@ def error_line(message: object) -> str:
 
 
 def env_name(setting: str) -> str:
-    """``kafka.bootstrap_servers`` -> ``SWITCHYARD_KAFKA__BOOTSTRAP_SERVERS`` (cheap: no settings import)."""
+    """``kafka.bootstrap_servers`` -> ``SWITCHYARD_KAFKA__BOOTSTRAP_SERVERS``: the rule of
+    ``switchyard.core.settings.env_name``, which `--help` cannot import (pydantic);
+    tests/unit/test_env_names.py checks the two agree on every setting."""
     return "SWITCHYARD_" + "__".join(part.upper() for part in setting.split("."))
 
 
 def from_setting(setting: str) -> str:
     """Help text for an option whose default comes from a setting."""
     return f"default: the setting {setting}, env {env_name(setting)}"
+
+
+def setting(name: str) -> str:
+    """A setting named in help text: ``streams.page_refresh (env SWITCHYARD_STREAMS__PAGE_REFRESH)``."""
+    return f"{name} (env {env_name(name)})"
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -63,7 +72,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         text = action.help or ""
         default = action.default
         if ("%(default)" in text or "default:" in text or default is None or default is False
-                or default == argparse.SUPPRESS or default == []):
+                or default == argparse.SUPPRESS or default == [] or default == ""):
             return text
         if not action.option_strings and action.nargs not in (argparse.OPTIONAL, argparse.ZERO_OR_MORE):
             return text
@@ -102,12 +111,14 @@ class VersionAction(argparse.Action):
 def command(
     sub: Subcommands, name: str, run: WithSettings | WithoutSettings, summary: str, *,
     settings: Sequence[str] | None = (), description: str | None = None, aliases: Sequence[str] = (),
+    private_stack: bool = False,
 ) -> Parser:
     """Adds subcommand ``name`` running ``run``.
 
     ``settings``: the settings it reads (listed in its help with their environment
-    variables); it gets the loaded ``Settings`` as first argument. None: it takes no
-    settings (``run(args)``).
+    variables); it gets the loaded ``Settings`` as first argument. None: it is given no
+    settings (``run(args)``); ``private_stack``: it builds its own, for a private stack
+    on free ports (switchyard/stack/ephemeral.py), from the environment too.
     """
     epilog = None
     if settings:
@@ -115,6 +126,8 @@ def command(
         epilog = f"settings it reads (environment or .env):\n{listed}"
     elif settings is not None:
         epilog = SETTINGS_NOTE
+    elif private_stack:
+        epilog = PRIVATE_STACK_NOTE
     p: Parser = sub.add_parser(name, help=summary, description=description or summary[:1].upper() + summary[1:],
                                epilog=epilog, aliases=list(aliases))
     p.set_defaults(run=run, needs_settings=settings is not None)
@@ -131,9 +144,9 @@ def one_of(name: str, value: str, known: Sequence[str]) -> str:
 
 def input_topic(name: str) -> Topic:
     """The catalogue's input topic ``name``, or a UsageError naming the known ones."""
-    from schemas.catalogue import TOPICS
+    from schemas.catalogue import CATALOGUE
 
-    by_name = {t.name: t for t in TOPICS}
-    if name not in by_name:
-        raise UsageError(f"topic: unknown input topic {name!r}; known: {', '.join(by_name)}")
-    return by_name[name]
+    try:
+        return CATALOGUE.topic(name)
+    except KeyError as exc:
+        raise UsageError(f"topic: {exc.args[0]}") from None

@@ -1,6 +1,7 @@
 """Measuring: `switchyard bench` (the benchmark suite) and `switchyard hops` (latency per hop).
 
-Both start a private stack on free ports; neither reads the dev stack's settings.
+Both start a private stack on free ports (its ports and paths their own, not the dev
+stack's); every other setting comes from the environment, as for the dev stack.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from switchyard.cli.base import RunFailed, Subcommands, UsageError, command
+from switchyard.cli.base import RunFailed, Subcommands, UsageError, command, from_setting
 
 BENCH = """\
 Switchyard against a raw consumer loop and a Faust app, in one run (docs/benchmarks.md).
@@ -29,18 +30,18 @@ Starts a private stack, offers --rate records/s to bench-events for --seconds, a
 each record's latency at the key gate's copy: input -> -routed (the gate) and -routed ->
 result (Restate), from the records' own Kafka timestamps."""
 
-SETTING_DEFAULT = "default: the settings'"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")  # switchyard.core.settings.LogLevel
 
 
 def register(sub: Subcommands) -> None:
     p = command(sub, "bench", cmd_bench, "the benchmark suite against a raw loop and a Faust app",
-                settings=None, description=BENCH)
+                settings=None, private_stack=True, description=BENCH)
     p.add_argument("--quick", action="store_true", help="small counts: finishes in under 3 minutes")
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # shape checks in tests
     p.add_argument("--records", type=int, help="records per throughput run (default: the mode's)")
     p.add_argument("--keys", type=int, help="keys of the comparison runs (default: 1000)")
     p.add_argument("--partitions", type=int, help="partitions of the comparison runs' topics (default: 4)")
-    p.add_argument("--only", metavar="A,B", help="comma-separated scenarios to run (default: all; listed below)")
+    p.add_argument("--only", metavar="A,B", help="comma-separated scenarios to run (default: all; listed above)")
     p.add_argument("--soak", type=float, metavar="SECONDS", help="add a flat-memory soak of this length")
     p.add_argument("--soak-rate", type=float, metavar="RATE", help="offered records/s during the soak "
                    "(default: 500)")
@@ -48,16 +49,17 @@ def register(sub: Subcommands) -> None:
                    help="offered records/s of the latency runs (default: 1000)")
     p.add_argument("--profile", action="store_true", help="py-spy the service, perf restate-server")
     p.add_argument("--service-workers", type=int, metavar="N",
-                   help=f"service worker processes ({SETTING_DEFAULT} service.workers)")
+                   help=f"service worker processes ({from_setting('service.workers')})")
     p.add_argument("--server", choices=["granian", "hypercorn"],
-                   help=f"the service's HTTP/2 server ({SETTING_DEFAULT} service.server)")
-    p.add_argument("--log-level", help=f"the service's log level ({SETTING_DEFAULT} service.log_level)")
+                   help=f"the service's HTTP/2 server ({from_setting('service.server')})")
+    p.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS,
+                   help=f"the service's log level ({from_setting('service.log_level')})")
     p.add_argument("--batch-records", type=int, metavar="N",
-                   help=f"records of one key per invocation ({SETTING_DEFAULT} gate.batch_records)")
+                   help=f"records of one key per invocation ({from_setting('gate.batch_records')})")
     p.add_argument("--restate-env", action="append", default=[], metavar="RESTATE_X=VALUE",
                    help="a restate-server setting on top of restate.toml, for a lever run (repeatable)")
     p.add_argument("--restate-partitions", type=int, metavar="N",
-                   help=f"restate-server partitions ({SETTING_DEFAULT} stack.restate_partitions)")
+                   help=f"restate-server partitions ({from_setting('stack.restate_partitions')})")
     p.add_argument("--out", type=Path, metavar="DIR", help="where <name>.json and <name>.png go "
                    "(default: bench/results in the checkout)")
     p.add_argument("--name", default="latest", help="file name stem of the outputs")
@@ -65,7 +67,7 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--keep", action="store_true", help="keep the stack's home (logs, data) afterwards")
 
     hops = command(sub, "hops", cmd_hops, "latency per hop (key gate, Restate) at an offered rate",
-                   settings=None, description=HOPS)
+                   settings=None, private_stack=True, description=HOPS)
     hops.add_argument("--rate", type=float, default=200.0, help="offered records/s")
     hops.add_argument("--seconds", type=float, default=6.0, help="how long to offer them")
     hops.add_argument("--keys", type=int, default=1000, help="keys the records spread over")

@@ -8,6 +8,7 @@ from pathlib import Path
 from switchyard.cli.base import RunFailed, Subcommands, command, one_of
 
 SCENARIOS = ("service", "restate-server", "kafka", "all-in-turn", "frozen", "provider-outage", "poison-storm")
+CLUSTER_SCENARIOS = ("restate-node", "kafka-broker", "service-replica", "cluster-in-turn", "degraded")
 
 DESCRIPTION = f"""\
 Kill, freeze, cut off and poison each part under load on a private stack (free ports, a
@@ -16,16 +17,22 @@ temporary home), then check every record's outcome: exactly one, in order per ke
   switchyard faults --quick
   switchyard faults --only kafka --only frozen
 
+  switchyard faults --cluster --quick
+
 Scenarios: {', '.join(SCENARIOS)}.
+With --cluster (3 Kafka brokers, 3 Restate nodes, 2 service replicas behind HAProxy):
+{', '.join(CLUSTER_SCENARIOS)}.
 Exit 1 if a scenario was not clean."""
 
 
 def register(sub: Subcommands) -> None:
     p = command(sub, "faults", cmd_faults, "kill, freeze, cut off, poison under load; check every record's outcome",
-                settings=None, description=DESCRIPTION)
+                settings=None, private_stack=True, description=DESCRIPTION)
     p.add_argument("--only", action="append", metavar="SCENARIO",
                    help="run only this scenario (repeatable; default: every one, listed above)")
     p.add_argument("--quick", action="store_true", help="fewer keys, lower rate, shorter phases")
+    p.add_argument("--cluster", action="store_true",
+                   help="on a local cluster: kill a Restate node, a broker, a service replica; run degraded")
     p.add_argument("--out", type=Path, metavar="FILE",
                    help="where the report goes (default: bench/results/faults.json in the checkout)")
 
@@ -33,15 +40,15 @@ def register(sub: Subcommands) -> None:
 def cmd_faults(args: argparse.Namespace) -> int:
     import tempfile
 
-    from switchyard.faults.suite import SCENARIOS as KNOWN
-    from switchyard.faults.suite import Timings, run_suite
+    from switchyard.faults.suite import CLUSTER_SCENARIOS, SCENARIOS, Timings, run_suite
     from switchyard.stack.paths import REPO
 
-    names = [one_of("--only", name, list(KNOWN)) for name in args.only or KNOWN]
+    known = CLUSTER_SCENARIOS if args.cluster else SCENARIOS
+    names = [one_of("--only", name, list(known)) for name in args.only or known]
     keys, rate, timings = ((10, 100.0, Timings(warmup=2.0, downtime=1.0)) if args.quick
                            else (50, 400.0, Timings(warmup=4.0, downtime=2.0, poison=300)))
     with tempfile.TemporaryDirectory(prefix="switchyard-faults-") as home:
-        report = run_suite(Path(home), names, keys, rate, timings)
+        report = run_suite(Path(home), names, keys, rate, timings, cluster=args.cluster)
     out = args.out or REPO / "bench" / "results" / "faults.json"
     report.write(out)
     print(f"\n{report.table()}\n\nwritten to {out}")

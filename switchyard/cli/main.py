@@ -14,17 +14,13 @@ from collections.abc import Sequence
 from switchyard.cli import bench, dlq, faults, load, pipeline, records, stack
 from switchyard.cli.base import PROG, SETTINGS_NOTE, CliError, Parser, VersionAction, error_line
 
-# Exceptions that mean the input or the setup is wrong (exit 2), by where they are
-# defined: looked up in sys.modules, so checking costs no import (a module not loaded
-# raised none of its exceptions). tests/unit/test_commands_help.py checks each exists.
+# Usage errors still defined outside UsageProblem's tree, named "module:Class" and looked
+# up in sys.modules (a module not loaded raised none of its errors): SettingsError and
+# StartupError are to subclass UsageProblem too, and then this list goes (with
+# tests/unit/test_commands_help.py's check that each entry names an exception class).
 USAGE_ERRORS = (
     "switchyard.core.settings:SettingsError",  # a bad SWITCHYARD_* variable
-    "switchyard.core.admin:ComponentDown",  # Restate's admin API not reachable
     "switchyard.stack.processes:StartupError",  # a component of the stack did not start
-    "switchyard.core.identity:UnsignedExposure",  # serve: unsigned requests off loopback
-    "producers.records:RecordError",  # a record the producers refuse
-    "switchyard.core.kafka:InvalidKeyError",
-    "switchyard.ops.dlq:DlqError",  # a bad topic, partition or range; Kafka not reachable
 )
 
 
@@ -65,12 +61,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def usage_error(exc: BaseException) -> bool:
-    for spec in USAGE_ERRORS:
-        module, _, name = spec.partition(":")
-        cls = getattr(sys.modules.get(module), name, None)
-        if isinstance(cls, type) and isinstance(exc, cls):
-            return True
-    return False
+    """Whether ``exc`` means the input or the setup is wrong (exit 2, no traceback).
+    Imported here, once a command failed: `--help` loads nothing of switchyard.core."""
+    from switchyard.core.errors import UsageProblem
+
+    return isinstance(exc, (UsageProblem, *_listed_usage_errors()))
+
+
+def _listed_usage_errors() -> list[type]:
+    """USAGE_ERRORS' classes whose modules are loaded (a module not loaded raised none)."""
+    found = (getattr(sys.modules.get(module), name, None)
+             for module, _, name in (spec.partition(":") for spec in USAGE_ERRORS))
+    return [cls for cls in found if isinstance(cls, type)]
 
 
 if __name__ == "__main__":

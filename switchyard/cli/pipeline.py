@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from switchyard.cli.base import Subcommands, UsageError, command, input_topic
+from switchyard.cli.base import Subcommands, UsageError, command, input_topic, setting
 
 if TYPE_CHECKING:
     from switchyard.settings import Settings
@@ -20,7 +20,8 @@ def register(sub: Subcommands) -> None:
     pipe.add_argument("--window", type=int, metavar="S",
                       help="window size in seconds, one the stream worker keeps (default: the largest)")
     pipe.add_argument("--json", action="store_true", help="print the view as JSON (what the page renders)")
-    pipe.add_argument("--watch", action="store_true", help="print it again every streams.page_refresh until Ctrl-C")
+    pipe.add_argument("--watch", action="store_true",
+                      help=f"print it again every {setting('streams.page_refresh')} until Ctrl-C")
     res = command(sub, "resume", cmd_resume, "continue paused invocations (records whose retries ran out)",
                   settings=["restate.admin_url"])
     res.add_argument("ids", nargs="*", metavar="ID", help="invocation ids (default: every paused one)")

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 KAFKA = "kafka.bootstrap_servers"
 INGRESS = "restate.ingress_url"
-GENERATORS = ("social-media-posts", "package-location-updates")  # topics --generate has a generator for
+OBJECT_KEYS = 10  # --generate's keys on an object topic, unless --keys
 
 
 def register(sub: Subcommands) -> None:
@@ -34,8 +34,10 @@ def register(sub: Subcommands) -> None:
     prod.add_argument("--file", metavar="FILE", help="lines of KEY<separator>JSON; - reads standard input")
     prod.add_argument("--separator", default=":", help='between key and value in --file lines (default: ":")')
     prod.add_argument("--generate", type=int, metavar="N",
-                      help=f"N generated records (topics: {', '.join(GENERATORS)})")
-    prod.add_argument("--keys", type=int, default=10, help="distinct keys for --generate")
+                      help="N of the topic's sample records, what `switchyard load` sends (a topic whose "
+                           "records need a deployment's secret has none)")
+    prod.add_argument("--keys", type=int, help=f"distinct keys for --generate (default: {OBJECT_KEYS} on an object "
+                      "topic; elsewhere a key per record, as a key runs once there)")
     prod.add_argument("--seed", type=int, default=7, help="random seed for --generate")
     prod.add_argument("--no-validate", action="store_true", help="send even what the schema refuses (to try the DLQ)")
 
@@ -84,6 +86,7 @@ Produce records to an input topic, validated against its schema.
   printf 'package1:{"timestamp": "2024-10-10 14:00", "location": "Ghent"}\\n' \\
       | switchyard produce package-location-updates --file -
   switchyard produce social-media-posts --generate 100 --keys 5
+  switchyard produce trip-bookings --generate 3
 
 Every record is checked before any is sent; a refusal names the record or line. A key
 must be UTF-8; --no-validate sends a value its schema refuses (to try the DLQ)."""
@@ -130,8 +133,7 @@ def delay(text: str) -> timedelta:
 
 
 def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
-    from producers import packages as package_events
-    from producers import posts as post_events
+    from producers.load import sample_records
     from producers.records import produce
     from switchyard.core.kafka import RecordProducer
 
@@ -141,10 +143,11 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
         records = lines_of(args.file, t, args.separator, validate)
         validate = False  # each line was checked as it was read
     elif args.generate is not None:
-        gen = {"social-media-posts": post_events.generate, "package-location-updates": package_events.generate}
-        if t.name not in gen:
-            raise UsageError(f"--generate: no generator for {t.name} (have: {', '.join(gen)})")
-        records = list(gen[t.name](args.generate, args.keys, args.seed))
+        keys = args.keys if args.keys is not None or t.kind != "object" else OBJECT_KEYS
+        try:
+            records = sample_records(t.name, args.generate, keys, args.seed)
+        except ValueError as exc:  # no sample records, or --keys below 1
+            raise UsageError(f"--generate: {exc}") from None
     elif args.key is not None and args.value is not None:
         records = [(args.key, args.value.encode())]
     else:

@@ -22,13 +22,18 @@ HOME = "stack.home"
 def register(sub: Subcommands) -> None:
     command(sub, "fetch", cmd_fetch, "fetch the Kafka jars, install kafka-console-producer, link the npm binaries",
             settings=None)
-    command(sub, "up", cmd_up, "start Kafka, Restate, the service and the stream worker; bootstrap",
-            settings=[HOME, KAFKA, ADMIN, "service.bind"])
-    command(sub, "down", cmd_down, "stop the dev stack", settings=[HOME])
-    command(sub, "reset", cmd_reset, "stop the dev stack and delete its data (Kafka logs, Restate data)",
-            settings=[HOME])
-    command(sub, "status", cmd_status, "components, subscriptions, paused invocations, service metrics",
-            settings=[HOME, ADMIN])
+    up = command(sub, "up", cmd_up, "start Kafka, Restate, the service and the stream worker; bootstrap",
+                 settings=[HOME, KAFKA, ADMIN, "service.bind"])
+    down = command(sub, "down", cmd_down, "stop the dev stack (and the local cluster, if one runs)", settings=[HOME])
+    reset = command(sub, "reset", cmd_reset, "stop the dev stack and delete its data (Kafka logs, Restate data)",
+                    settings=[HOME])
+    status = command(sub, "status", cmd_status, "components, subscriptions, paused invocations, service metrics",
+                     settings=[HOME, ADMIN])
+    for p in (up, reset):
+        p.add_argument("--cluster", action="store_true", help=CLUSTER_HELP)
+    down.add_argument("--cluster", action="store_true", help="only the local cluster (default: both)")
+    status.add_argument("--cluster", action="store_true",
+                        help="the local cluster's (default: the cluster's when one runs, else the single stack's)")
     command(sub, "bootstrap", cmd_bootstrap, "topics, Kafka cluster, deployment, subscriptions (idempotent)",
             settings=[KAFKA, ADMIN, "restate.deployment_url", "kafka.cluster_name"])
     command(sub, "serve", cmd_serve, "run the Python service in the foreground (one replica when scaling out)",
@@ -36,6 +41,7 @@ def register(sub: Subcommands) -> None:
                       "service.identity_dir", "service.insecure_accept_unsigned"])
     demo = command(sub, "demo", cmd_demo, "the stack up and the seeds' demo traffic through every example",
                    settings=[HOME, KAFKA, INGRESS])
+    demo.add_argument("--cluster", action="store_true", help=CLUSTER_HELP)
     demo.add_argument("--only", action="append", metavar="SCENE",
                       help="run only this scene (repeatable; e.g. UserFeed, PackageTracker; default: every scene)")
     identity = command(sub, "identity", cmd_identity,
@@ -43,6 +49,23 @@ def register(sub: Subcommands) -> None:
                        settings=None)
     identity.add_argument("dir", metavar="DIR", type=Path, help="where request-identity.pem is (made 0600 in a 0700 "
                           "directory)")
+
+
+CLUSTER_HELP = ("a local cluster instead: 3 Kafka brokers (KRaft quorum), 3 Restate nodes (replicated "
+                "metadata and log), 2 service replicas behind HAProxy; data in .stack/cluster")
+
+
+def on_cluster(settings: Settings, args: argparse.Namespace, detect: bool = False) -> Settings:
+    """The local cluster's settings when asked for (``--cluster``), or, with ``detect``,
+    when the cluster is what runs; else ``settings``."""
+    from switchyard.stack.cluster import as_cluster
+
+    if settings.stack.is_cluster:
+        return settings
+    if getattr(args, "cluster", False):
+        return as_cluster(settings)
+    cluster = as_cluster(settings)
+    return cluster if detect and running(cluster) and not running(settings) else settings
 
 
 # -- fetch ------------------------------------------------------------------------------
@@ -73,16 +96,14 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 def component_states(settings: Settings) -> dict[str, tuple[str, int]]:
     """Per component with a pid file: (state, pid), state as `process_state` tells it."""
     from switchyard.stack.paths import dev_home
-    from switchyard.stack.processes import process_state
-    from switchyard.stack.stack import ORDER
+    from switchyard.stack.processes import pidfile_names, process_state
+    from switchyard.stack.stack import in_stop_order
 
     run_dir = dev_home(settings) / "run"
     states = {}
-    for name in ORDER:
-        pidfile = run_dir / f"{name}.pid"
-        if pidfile.exists():
-            text = pidfile.read_text().strip()
-            states[name] = (process_state(text), int(text.split()[0]) if text[:1].isdigit() else 0)
+    for name in reversed(in_stop_order(pidfile_names(run_dir))):  # in start order
+        text = (run_dir / f"{name}.pid").read_text().strip()
+        states[name] = (process_state(text), int(text.split()[0]) if text[:1].isdigit() else 0)
     return states
 
 
@@ -96,6 +117,7 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     from switchyard.stack.paths import dev_home
     from switchyard.stack.stack import Stack
 
+    settings = on_cluster(settings, args)
     alive = running(settings)
     if alive:
         print(f"already running: {', '.join(f'{n} (pid {p})' for n, p in alive.items())}; bootstrapping again")
@@ -109,13 +131,16 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_down(settings: Settings, args: argparse.Namespace) -> int:
+    from switchyard.stack.cluster import as_cluster
     from switchyard.stack.paths import dev_home
     from switchyard.stack.stack import Stack
 
-    stack = Stack(settings, dev_home(settings))
-    alive = running(settings)
-    stack.stop()
-    print(f"stopped: {', '.join(alive) or 'nothing was running'}")
+    stopped: list[str] = []
+    for stack_settings in ([on_cluster(settings, args)] if args.cluster or settings.stack.is_cluster
+                           else [settings, as_cluster(settings)]):
+        stopped += running(stack_settings)
+        Stack(stack_settings, dev_home(stack_settings)).stop()
+    print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
     return 0
 
 
@@ -124,6 +149,7 @@ def cmd_reset(settings: Settings, args: argparse.Namespace) -> int:
 
     from switchyard.stack.paths import dev_home
 
+    settings = on_cluster(settings, args)
     cmd_down(settings, args)
     home = dev_home(settings)
     shutil.rmtree(home, ignore_errors=True)
@@ -138,8 +164,10 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     """Prints each section in turn. A section that cannot be had (Restate down) ends the
     command with exit 2 after what was printed so far: the components come first, so
     they say which part is down."""
+    settings = on_cluster(settings, args, detect=True)
     shown = 0
-    for section in STATUS_SECTIONS:
+    for section in (*STATUS_SECTIONS[:1], cluster_section, *STATUS_SECTIONS[1:]) if settings.stack.is_cluster \
+            else STATUS_SECTIONS:
         lines = section(settings)
         if lines:
             print(("\n" if shown else "") + "\n".join(lines), flush=True)
@@ -154,13 +182,48 @@ def components_section(settings: Settings) -> list[str]:
 
     states = component_states(settings)
     lines = []
-    for name in ORDER:
+    for name in [*states, *(n for n in ORDER if n not in states and not settings.stack.is_cluster)]:
         state, pid = states.get(name, ("stopped", 0))
         shown = {"running": f"running (pid {pid})", "frozen": f"FROZEN (pid {pid} is stopped: kill -CONT {pid})",
                  "dead": f"DEAD (pid {pid} is gone; its log: {dev_home(settings) / 'run' / f'{name}.log'})",
                  }.get(state, "stopped")
-        lines.append(f"{name:8} {shown}")
+        lines.append(f"{name:10} {shown}")
     return lines
+
+
+def cluster_section(settings: Settings) -> list[str]:
+    """Each broker and Restate node: its address, role and health; who leads what."""
+    from switchyard.core.poll import tcp_listening
+    from switchyard.core.text import render_table
+    from switchyard.stack.cluster import brokers
+    from switchyard.stack.kafka import kafka_ready, quorum_leader
+    from switchyard.stack.processes import StartupError
+    from switchyard.stack.restate import node_healthy, partition_leaders
+
+    try:
+        controller: int | None = quorum_leader(settings.kafka.bootstrap_servers)
+    except StartupError:
+        controller = None
+    rows = []
+    for b in brokers(settings):
+        role = "broker, controller" + (" (active)" if b.node_id == controller else "")
+        up = kafka_ready(f"{b.host}:{b.port}")
+        rows.append((b.name, f"{b.host}:{b.port}", role, "up" if up else "DOWN", ""))
+    try:
+        leaders = partition_leaders(settings)
+    except StartupError:
+        leaders = {}
+    for i, node in enumerate(settings.stack.restate_nodes, start=1):
+        led = sorted(p for p, n in leaders.items() if n == i)
+        rows.append((f"restate-{i}", f"node :{node.node} admin :{node.admin} ingress :{node.ingress}",
+                     "admin, ingress, worker, log, metadata", "up" if node_healthy(settings, i) else "DOWN",
+                     f"leads partitions {', '.join(map(str, led)) or 'none'}"))
+    for i, bind in enumerate(settings.stack.service_replicas, start=1):
+        host, port = bind.rsplit(":", 1)
+        rows.append((f"service-{i}", bind, "service replica", "up" if tcp_listening(host, int(port)) else "DOWN",
+                     f"behind HAProxy on {settings.service.bind}"))
+    return ["cluster (Restate partition leaders from restatectl; Kafka's active controller from its quorum):",
+            render_table(("component", "address", "role", "health", ""), rows)]
 
 
 def subscriptions_section(settings: Settings) -> list[str]:
@@ -257,6 +320,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from switchyard.stack.paths import dev_home
 
     scenes = [one_of("--only", name, list(SCENES)) for name in args.only or SCENES]
+    settings = on_cluster(settings, args)
     cmd_up(settings, args)
     producer = RecordProducer(settings.kafka.client_config())
     failed = []

@@ -16,7 +16,8 @@
 * ``admin`` — ``RestateAdmin``, a small client of Restate's admin API;
 * ``results`` — ``TopicReader``: reads ``-results`` and ``-dlq`` from a mark on;
 * ``envelope`` — the shapes of result records, dead-letter headers and routed records;
-* and small helpers: logs, serde, request identity, metrics, polling, text tables.
+* and small helpers: logs, serde, request identity, metrics, polling, text tables, and
+  ``UsageProblem``, the base of usage errors (``errors``).
 
 Import rule: the bottom layer (docs/architecture.md). It imports the standard library and
 third-party packages only, nothing of ``schemas``, ``handlers``, ``streams``,

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import httpx
 
+from switchyard.core.errors import UsageProblem
 
-class ComponentDown(RuntimeError):
+
+class ComponentDown(UsageProblem, RuntimeError):
     """A component did not answer; the message names it and its address."""
+
+
+class Subscription(TypedDict):
+    """One of Restate's Kafka subscriptions, as `GET /subscriptions` lists it."""
+
+    id: str
+    source: str  # kafka://<cluster>/<topic> (kafka_source)
+    sink: str  # service://<service>/<handler>
+    options: NotRequired[dict[str, str]]
+
+
+def kafka_source(cluster: str, topic: str) -> str:
+    """A subscription's source: ``topic`` on the Kafka cluster Restate knows as ``cluster``."""
+    return f"kafka://{cluster}/{topic}"
 
 
 class RestateAdmin:
@@ -45,11 +61,20 @@ class RestateAdmin:
             raise RuntimeError(f"Restate could not register {uri}: {response.text}")
         return dict(response.json())
 
+    def deployments(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/deployments").json()["deployments"])
+
+    def delete_deployment(self, deployment_id: str) -> None:
+        """Removes a deployment; forced, the only way Restate supports (an invocation of
+        it still in flight breaks)."""
+        self._call("DELETE", f"/deployments/{deployment_id}", params={"force": "true"})
+
     def services(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/services").json()["services"])
 
-    def subscriptions(self) -> list[dict[str, Any]]:
-        return list(self._call("GET", "/subscriptions").json()["subscriptions"])
+    def subscriptions(self) -> list[Subscription]:
+        subscriptions: list[Subscription] = self._call("GET", "/subscriptions").json()["subscriptions"]
+        return subscriptions
 
     def create_subscription(self, source: str, sink: str, options: dict[str, str]) -> dict[str, Any]:
         body = {"source": source, "sink": sink, "options": options}

@@ -8,15 +8,15 @@ topic to its sink handler if that subscription is missing.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from switchyard.core.admin import ComponentDown, RestateAdmin
+from switchyard.core.admin import ComponentDown, RestateAdmin, kafka_source
 from switchyard.core.catalogue import COMPANION_MAX_BYTES, Catalogue, Topic
+from switchyard.core.poll import poll_until
 from switchyard.core.settings import CoreSettings
 
 log = logging.getLogger(__name__)
@@ -93,14 +93,21 @@ def _config(catalogue: Catalogue | None, name: str) -> dict[str, str]:
 
 
 def await_leaders(admin: AdminClient, names: list[str], timeout: float = 30.0) -> None:
-    """New topics take a moment to elect leaders; subscribing before that only adds noise."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """New topics take a moment to elect leaders: waits until every partition of ``names``
+    has one, as a subscription made before that only adds noise. ComponentDown names the
+    topics still without one after ``timeout`` seconds."""
+    leaderless = list(names)
+
+    def led() -> bool:
         topics = admin.list_topics(timeout=10).topics
-        if all(n in topics and topics[n].partitions and all(p.leader >= 0 for p in topics[n].partitions.values())
-               for n in names):
-            return
-        time.sleep(0.2)
+        leaderless[:] = [n for n in names if n not in topics or not topics[n].partitions
+                         or any(p.leader < 0 for p in topics[n].partitions.values())]
+        return not leaderless
+
+    try:
+        poll_until(led, timeout, what="topic leaders")
+    except TimeoutError:
+        raise ComponentDown(f"Kafka elected no leader within {timeout:g}s for: {', '.join(leaderless)}") from None
 
 
 def ensure_cluster(admin: RestateAdmin, settings: CoreSettings) -> str:
@@ -122,7 +129,7 @@ def ensure_subscriptions(
     present = {(s["source"], s["sink"]) for s in admin.subscriptions()}
     created = []
     for t in catalogue.topics:
-        source = f"kafka://{settings.kafka.cluster_name}/{t.subscribed_topic}"
+        source = kafka_source(settings.kafka.cluster_name, t.subscribed_topic)
         if (source, t.subscription_sink) in present:
             continue
         if f"{t.subscribed_service}/{t.subscribed_handler}" not in handlers:
@@ -157,7 +164,7 @@ def retire_direct_subscriptions(admin: RestateAdmin, settings: CoreSettings, cat
 
 def topic_name_of(source: str, cluster: str) -> str:
     """The topic of a subscription source on our cluster (`kafka://<cluster>/<topic>`); "" otherwise."""
-    prefix = f"kafka://{cluster}/"
+    prefix = kafka_source(cluster, "")
     return source.removeprefix(prefix) if source.startswith(prefix) else ""
 
 

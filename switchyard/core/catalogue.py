@@ -5,7 +5,7 @@ a deployment has) live above the core, in ``schemas.catalogue``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -13,8 +13,17 @@ from pydantic import BaseModel, RootModel, ValidationError
 
 ServiceKind = Literal["object", "workflow", "service"]
 # A topic's sample record: (record number, approximate value size in bytes) -> a value its
-# schema takes. The load generator (producers/load.py) sends these.
+# schema takes. The load generator (producers/load.py) and `switchyard produce --generate` send these.
 Sample = Callable[[int, int], BaseModel]
+
+# The names of an input topic's companions: `<topic>-results`, `<topic>-dlq`, and (gated
+# topics) `<topic>-routed`, the key gate's copy that Restate subscribes to.
+RESULTS_SUFFIX = "-results"
+DLQ_SUFFIX = "-dlq"
+ROUTED_SUFFIX = "-routed"
+# A workflow topic's subscription invokes `<service>Ingest/ingest` (switchyard/core/sink.py).
+INGEST_HANDLER = "ingest"
+INGEST_SUFFIX = "Ingest"
 
 
 @dataclass(frozen=True)
@@ -38,17 +47,17 @@ class Topic:
 
     @property
     def results(self) -> str:
-        return f"{self.name}-results"
+        return f"{self.name}{RESULTS_SUFFIX}"
 
     @property
     def dlq(self) -> str:
-        return f"{self.name}-dlq"
+        return f"{self.name}{DLQ_SUFFIX}"
 
     @property
     def dlq_replayed(self) -> str:
         """Compacted markers of DLQ records replayed to this topic (created by
-        `switchyard-dlq replay` on first use), so each is replayed once."""
-        return f"{self.name}-dlq-replayed"
+        `switchyard dlq replay` on first use), so each is replayed once."""
+        return f"{self.dlq}-replayed"
 
     @property
     def target(self) -> str:
@@ -61,10 +70,11 @@ class Topic:
 
     @property
     def gated(self) -> bool:
-        """Restate needs a UTF-8 key for object and workflow sinks and retries any other
-        record forever, halting the whole subscription (restatedev/restate#4682). Such
-        topics reach Restate through Switchyard's key gate (switchyard/core/gate.py), which
-        dead-letters records whose key cannot be an object key."""
+        """Objects and workflows take the record key as their key (plain services take it
+        as the idempotency key). Restate needs a UTF-8 key for such sinks and retries any
+        other record forever, halting the whole subscription (restatedev/restate#4682), so
+        these topics reach Restate through Switchyard's key gate (switchyard/core/gate.py),
+        which dead-letters records whose key cannot be an object key."""
         return self.kind != "service"
 
     @property
@@ -94,12 +104,6 @@ class Topic:
     def subscription_sink(self) -> str:
         return f"service://{self.subscribed_service}/{self.subscribed_handler}"
 
-    @property
-    def keyed_by_record(self) -> bool:
-        """Objects and workflows take the Kafka key as their key; plain services take it
-        as the idempotency key."""
-        return self.kind != "service"
-
     def parse(self, raw: bytes) -> Any:
         """Validate a record value; raises ``ValueError`` (incl. ValidationError)."""
         parsed = self.value.model_validate_json(raw)
@@ -111,9 +115,6 @@ class Topic:
 # fit as a dead letter with headers, or base64-wrapped by the key gate.
 COMPANION_MAX_BYTES = 4 * 1024 * 1024
 
-INGEST_HANDLER = "ingest"
-INGEST_SUFFIX = "Ingest"
-ROUTED_SUFFIX = "-routed"
 
 @dataclass(frozen=True)
 class StreamTopic:
@@ -125,7 +126,6 @@ class StreamTopic:
     value: type[BaseModel]
     writer: str  # the streams module that produces it
     summary: str
-
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ class Catalogue:
         try:
             return self._by_name[name]
         except KeyError:
-            raise KeyError(f"unknown topic {name!r}; known: {', '.join(self._by_name)}") from None
+            raise KeyError(f"unknown input topic {name!r}; known: {', '.join(self._by_name)}") from None
 
     def stream_topic(self, name: str) -> StreamTopic:
         for s in self.stream_topics:
@@ -161,12 +161,6 @@ class Catalogue:
                 return s
         known = ", ".join(s.name for s in self.stream_topics)
         raise KeyError(f"unknown stream topic {name!r}; known: {known}")
-
-    def topic_for_sink(self, service: str, handler: str) -> Topic:
-        for t in self.topics:
-            if (t.service, t.handler) == (service, handler):
-                return t
-        raise KeyError(f"no topic feeds {service}/{handler}")
 
     def topic_for_routed(self, name: str) -> Topic | None:
         return self._by_routed.get(name)
@@ -183,10 +177,6 @@ class Catalogue:
     def all_topic_names(self) -> list[str]:
         return ([t.name for t in self.topics] + self.companion_topics() + self.routed_topics()
                 + [s.name for s in self.stream_topics])
-
-    def extended(self, topics: Iterable[Topic]) -> Catalogue:
-        """This catalogue with more input topics (a user's own flow beside the examples)."""
-        return Catalogue((*self.topics, *topics), self.stream_topics)
 
 
 REASON_PART_CHARS = 300  # some messages quote the input (a union's tag): a 1 MB tag must not

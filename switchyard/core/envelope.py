@@ -1,4 +1,5 @@
-"""What Switchyard writes next to every input topic: `<topic>-results` and `<topic>-dlq`."""
+"""What Switchyard writes next to every input topic: `<topic>-results`, `<topic>-dlq` (and
+its replay markers, `<topic>-dlq-replayed`), `<topic>-routed`."""
 
 import base64
 from typing import Any
@@ -67,6 +68,20 @@ class DlqReason(BaseModel):
                 offset=int(h.get("source.offset", "-1")),
             ),
         )
+
+
+class ReplayMarker(BaseModel):
+    """The value of a `<topic>-dlq-replayed` record (key: "<partition>:<offset>" of the
+    DLQ record): that DLQ record went back to its source topic once (`switchyard dlq
+    replay`, switchyard/ops/dlq.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    dlqTopic: str
+    dlqPartition: int
+    dlqOffset: int
+    sourceTopic: str
+    replayedAt: int  # epoch ms
 
 
 class RoutedRecord(BaseModel):

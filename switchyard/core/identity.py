@@ -15,6 +15,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from switchyard.core.errors import UsageProblem
 from switchyard.core.settings import LOOPBACK, ServiceSettings
 
 PRIVATE_KEY_FILE = "request-identity.pem"
@@ -66,7 +67,7 @@ def public_key_from(path: Path) -> str:
     return public_key_of(key)
 
 
-class UnsignedExposure(RuntimeError):
+class UnsignedExposure(UsageProblem, RuntimeError):
     """The service would accept unsigned requests on an address others can reach."""
 
 
@@ -93,19 +94,3 @@ def check_exposure(service: ServiceSettings, keys: list[str]) -> None:
         "could invoke any handler. Set SWITCHYARD_SERVICE__IDENTITY_KEYS (restate-server's public key) or "
         "SWITCHYARD_SERVICE__IDENTITY_DIR, or SWITCHYARD_SERVICE__INSECURE_ACCEPT_UNSIGNED=true on a network "
         "you trust alone")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m switchyard.core.identity DIR`: makes the key pair in DIR (docker-compose's first step)."""
-    import sys
-
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m switchyard.core.identity DIR", file=sys.stderr)
-        return 2
-    print(ensure_identity(Path(args[0])).public_key)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

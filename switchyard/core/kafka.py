@@ -7,6 +7,7 @@ so every producer here refuses one before it reaches Kafka.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -15,11 +16,12 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from pydantic import BaseModel
 
 from switchyard.core.catalogue import COMPANION_MAX_BYTES
+from switchyard.core.errors import UsageProblem
 
 Headers = Sequence[tuple[str, str | bytes | None]]
 
 
-class InvalidKeyError(ValueError):
+class InvalidKeyError(UsageProblem, ValueError):
     """The record key is not a UTF-8 string."""
 
 
@@ -48,8 +50,6 @@ def encode_value(value: BaseModel | Mapping[str, Any] | bytes | str) -> bytes:
         return value
     if isinstance(value, str):
         return value.encode()
-    import json
-
     return json.dumps(value).encode()
 
 

@@ -12,7 +12,9 @@ runs more than once per record; each count is taken where a replay does not repe
   `<topic>-results` / `<topic>-dlq` (a step cut off between the ack and its journal
   entry runs again and publishes, and counts, a second time);
 * records in are counted when an invocation starts live, not replaying, and only the
-  first time this process sees its invocation id;
+  first time this process sees its invocation id; a record the key gate dead-letters
+  (switchyard/core/gate.py) counts as in and dead-lettered once the gate's transaction
+  committed, as no handler sees it;
 * a retry is an attempt whose failure spends one attempt of the retry budget and ends
   with Restate retrying the invocation (the last attempt of a spent budget is no retry:
   that record is dead-lettered).
@@ -66,7 +68,8 @@ class SinkMetrics:
     """The sink's counters and latency histogram, registered in ``registry``."""
 
     def __init__(self, registry: CollectorRegistry | None = REGISTRY) -> None:
-        self.received = Counter(RECEIVED, "Kafka records a sink handler took in (once per record)",
+        self.received = Counter(RECEIVED, "Kafka records a sink handler took in, or the key gate dead-lettered "
+                                "(once per record)",
                                 ["topic"], registry=registry)
         self.outcomes = Counter(
             OUTCOMES, "Kafka records by outcome: ok and failed (a terminal ok:false) results on <topic>-results, "

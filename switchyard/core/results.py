@@ -13,9 +13,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 
-from switchyard.core.envelope import parse_routed
+from switchyard.core.catalogue import DLQ_SUFFIX
+from switchyard.core.envelope import DlqReason, parse_routed
+from switchyard.core.poll import poll_until
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class Record:
         return None
 
 
-def message_headers(msg: Any) -> list[tuple[str, bytes]]:
+def message_headers(msg: Message) -> list[tuple[str, bytes]]:
     """A consumed message's headers as (name, value bytes) pairs, whichever shape the
     client hands them in (a list or a dict; str, bytes or None values)."""
     raw = msg.headers() or []
@@ -52,9 +54,9 @@ def message_headers(msg: Any) -> list[tuple[str, bytes]]:
 
 def source_of(record: Record) -> tuple[str, int, int]:
     """The input record (topic, partition, offset) a `-results` or `-dlq` record is the outcome of."""
-    if record.topic.endswith("-dlq"):
-        return (record.header("source.topic") or "", int(record.header("source.partition") or -1),
-                int(record.header("source.offset") or -1))
+    if record.topic.endswith(DLQ_SUFFIX):
+        source = DlqReason.from_headers(record.headers).source
+        return (source.topic, source.partition, source.offset)
     s = record.json()["source"]
     return (s["topic"], s["partition"], s["offset"])
 
@@ -83,16 +85,24 @@ class TopicReader:
                 assignment.append(TopicPartition(name, p, offset))
         self._consumer.assign(assignment)
 
-    def _end_offset(self, tp: TopicPartition, attempts: int = 50) -> int:
+    def _end_offset(self, tp: TopicPartition, timeout: float = 10.0) -> int:
         # A topic created a moment ago may not have its leader yet: ask again briefly.
-        for attempt in range(attempts):
+        end: list[int] = []
+        errors: list[KafkaException] = []
+
+        def answered() -> bool:
             try:
-                return int(self._consumer.get_watermark_offsets(tp, timeout=10)[1])
-            except KafkaException:
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(0.2)
-        raise AssertionError("unreachable")
+                end.append(int(self._consumer.get_watermark_offsets(tp, timeout=10)[1]))
+            except KafkaException as exc:
+                errors.append(exc)
+                return False
+            return True
+
+        try:
+            poll_until(answered, timeout, what=f"the end offset of {tp.topic}[{tp.partition}]")
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc} (last: {errors[-1] if errors else 'no answer'})") from None
+        return end[0]
 
     def collect(
         self, until: Callable[[list[Record]], bool], timeout: float, idle: float | None = None

@@ -3,25 +3,33 @@
 Each layer adds its own sections on top of ``CoreSettings`` (``handlers.settings``,
 ``streams.settings``, ``switchyard.settings``); every section refuses keys it does not
 know, and addresses are checked when they are read, not when they are first used.
-``load`` turns a bad value into one line naming the environment variable.
+``load`` turns a bad value into one line naming the environment variable;
+``load_or_exit`` prints that line (``switchyard: error: ...``) and exits 2.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from collections.abc import Mapping
+import sys
+import types
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, NoReturn, TypeVar, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
+
+from switchyard.core.errors import UsageProblem
 
 ENV_PREFIX = "SWITCHYARD_"
 ENV_DELIMITER = "__"
+ERROR_PREFIX = "switchyard: error: "  # the CLI's (switchyard/cli/base.py), for every entry point
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 _NUMBER = re.compile(r"\s*[0-9]+(\.[0-9]*)?\s*")
@@ -37,9 +45,13 @@ def split_host_port(address: str) -> tuple[str, int]:
     """``host:port`` (``[::1]:9092`` for IPv6; ``:9080`` binds every interface) as a pair;
     ValueError says what is wrong."""
     host, sep, port = address.strip().rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536 or " " in host:
+    bracketed = host.startswith("[") and host.endswith("]") and len(host) > 1
+    if bracketed:
+        host = host[1:-1]
+    if (not sep or not port.isdigit() or not 0 < int(port) < 65536 or " " in host
+            or "[" in host or "]" in host):
         raise ValueError(f"expected host:port, got {address!r}")
-    return host.strip("[]"), int(port)
+    return host, int(port)
 
 
 def host_port(url: str) -> tuple[str, int]:
@@ -75,6 +87,7 @@ Duration = Annotated[timedelta, BeforeValidator(_seconds_if_number)]
 HostPort = Annotated[str, AfterValidator(_host_port)]
 HostPorts = Annotated[str, AfterValidator(_host_ports)]  # a comma-separated list, as Kafka takes it
 HttpUrl = Annotated[str, AfterValidator(_url)]
+Port = Annotated[int, Field(ge=1, le=65535)]
 LogLevel = Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_log_level)]
 
 
@@ -212,7 +225,7 @@ class CoreSettings(BaseSettings):
         return self.kafka.first_address
 
 
-class SettingsError(Exception):
+class SettingsError(UsageProblem):
     """A setting that cannot be used, said in one line naming its environment variable."""
 
 
@@ -220,25 +233,125 @@ S = TypeVar("S", bound=BaseSettings)
 
 
 def load(cls: type[S], **overrides: Any) -> S:
-    """``cls()`` from the environment, or SettingsError with one line per bad value. A
-    class that declares every section (``owns_all_sections``) also refuses a
-    ``SWITCHYARD_*`` variable naming no section."""
+    """``cls(**overrides)`` from the environment and the ``.env`` file, or SettingsError
+    with one line per bad value. Overrides are deep-merged over them per section: a key
+    they set wins, one they do not comes from the environment; ``_env_file=None`` reads no
+    ``.env``. A class that declares every section (``owns_all_sections``) also refuses a
+    ``SWITCHYARD_*`` variable naming no section, in the environment or in ``.env``."""
+    env_files = _env_files(cls, overrides)
     try:
         settings = cls(**overrides)
     except ValidationError as exc:
         raise SettingsError(describe_settings_error(exc)) from None
+    except SourceError as exc:
+        raise SettingsError(describe_source_error(exc, cls, env_files)) from None
     if getattr(cls, "owns_all_sections", False):
-        unknown = unknown_sections(os.environ, set(cls.model_fields))
+        known = set(cls.model_fields)
+        unknown = unknown_sections(os.environ, known)
+        for path, values in env_files.items():
+            unknown += [f"{name} (in {path})" for name in unknown_sections(values, known)]
         if unknown:
-            raise SettingsError("; ".join(f"{name}: no such section (known: {', '.join(sorted(cls.model_fields))})"
-                                          for name in unknown))
+            raise SettingsError(f"{', '.join(unknown)}: no such section (known: {', '.join(sorted(known))})")
     return settings
 
 
-def unknown_sections(environ: Mapping[str, str], sections: set[str]) -> list[str]:
+def load_or_exit(cls: type[S], **overrides: Any) -> S:
+    """``load`` for an entry point outside the CLI (the service, the stream worker, the
+    simulators): a bad setting prints ``switchyard: error: <one line>``, exit code 2."""
+    try:
+        return load(cls, **overrides)
+    except SettingsError as exc:
+        exit_with_error(exc)
+
+
+def exit_with_error(message: object) -> NoReturn:
+    """The CLI's error style (switchyard/cli/base.py): one line on stderr, exit code 2."""
+    text = " ".join(str(message).split())
+    sys.stderr.write(f"{ERROR_PREFIX}{text}\n")
+    raise SystemExit(2)
+
+
+def _env_files(cls: type[BaseSettings], overrides: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """What pydantic-settings reads as ``.env`` here (``_env_file`` or the class's
+    ``env_file``, relative to the working directory): each existing file's variables."""
+    from dotenv import dotenv_values
+
+    given = overrides.get("_env_file", cls.model_config.get("env_file"))
+    paths = [] if given is None else [given] if isinstance(given, str | os.PathLike) else list(given)
+    encoding = overrides.get("_env_file_encoding", cls.model_config.get("env_file_encoding"))
+    return {str(path): {k: v for k, v in dotenv_values(path, encoding=encoding).items() if v is not None}
+            for path in map(Path, paths) if Path(path).expanduser().is_file()}
+
+
+def unknown_sections(environ: Mapping[str, str | None], sections: set[str]) -> list[str]:
     """The ``SWITCHYARD_*`` variables whose first part names none of ``sections``."""
     return sorted(name for name in environ if name.upper().startswith(ENV_PREFIX)
                   and name[len(ENV_PREFIX):].split(ENV_DELIMITER)[0].lower() not in sections)
+
+
+_SOURCE_ERROR = re.compile(r'error (?:parsing|getting) value for field "(?P<field>[^"]+)" '
+                           r'from source "(?P<source>[^"]+)"')
+
+
+def describe_source_error(exc: SourceError, cls: type[BaseModel],
+                          env_files: Mapping[str, Mapping[str, str]] | None = None) -> str:
+    """pydantic-settings' error for a value it could not read (a list, mapping or section
+    that is not valid JSON) as one line naming the variables: it names only the field."""
+    found = _SOURCE_ERROR.search(str(exc))
+    if found is None:
+        return f"settings: {exc}"
+    field = found["field"]
+    environ: Mapping[str, str] = os.environ
+    where = ""
+    if "DotEnv" in found["source"] and env_files:
+        environ = {k: v for values in env_files.values() for k, v in values.items()}
+        where = f" (in {', '.join(env_files)})"
+    section = env_name((field,))
+    named = {name: value for name, value in environ.items()
+             if name.upper() == section or name.upper().startswith(section + ENV_DELIMITER)}
+    lines = []
+    for name, value in sorted(named.items()):
+        kind = _json_kind(cls, name.upper()[len(ENV_PREFIX):].lower().split(ENV_DELIMITER), name.upper())
+        if kind is None:
+            continue
+        try:
+            json.loads(value)
+        except ValueError as err:
+            lines.append(f"{name}{where}: not valid JSON ({err}); it takes {kind}")
+    if lines:
+        return "; ".join(lines)
+    names = ", ".join(sorted(named)) or section
+    return f"{names}{where}: cannot be read ({exc.__cause__ or exc})"
+
+
+def _json_kind(cls: type[BaseModel], path: Sequence[str], name: str) -> str | None:
+    """What the setting at ``path`` (a field, then keys in it) takes as JSON, if anything:
+    pydantic-settings parses lists, mappings and sections from JSON."""
+    annotation: Any = cls
+    for part in path:
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None  # a key inside a mapping: a plain value
+        field = annotation.model_fields.get(part)
+        if field is None:
+            return None  # refused as unknown once read
+        annotation = _without_none(field.annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return f'a JSON object of its keys, or set {name}{ENV_DELIMITER}<KEY> one at a time'
+    origin = get_origin(annotation) or annotation
+    if origin in (dict, Mapping):
+        return 'a JSON object, e.g. {"key": "value"}'
+    if origin in (list, tuple, set, frozenset, Sequence):
+        return 'a JSON list, e.g. ["a", "b"]'
+    return None
+
+
+def _without_none(annotation: Any) -> Any:
+    """``X | None`` -> ``X``."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
 
 
 def env_name(loc: tuple[int | str, ...]) -> str:

@@ -36,7 +36,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, cast
 
 import restate
 from pydantic import BaseModel
@@ -56,6 +56,12 @@ log = logging.getLogger(__name__)
 Ctx = TypeVar("Ctx", bound=restate.Context)
 Business = Callable[[Any, Any], Awaitable[Any]]
 Registrar = Callable[..., Callable[[Any], Any]]
+# A handler of a record's raw bytes, as registered with the SDK (which keeps the handler's
+# output serde on it: restate.handler.handler_from_callable).
+RawHandler = Callable[[restate.Context, bytes], Awaitable[Any]]
+# An object's mark of the last record it applied from one source partition (its
+# `kafka-applied` state): [offset, timestamp ms or null], or a bare offset (older versions).
+AppliedMark = int | Sequence[int | None]
 
 
 @dataclass(frozen=True)
@@ -182,13 +188,15 @@ def sink_handler(
             if len(deliveries) > 1:
                 return await _run_batch(ctx, topic, runtime, fn, deliveries)
             [(origin, raw)] = deliveries
-            if origin is not None and topic.kind == "object" and await _seen_before(ctx, origin):
+            # An object's handler gets an ObjectContext.
+            if origin is not None and topic.kind == "object" and await _seen_before(
+                    cast(restate.ObjectContext, ctx), origin):
                 return None
-            if origin is not None and not topic.keyed_by_record and not origin.key:
+            if origin is not None and topic.kind == "service" and not origin.key:
                 await _refuse_keyless(ctx, topic, runtime, origin, raw)
             request = await _validated(ctx, topic, runtime, origin, raw)
             try:
-                if origin is not None and not topic.keyed_by_record:
+                if origin is not None and topic.kind == "service":  # the key is its idempotency key
                     return await _forward(ctx, topic, runtime, origin, raw, registered)
                 return await _run_and_report(ctx, topic, runtime, origin, fn, request)
             except RetriesExhausted as exhausted:
@@ -198,7 +206,7 @@ def sink_handler(
 
         # The SDK keeps its Handler (and the output serde the forward needs) on the
         # wrapper it returns, not on `handle`.
-        registered = register(name=topic.handler, input_serde=BytesSerde(), **options)(handle)
+        registered: RawHandler = register(name=topic.handler, input_serde=BytesSerde(), **options)(handle)
         runtime.metrics.prime(topic.name)
         if front is not None and topic.kind == "workflow":  # required for workflows (above)
             _register_front(front, topic, runtime, registered)
@@ -213,7 +221,7 @@ APPLIED = "kafka-applied"
 WHERE_PUBLISHED: restate.RunOptions[dict[str, int]] = restate.RunOptions(type_hint=dict[str, int])
 
 
-async def _seen_before(ctx: Any, origin: KafkaOrigin) -> bool:
+async def _seen_before(ctx: restate.ObjectContext, origin: KafkaOrigin) -> bool:
     """True if this object already took in this record; otherwise marks it taken.
 
     Restate deduplicates one subscription's deliveries itself; this mark is for the same
@@ -223,7 +231,7 @@ async def _seen_before(ctx: Any, origin: KafkaOrigin) -> bool:
     timestamp rides along, so a topic deleted and created again (offsets from 0, later
     timestamps) is not taken for a repeat. The mark commits with the business state.
     """
-    applied: dict[str, Any] = await ctx.get(APPLIED) or {}
+    applied: dict[str, AppliedMark] = await ctx.get(APPLIED) or {}
     slot = f"{origin.topic}/{origin.partition}"
     if is_repeat(applied.get(slot), origin):
         log.info("skipping %s[%d]@%d: already applied (mark %s)", origin.topic, origin.partition,
@@ -233,13 +241,13 @@ async def _seen_before(ctx: Any, origin: KafkaOrigin) -> bool:
     return False
 
 
-def is_repeat(mark: Any, origin: KafkaOrigin) -> bool:
+def is_repeat(mark: AppliedMark | None, origin: KafkaOrigin) -> bool:
     """Whether ``origin`` is at or below the mark: an offset already applied, with a
     timestamp no later than the marked record's (a mark of an older version is a bare offset)."""
     if mark is None:
         return False
     offset, stamp = (mark, None) if isinstance(mark, int) else (mark[0], mark[1])
-    if origin.offset > offset:
+    if offset is None or origin.offset > offset:
         return False
     return stamp is None or origin.timestamp_ms is None or origin.timestamp_ms <= stamp
 
@@ -254,7 +262,7 @@ def ingest_object(topic: Topic) -> restate.VirtualObject:
     return restate.VirtualObject(topic.subscribed_service)
 
 
-def _register_front(front: Registrar, topic: Topic, runtime: SinkRuntime, run: Any) -> None:
+def _register_front(front: Registrar, topic: Topic, runtime: SinkRuntime, run: RawHandler) -> None:
     async def ingest(ctx: restate.ObjectContext, raw: bytes) -> Any:
         origin, raw = record_origin(ctx, raw)
         if origin is None:
@@ -402,10 +410,11 @@ async def _run_batch(
     outcomes: list[ResultRecord] = []
     seconds: list[float | None] = []
     key = b""
+    object_ctx = cast(restate.ObjectContext, ctx)  # the gate batches objects' records only
     for origin, raw in deliveries:
         assert origin is not None  # a batch only ever comes from a subscription delivery
         key = origin.key
-        if await _seen_before(ctx, origin):
+        if await _seen_before(object_ctx, origin):
             continue
         try:
             request = topic.parse(raw)
@@ -430,7 +439,7 @@ async def _run_batch(
 
 
 async def _forward(
-    ctx: restate.Context, topic: Topic, runtime: SinkRuntime, origin: KafkaOrigin, raw: bytes, handle: Any,
+    ctx: restate.Context, topic: Topic, runtime: SinkRuntime, origin: KafkaOrigin, raw: bytes, handle: RawHandler,
     key: str | None = None,
 ) -> Any:
     """Runs the business handler as a call of its own and reports its outcome.

@@ -19,6 +19,7 @@ from typing import Any
 from confluent_kafka import Producer
 
 from schemas.catalogue import Topic
+from switchyard.core.catalogue import DLQ_SUFFIX
 from switchyard.core.results import Record, TopicReader, source_of
 
 Source = tuple[str, int, int]  # topic, partition, offset of an input record
@@ -26,7 +27,7 @@ Source = tuple[str, int, int]  # topic, partition, offset of an input record
 
 def _meaning(record: Record) -> Any:
     """What an outcome says, without where it was written."""
-    if record.topic.endswith("-dlq"):
+    if record.topic.endswith(DLQ_SUFFIX):
         return ("dlq", record.key, record.value, record.header("error.class"))
     body = record.json()
     return ("result", body.get("ok"), json.dumps(body.get("result"), sort_keys=True), body.get("error"))
@@ -82,7 +83,7 @@ class OutcomeLedger:
                 continue
             first[src] = _meaning(r)
             tally.outcomes += 1
-            tally.dead_lettered += r.topic.endswith("-dlq")
+            tally.dead_lettered += r.topic.endswith(DLQ_SUFFIX)
         tally.missing = len(wanted - set(first))
         return tally
 

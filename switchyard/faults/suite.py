@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from confluent_kafka.admin import AdminClient
 
 from schemas.catalogue import topic
 from switchyard.core.admin import RestateAdmin
@@ -38,6 +39,9 @@ from switchyard.core.text import render_table
 from switchyard.faults.outcomes import OutcomeLedger, PoisonProducer, Source
 from switchyard.ops.paused import paused, resume
 from switchyard.settings import Settings
+from switchyard.stack.ephemeral import ephemeral_cluster_settings, ephemeral_settings
+from switchyard.stack.kafka import quorum_leader
+from switchyard.stack.restate import partition_leaders
 from switchyard.stack.stack import Stack
 
 FLOWS = ("package-location-updates", "social-media-posts", "trip-bookings", "payment-requests")
@@ -54,7 +58,11 @@ FLOW_SERVICES = ("PackageTracker", "UserFeed", "BookingWorkflow", "BookingWorkfl
 class Step:
     """One thing that goes wrong: `kill` (SIGKILL, restart), `freeze` (SIGSTOP, SIGCONT),
     `outage` (the component gone longer than the retry horizon, then back and the paused
-    invocations resumed), `poison` (bad records from a foreign producer)."""
+    invocations resumed), `poison` (bad records from a foreign producer), `down` (SIGKILL,
+    and it stays down while the load goes on: restarted only when the load has ended).
+    On a cluster a target may name a role, resolved when the step runs: `restate:leader`
+    (the node leading the most partitions), `kafka:leader` (the broker leading partition 0
+    of the busiest topic), `kafka:controller` (the active KRaft controller)."""
 
     action: str
     target: str = ""
@@ -70,6 +78,16 @@ SCENARIOS: dict[str, tuple[Step, ...]] = {
     "poison-storm": (Step("poison"),),
 }
 
+# `switchyard faults --cluster`: three brokers, three Restate nodes, two service replicas.
+CLUSTER_SCENARIOS: dict[str, tuple[Step, ...]] = {
+    "restate-node": (Step("kill", "restate:leader"),),
+    "kafka-broker": (Step("kill", "kafka:leader"), Step("kill", "kafka:controller")),
+    "service-replica": (Step("kill", "service-1"),),
+    "cluster-in-turn": (Step("kill", "restate:leader"), Step("kill", "kafka:leader"), Step("kill", "service-1")),
+    # One Restate node and one broker gone while the load goes on: the cluster keeps going.
+    "degraded": (Step("down", "restate:leader"), Step("down", "kafka:leader")),
+}
+
 
 @dataclass(frozen=True)
 class Timings:
@@ -77,6 +95,7 @@ class Timings:
     downtime: float = 0.5  # a killed component stays down this long
     freeze: float = 8.0  # longer than fault_settings' inactivity + abort timeouts
     outage: float = 5.0  # at least; then on until the first invocation pauses
+    degraded: float = 6.0  # load measured with parts down (`down` steps)
     poison: int = 60  # bad records per input topic of the load
 
 
@@ -97,6 +116,10 @@ class ScenarioReport:
     poison: int = 0  # bad records sent
     poison_dead_lettered: int = 0
     paused: int = 0  # invocations paused by the outage, then resumed
+    # Results per second before the first step, and while a `down` step's parts were down.
+    throughput: float = 0.0
+    throughput_degraded: float | None = None
+    disrupted: list[str] = field(default_factory=list)  # what each step hit, roles resolved
 
     @property
     def clean(self) -> bool:
@@ -210,6 +233,7 @@ class ResultClock(threading.Thread):
         super().__init__(daemon=True)
         self.reader = TopicReader(settings.kafka.client_config(), [topic(f).results for f in FLOWS])
         self.arrivals: list[float] = []
+        self.started = time.monotonic()
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -219,6 +243,10 @@ class ResultClock(threading.Thread):
 
     def first_after(self, moment: float) -> float | None:
         return next((t for t in self.arrivals if t > moment), None)
+
+    def rate(self, since: float, until: float) -> float:
+        """Results per second that arrived between the two moments."""
+        return sum(1 for t in self.arrivals if since <= t < until) / max(until - since, 1e-9)
 
     def finish(self) -> None:
         self._halt.set()
@@ -336,15 +364,44 @@ def run_scenario(stack: Stack, name: str, steps: tuple[Step, ...], keys: int, ra
         clock.start()
         load.start()
         time.sleep(timings.warmup)
-        recoveries = []
+        if any(step.action == "down" for step in steps):
+            # The rate before, over as long a window as the degraded one after, to compare.
+            before = time.monotonic()
+            time.sleep(timings.degraded)
+            report.throughput = clock.rate(before, time.monotonic())
+        else:
+            report.throughput = clock.rate(clock.started + timings.warmup / 2, time.monotonic())
+        recoveries, down = [], []
         for step in steps:
             began = time.monotonic()
-            progress(f"  {name}: {step.action} {step.target}".rstrip())
-            restarted = disrupt(stack, step, timings, poison, report)
+            target = resolve(stack, step.target)
+            report.disrupted.append(f"{step.action} {target}".rstrip())
+            progress(f"  {name}: {step.action} {target}".rstrip())
+            if step.action == "down":
+                stack.crash(target)
+                down.append((target, began))
+                time.sleep(timings.warmup)
+                continue
+            restarted = disrupt(stack, Step(step.action, target), timings, poison, report)
             time.sleep(timings.warmup)
             back = clock.first_after(restarted)
             recoveries.append((back if back is not None else time.monotonic()) - began)
+        if down:
+            # Measured once results flow again with all of them down: the failover itself
+            # (leaders moved, the gate's transaction aborted) is the recovery time.
+            last = down[-1][1]
+            with contextlib.suppress(TimeoutError):
+                poll_until(lambda: clock.first_after(last + 1.0) is not None, 90, 0.5, "results while degraded")
+            back = clock.first_after(last + 1.0)
+            recoveries.append((back if back is not None else time.monotonic()) - last)
+            since = time.monotonic()
+            time.sleep(timings.degraded)
+            report.throughput_degraded = round(clock.rate(since, time.monotonic()), 1)
+            progress(f"  {name}: {report.throughput_degraded} results/s with {', '.join(t for t, _ in down)} down "
+                     f"({report.throughput:.1f} before)")
         load.finish()
+        for target, _ in down:
+            stack.restart(target)
         poison.flush()
         progress(f"  {name}: {load.count} records produced; waiting for state to settle")
         began = time.monotonic()
@@ -381,7 +438,36 @@ def run_scenario(stack: Stack, name: str, steps: tuple[Step, ...], keys: int, ra
     report.outcomes_missing, report.outcomes_duplicated = outcomes.missing, outcomes.duplicated
     report.outcome_copies_differ = outcomes.copies_differ
     report.poison, report.poison_dead_lettered = len(poison.sent), bad.dead_lettered
+    report.throughput = round(report.throughput, 1)
     return report
+
+
+def resolve(stack: Stack, target: str) -> str:
+    """A role (`restate:leader`, `kafka:leader`, `kafka:controller`) as the component that
+    holds it now; any other target is a component's name."""
+    if target == "restate:leader":
+        return restate_leader(stack.settings)
+    if target == "kafka:leader":
+        return kafka_leader(stack.settings, topic(FLOWS[0]).routed)
+    if target == "kafka:controller":
+        return kafka_controller(stack.settings)
+    return target
+
+
+def restate_leader(settings: Settings) -> str:
+    """The node leading the most partitions (`restatectl partitions list`)."""
+    leaders = partition_leaders(settings)
+    counts = {node: list(leaders.values()).count(node) for node in set(leaders.values())}
+    return f"restate-{max(counts, key=lambda n: (counts[n], -n))}"
+
+
+def kafka_leader(settings: Settings, topic_name: str) -> str:
+    admin = AdminClient({**settings.kafka.client_config(), "log_level": "0"})
+    return f"kafka-{admin.list_topics(topic_name, timeout=10).topics[topic_name].partitions[0].leader}"
+
+
+def kafka_controller(settings: Settings) -> str:
+    return f"kafka-{quorum_leader(settings.kafka.bootstrap_servers)}"
 
 
 def disrupt(stack: Stack, step: Step, timings: Timings, poison: PoisonProducer, report: ScenarioReport) -> float:
@@ -432,21 +518,30 @@ def resume_paused(settings: Settings) -> int:
 @dataclass
 class FaultReport:
     scenarios: list[ScenarioReport] = field(default_factory=list)
+    cluster: bool = False  # a run on the local cluster: its own part of the results file
+
+    @property
+    def part(self) -> str:
+        return "cluster_scenarios" if self.cluster else "scenarios"
 
     def to_json(self) -> str:
-        return json.dumps({"scenarios": [asdict(s) for s in self.scenarios]}, indent=2)
+        return json.dumps({self.part: [asdict(s) for s in self.scenarios]}, indent=2)
 
     def table(self) -> str:
         head = ("scenario", "produced", "processed", "lost", "dup", "order", "stuck", "no outcome", "copies",
-                "poison/dlq", "paused", "recovery_s")
+                "poison/dlq", "paused", "recovery_s", "results/s", "degraded/s")
         rows = [(s.name, s.produced, s.processed, s.lost, s.duplicated, s.order_violations, s.stuck,
                  s.outcomes_missing, s.outcomes_duplicated, f"{s.poison}/{s.poison_dead_lettered}", s.paused,
-                 f"{s.recovery_s:.2f}") for s in self.scenarios]
+                 f"{s.recovery_s:.2f}", f"{s.throughput:.1f}",
+                 "-" if s.throughput_degraded is None else f"{s.throughput_degraded:.1f}") for s in self.scenarios]
         return render_table(head, rows, right=range(1, len(head)))
 
     def write(self, path: Path) -> None:
+        """Replaces this run's part of ``path`` (single stack or cluster), keeping the other."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_json() + "\n")
+        kept = json.loads(path.read_text()) if path.exists() else {}
+        kept[self.part] = [asdict(s) for s in self.scenarios]
+        path.write_text(json.dumps(kept, indent=2) + "\n")
 
 
 # Restate's timeouts on the fault stack, short so a scenario outlasts them in seconds: the
@@ -462,28 +557,30 @@ FAULT_RESTATE_ENV = {
 }
 
 
-def fault_settings(home: Path) -> Settings:
-    """A private stack with moderation, retries and timeouts shortened so a scenario takes seconds."""
-    from switchyard.stack.ephemeral import ephemeral_settings
-
-    return ephemeral_settings(
+def fault_settings(home: Path, cluster: bool = False, streams: bool = True) -> Settings:
+    """A private stack (or cluster) with moderation, retries and timeouts shortened so a
+    scenario takes seconds."""
+    make = ephemeral_cluster_settings if cluster else ephemeral_settings
+    return make(
         home,
-        kafka={"topic_partitions": 2},
+        kafka={"topic_partitions": 3 if cluster else 2},
         feed={"moderation_poll_interval": 0.05, "moderation_pending_probability": 0.5},
         # One provider call per attempt: the outage then outlasts the horizon in seconds.
         provider={"delayed_status_after": 0.5, "network_retries": 0},
         stack={"restate_env": FAULT_RESTATE_ENV},
+        streams={"enabled": streams},
     )
 
 
 def run_suite(home: Path, names: list[str], keys: int, rate: float, timings: Timings,
-              progress: Callable[[str], None] = print) -> FaultReport:
-    stack = Stack(fault_settings(home), home, progress=progress)
+              progress: Callable[[str], None] = print, cluster: bool = False) -> FaultReport:
+    stack = Stack(fault_settings(home, cluster), home, progress=progress)
     stack.start()
-    report = FaultReport()
+    report = FaultReport(cluster=cluster)
+    scenarios = CLUSTER_SCENARIOS if cluster else SCENARIOS
     try:
         for name in names:
-            report.scenarios.append(run_scenario(stack, name, SCENARIOS[name], keys, rate, timings, progress))
+            report.scenarios.append(run_scenario(stack, name, scenarios[name], keys, rate, timings, progress))
             progress(report.table().splitlines()[-1])
     finally:
         stack.stop()

@@ -1,5 +1,5 @@
 """Operator tools for a running deployment: dead letters listed and replayed, each once
-(``dlq``, the ``switchyard-dlq`` command); paused invocations found and resumed
+(``dlq``, `switchyard dlq`); paused invocations found and resumed
 (``paused``); the topic table the README and ``switchyard topics`` show
 (``topics_table``); the service's metrics per topic (``service_metrics``).
 

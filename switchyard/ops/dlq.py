@@ -18,18 +18,19 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from pydantic import BaseModel, ConfigDict
 
-from schemas.catalogue import CATALOGUE, TOPICS, Topic
-from schemas.streams import ReplayMarker
+from schemas.catalogue import CATALOGUE, Topic
 from switchyard.core.bootstrap import create_missing
-from switchyard.core.envelope import DlqReason, SourceRecord
+from switchyard.core.catalogue import DLQ_SUFFIX
+from switchyard.core.envelope import DlqReason, ReplayMarker, SourceRecord
+from switchyard.core.errors import UsageProblem
 from switchyard.core.kafka import producer_config
 from switchyard.core.results import message_headers
 from switchyard.core.text import render_table
@@ -39,7 +40,7 @@ READ_TIMEOUT = 30.0  # seconds to read a DLQ or marker topic up to its end
 IDLE_END = 3.0  # listing: an open replay transaction holds the markers' end back this long at most
 
 
-class DlqError(RuntimeError):
+class DlqError(UsageProblem, RuntimeError):
     """Bad input or an unreachable broker; the message names the topic or argument."""
 
 
@@ -133,11 +134,13 @@ def iso(ms: int) -> str:
 
 def source_topic(name: str) -> Topic:
     """The catalogue topic ``name`` names; its DLQ's own name is accepted too."""
-    by_name = {t.name: t for t in TOPICS}
-    found = by_name.get(name) or (by_name.get(name.removesuffix("-dlq")) if name.endswith("-dlq") else None)
-    if found is None:
-        raise DlqError(f"topic: unknown input topic {name!r}; known: {', '.join(by_name)}")
-    return found
+    try:
+        return CATALOGUE.topic(name)
+    except KeyError as exc:
+        if name.endswith(DLQ_SUFFIX):
+            with contextlib.suppress(KeyError):
+                return CATALOGUE.topic(name.removesuffix(DLQ_SUFFIX))
+        raise DlqError(f"topic: {exc.args[0]}") from None
 
 
 class DlqTools:
@@ -158,12 +161,13 @@ class DlqTools:
         for m in self._read(t.dlq, spans, read_committed=False):
             reason = DlqReason.from_headers(message_headers(m))
             key, value = m.key(), m.value()
+            partition, offset = m.partition() or 0, m.offset() or 0  # set on every consumed record
             entry = DlqEntry(
-                dlqTopic=t.dlq, partition=m.partition(), offset=m.offset(), timestamp=m.timestamp()[1],
+                dlqTopic=t.dlq, partition=partition, offset=offset, timestamp=m.timestamp()[1],
                 key=None if key is None else key.decode("utf-8", errors="replace"),
                 value=(value or b"").decode("utf-8", errors="replace"),
                 reason=reason.reason, errorClass=reason.error_class, source=reason.source,
-                replayed=marker_key(m.partition(), m.offset()) in marks,
+                replayed=marker_key(partition, offset) in marks,
             )
             out.append(DeadLetter(entry, key, value))
         return sorted(out, key=lambda d: (d.entry.partition, d.entry.offset))
@@ -178,8 +182,9 @@ class DlqTools:
         spans = self._spans(t.dlq_replayed, Selection())
         marks: dict[str, ReplayMarker] = {}
         for m in self._read(t.dlq_replayed, spans, read_committed=True, to_end=settled):
-            if m.key() is not None and m.value() is not None:
-                marks[m.key().decode()] = ReplayMarker.model_validate_json(m.value())
+            key, value = m.key(), m.value()
+            if key is not None and value is not None:
+                marks[key.decode()] = ReplayMarker.model_validate_json(value)
         return marks
 
     def _topics(self) -> set[str]:
@@ -228,7 +233,7 @@ class DlqTools:
 
     def _read(
         self, name: str, spans: dict[int, tuple[int, int]], read_committed: bool, to_end: bool = True
-    ) -> list[Any]:
+    ) -> list[Message]:
         """The records of ``name`` in ``spans``. Done when every partition's position
         reaches its stop (transaction markers take offsets but are never delivered), or,
         unless ``to_end``, when nothing more came for IDLE_END seconds."""
@@ -237,16 +242,16 @@ class DlqTools:
         consumer = self._consumer(read_committed)
         try:
             consumer.assign([TopicPartition(name, p, start) for p, (start, _) in spans.items()])
-            out: list[Any] = []
+            out: list[Message] = []
             last = time.monotonic()
             deadline = last + READ_TIMEOUT
             while True:
-                positions: list[Any] = consumer.position([TopicPartition(name, p) for p in spans])
+                positions = consumer.position([TopicPartition(name, p) for p in spans])
                 if all(tp.offset >= spans[tp.partition][1] for tp in positions):
                     return out
                 if time.monotonic() > deadline:
                     raise DlqError(f"reading {name}: not at its end within {READ_TIMEOUT:.0f}s")
-                m: Any = consumer.poll(0.2)
+                m = consumer.poll(0.2)
                 if m is None:
                     if not to_end and time.monotonic() - last > IDLE_END:
                         return out
@@ -254,7 +259,7 @@ class DlqTools:
                 last = time.monotonic()
                 if m.error() is not None:
                     raise DlqError(f"reading {name}: {m.error()}")
-                if m.offset() < spans[m.partition()][1]:
+                if (m.offset() or 0) < spans[m.partition() or 0][1]:
                     out.append(m)
         finally:
             consumer.close()
@@ -288,12 +293,12 @@ class DlqTools:
         landed: list[tuple[int, int]] = [(-1, -1)] * len(letters)
         errors: list[str] = []
 
-        def reporter(i: int) -> Any:
-            def report(err: KafkaError | None, msg: Any) -> None:
+        def reporter(i: int) -> Callable[[KafkaError | None, Message], None]:
+            def report(err: KafkaError | None, msg: Message) -> None:
                 if err is not None:
                     errors.append(str(err))
                 else:
-                    landed[i] = (msg.partition(), msg.offset())
+                    landed[i] = (msg.partition() or 0, msg.offset() or 0)
             return report
 
         now = int(time.time() * 1000)

@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from switchyard.core.metrics import LATENCY, OUTCOMES, PATH, RECEIVED, RETRIES
 from switchyard.core.settings import CoreSettings, split_host_port
+from switchyard.core.text import render_table
 
 WILDCARDS = frozenset({"", "0.0.0.0", "::", "[::]"})
 
@@ -139,19 +140,9 @@ def render(rows: list[TopicRow]) -> str:
     if not rows:
         return "no Kafka sink metrics yet (the service has registered no sink handler)"
     header = ("topic", "in", "ok", "failed", "dead-lettered", "retried", "p50", "p99")
-    table = [header] + [
-        (r.topic, str(r.received), str(r.ok), str(r.failed), str(r.dead_lettered), str(r.retried),
-         _duration(r.p50), _duration(r.p99))
-        for r in rows
-    ]
-    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-
-    def aligned(line: tuple[str, ...]) -> str:
-        first, *rest = zip(line, widths, strict=True)
-        cells = [first[0].ljust(first[1]), *(cell.rjust(w) for cell, w in rest)]
-        return "  ".join(cells).rstrip()
-
-    return "\n".join(aligned(line) for line in table)
+    table = [(r.topic, r.received, r.ok, r.failed, r.dead_lettered, r.retried, _duration(r.p50), _duration(r.p99))
+             for r in rows]
+    return render_table(header, table, right=range(1, len(header)))
 
 
 def _duration(seconds: float | None) -> str:

@@ -47,7 +47,7 @@ import httpx
 from aiohttp import web
 
 from handlers.settings import HandlerSettings, ProviderSettings
-from switchyard.core.settings import LOOPBACK, host_port, split_host_port
+from switchyard.core.settings import LOOPBACK, host_port, load_or_exit, split_host_port
 
 log = logging.getLogger(__name__)
 JSON = dict[str, Any]
@@ -376,7 +376,7 @@ def is_local(settings: ProviderSettings) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    settings = HandlerSettings().provider
+    settings = load_or_exit(HandlerSettings).provider
     parser = argparse.ArgumentParser(description="the payment provider simulator")
     parser.add_argument("--bind", default="{}:{}".format(*bind_address(settings)))
     args = parser.parse_args(argv)

@@ -25,7 +25,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Mailbox
 
 from handlers.settings import EmailSettings, HandlerSettings
-from switchyard.core.settings import LOOPBACK, split_host_port
+from switchyard.core.settings import LOOPBACK, load_or_exit, split_host_port
 
 log = logging.getLogger(__name__)
 # A Maildir message's name: <seconds>.M<microseconds>P<pid>Q<count>.<host> (Python's mailbox).
@@ -71,7 +71,7 @@ def serve(host: str, port: int, mail_dir: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    settings = HandlerSettings().email
+    settings = load_or_exit(HandlerSettings).email
     parser = argparse.ArgumentParser(description="a local SMTP sink storing each message in a Maildir")
     parser.add_argument("--bind", default=f"{settings.smtp_host}:{settings.smtp_port}")
     parser.add_argument("--dir", required=True, help="the Maildir each received message is stored in")

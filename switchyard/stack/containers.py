@@ -7,6 +7,7 @@ runs natively as everywhere else. Only used when `docker_available()`.
 
 from __future__ import annotations
 
+import signal as signals
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,6 @@ class Container:
 
     def signal(self, sig: int) -> None:
         """SIGSTOP/SIGCONT as `docker pause`/`unpause` (the cgroup freezer); others as kill -s."""
-        import signal as signals
 
         wrapped = self._container.get_wrapped_container()
         if sig == signals.SIGSTOP:

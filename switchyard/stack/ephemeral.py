@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from switchyard.core.settings import load
 from switchyard.settings import Settings
 
 
@@ -44,4 +45,19 @@ def ephemeral_settings(home: Path, read_env_file: bool = True, **sections: dict[
     }
     for name, values in sections.items():
         base[name] = {**base.get(name, {}), **values}
-    return Settings.model_validate(base if read_env_file else {**base, "_env_file": None})
+    return load(Settings, **base) if read_env_file else load(Settings, _env_file=None, **base)
+
+
+def ephemeral_cluster_settings(home: Path, read_env_file: bool = True, **sections: dict[str, Any]) -> Settings:
+    """A private local cluster (switchyard/stack/cluster.py) on free ports under ``home``:
+    three brokers, three Restate nodes, two service replicas behind HAProxy."""
+    from switchyard.stack.cluster import BROKERS, NODES, REPLICAS, cluster_sections
+
+    ports = iter(free_ports(2 * BROKERS + 3 * NODES + REPLICAS))
+    kafka = [(next(ports), next(ports)) for _ in range(BROKERS)]
+    restate = [(next(ports), next(ports), next(ports)) for _ in range(NODES)]
+    replicas = [next(ports) for _ in range(REPLICAS)]
+    cluster = cluster_sections(kafka, restate, replicas)
+    for name, values in sections.items():
+        cluster[name] = {**cluster.get(name, {}), **values}
+    return ephemeral_settings(home, read_env_file, **cluster)

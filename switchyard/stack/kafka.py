@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import shlex
 import shutil
 import subprocess
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
@@ -91,51 +93,96 @@ exec java ${{KAFKA_HEAP_OPTS:--Xmx512M}} ${{KAFKA_OPTS:-}} \\
     return target
 
 
-def server_properties(data_dir: Path, host: str, port: int, controller_port: int, partitions: int) -> str:
+@dataclass(frozen=True)
+class BrokerSpec:
+    """One KRaft node (broker and controller): its id, client and controller addresses."""
+
+    node_id: int
+    host: str
+    port: int
+    controller_port: int
+
+    @property
+    def name(self) -> str:
+        return "kafka" if self.node_id == 0 else f"kafka-{self.node_id}"
+
+    @property
+    def voter(self) -> str:
+        return f"{max(self.node_id, 1)}@{self.host}:{self.controller_port}"
+
+
+def server_properties(data_dir: Path, node: BrokerSpec, voters: list[str], partitions: int) -> str:
+    """A combined broker+controller; with three or more voters, internal topics are kept on
+    three brokers and need two in sync, as a production cluster's would."""
+    replicas = min(3, len(voters))
+    min_isr = 2 if replicas >= 3 else 1
     return "\n".join([
         "process.roles=broker,controller",
-        "node.id=1",
-        f"controller.quorum.voters=1@{host}:{controller_port}",
-        f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
-        f"advertised.listeners=PLAINTEXT://{host}:{port}",
+        f"node.id={max(node.node_id, 1)}",
+        f"controller.quorum.voters={','.join(voters)}",
+        f"listeners=PLAINTEXT://{node.host}:{node.port},CONTROLLER://{node.host}:{node.controller_port}",
+        f"advertised.listeners=PLAINTEXT://{node.host}:{node.port}",
         "controller.listener.names=CONTROLLER",
         "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
         "inter.broker.listener.name=PLAINTEXT",
         f"log.dirs={data_dir / 'logs'}",
         f"num.partitions={partitions}",
-        "offsets.topic.replication.factor=1",
+        f"default.replication.factor={replicas}",
+        f"min.insync.replicas={min_isr}",
+        f"offsets.topic.replication.factor={replicas}",
         "offsets.topic.num.partitions=4",
-        "transaction.state.log.replication.factor=1",
-        "transaction.state.log.min.isr=1",
+        f"transaction.state.log.replication.factor={replicas}",
+        f"transaction.state.log.min.isr={min_isr}",
         "group.initial.rebalance.delay.ms=0",
         "auto.create.topics.enable=false",
+        # In a cluster, a dead broker is noticed in 3 s rather than 9, and its partitions move.
+        *(["broker.session.timeout.ms=3000", "broker.heartbeat.interval.ms=500"] if len(voters) > 1 else []),
         "",
     ])
+
+
+def spawn_broker(home: Path, node: BrokerSpec, voters: list[str], partitions: int) -> Managed:
+    """Formats the node's KRaft storage on its first start (all nodes of a cluster share one
+    cluster id, kept in home) and starts it; does not wait: a quorum needs its peers up."""
+    libs = ensure_jars()
+    data = home / node.name
+    data.mkdir(parents=True, exist_ok=True)
+    props = data / "server.properties"
+    props.write_text(server_properties(data, node, voters, partitions))
+    log4j = data / "log4j2.yaml"
+    log4j.write_text(LOG4J2)
+    heap = "-Xmx768m" if len(voters) == 1 else "-Xmx512m"
+    java = ["java", "-Xms128m", heap, f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*"]
+    if not (data / "logs" / "meta.properties").exists():
+        fmt = subprocess.run(
+            [*java, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id(home)}", "-c", str(props)],
+            capture_output=True, text=True, check=False,
+        )
+        if fmt.returncode != 0:
+            raise StartupError(f"formatting Kafka storage in {data} failed:\n{fmt.stdout}{fmt.stderr}")
+    return spawn(node.name, [*java, "kafka.Kafka", str(props)], home / "run")
+
+
+def cluster_id(home: Path) -> str:
+    path = home / "kafka-cluster-id"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=").replace("-", "K"))
+    return path.read_text().strip()
+
+
+def await_broker(broker: Managed, node: BrokerSpec, timeout: float) -> float:
+    return wait_until(broker, f"Kafka at {node.host}:{node.port}", lambda: kafka_ready(f"{node.host}:{node.port}"),
+                      timeout)
 
 
 def start_broker(
     home: Path, host: str, port: int, controller_port: int, partitions: int, timeout: float
 ) -> tuple[Managed, float]:
-    """Formats KRaft storage on first start, starts the broker, waits for clients."""
-    libs = ensure_jars()
-    data = home / "kafka"
-    data.mkdir(parents=True, exist_ok=True)
-    props = data / "server.properties"
-    props.write_text(server_properties(data, host, port, controller_port, partitions))
-    log4j = data / "log4j2.yaml"
-    log4j.write_text(LOG4J2)
-    java = ["java", "-Xms256m", "-Xmx768m", f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*"]
-    if not (data / "logs" / "meta.properties").exists():
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        fmt = subprocess.run(
-            [*java, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(props)],
-            capture_output=True, text=True, check=False,
-        )
-        if fmt.returncode != 0:
-            raise StartupError(f"formatting Kafka storage in {data} failed:\n{fmt.stdout}{fmt.stderr}")
-    broker = spawn("kafka", [*java, "kafka.Kafka", str(props)], home / "run")
-    took = wait_until(broker, f"Kafka at {host}:{port}", lambda: kafka_ready(f"{host}:{port}"), timeout)
-    return broker, took
+    """The single broker of the dev stack: formats KRaft storage on first start, starts it, waits for clients."""
+    node = BrokerSpec(0, host, port, controller_port)
+    broker = spawn_broker(home, node, [node.voter], partitions)
+    return broker, await_broker(broker, node, timeout)
 
 
 def kafka_ready(bootstrap: str, config: dict[str, str] | None = None) -> bool:
@@ -145,3 +192,18 @@ def kafka_ready(bootstrap: str, config: dict[str, str] | None = None) -> bool:
         return bool(admin.list_topics(timeout=1).brokers)
     except Exception:  # noqa: BLE001 - any failure means "not yet"
         return False
+
+
+def quorum_leader(bootstrap: str) -> int:
+    """The node id of the active KRaft controller (Kafka's own kafka-metadata-quorum tool:
+    a broker's describeCluster names a random broker as "controller" under KRaft)."""
+    libs = ensure_jars()
+    done = subprocess.run(
+        ["java", "-Xmx128m", f"-Dlog4j2.configurationFile={TOOLS_LOG4J2.resolve()}", "-cp", f"{libs}/*",
+         "org.apache.kafka.tools.MetadataQuorumCommand", "--bootstrap-server", bootstrap, "describe", "--status"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    match = re.search(r"^LeaderId:\s*(\d+)", done.stdout, re.M)
+    if match is None:
+        raise StartupError(f"kafka-metadata-quorum named no leader:\n{done.stdout}{done.stderr}")
+    return int(match.group(1))

@@ -36,3 +36,8 @@ def restate_server_binary() -> Path:
 
 def restate_cli_binary() -> Path:
     return NODE_MODULES / f"restate-{_platform()}" / "bin" / "restate"
+
+
+def restatectl_binary() -> Path:
+    """restatectl: provisions a Restate cluster and reports its nodes and partitions."""
+    return NODE_MODULES / f"restatectl-{_platform()}" / "bin" / "restatectl"

@@ -14,10 +14,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from switchyard.core.errors import UsageProblem
 from switchyard.core.poll import poll_until
 
 
-class StartupError(RuntimeError):
+class StartupError(UsageProblem, RuntimeError):
     """A component did not come up; the message names it, its address and its log."""
 
 
@@ -150,6 +151,11 @@ def _reaped(pid: int) -> bool:
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
     return not pid_alive(pid)
+
+
+def pidfile_names(run_dir: Path) -> list[str]:
+    """The components a previous `up` recorded in ``run_dir``."""
+    return sorted(p.stem for p in run_dir.glob("*.pid"))
 
 
 def stop_from_pidfiles(run_dir: Path, order: Sequence[str]) -> list[str]:

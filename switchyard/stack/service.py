@@ -41,8 +41,10 @@ def service_command(settings: Settings) -> list[str]:
     ]
 
 
-def start_service(settings: Settings, home: Path, env: dict[str, str], timeout: float) -> tuple[Managed, float]:
-    service = spawn("service", service_command(settings), home / "run", env=env, cwd=REPO)
+def start_service(
+    settings: Settings, home: Path, env: dict[str, str], timeout: float, name: str = "service"
+) -> tuple[Managed, float]:
+    service = spawn(name, service_command(settings), home / "run", env=env, cwd=REPO)
     host, port = settings.service.address
     took = wait_until(service, f"service at {settings.service.bind}", lambda: tcp_listening(host, port), timeout)
     return service, took

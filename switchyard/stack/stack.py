@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import signal
 import sys
@@ -21,10 +22,12 @@ from switchyard.core.identity import ensure_identity
 from switchyard.settings import Settings
 from switchyard.simulators.provider import is_local
 from switchyard.simulators.smtp import is_local as is_local_smtp
+from switchyard.stack.cluster import brokers, replica_settings
 from switchyard.stack.containers import start_kafka_container, start_restate_container
-from switchyard.stack.kafka import start_broker
-from switchyard.stack.processes import stop_from_pidfiles
-from switchyard.stack.restate import start_restate
+from switchyard.stack.haproxy import start_haproxy
+from switchyard.stack.kafka import BrokerSpec, await_broker, spawn_broker, start_broker
+from switchyard.stack.processes import pidfile_names, stop_from_pidfiles, wait_until
+from switchyard.stack.restate import all_partitions_led, node_healthy, provision, spawn_node, start_restate
 from switchyard.stack.service import start_service
 from switchyard.stack.simulators import start_provider, start_smtp
 from switchyard.stack.streams import start_streams
@@ -49,7 +52,17 @@ def _timed(start: Callable[[], Component]) -> tuple[Component, float]:
     return component, time.monotonic() - began
 
 
-ORDER = ("kafka", "restate", "provider", "smtp", "service", "streams")
+# Start order by kind; a cluster's components are `kafka-1`, `restate-2`, `service-1`, ...
+ORDER = ("kafka", "restate", "provider", "smtp", "service", "haproxy", "streams")
+
+
+def kind_of(name: str) -> str:
+    return name.split("-")[0]
+
+
+def in_stop_order(names: list[str]) -> list[str]:
+    """Last started first: streams, HAProxy, the service, ..., Kafka."""
+    return sorted(names, key=lambda n: (ORDER.index(kind_of(n)) if kind_of(n) in ORDER else -1, n), reverse=True)
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -81,6 +94,8 @@ class Stack:
         self.progress = progress
         self.use_containers = use_containers  # Kafka and Restate from images (testcontainers)
         self.components: dict[str, Component] = {}
+        # How to start each component again on its data dir, ports and settings (the fault suite's lever).
+        self.restarters: dict[str, Callable[[], None]] = {}
         # A spinner while each step waits, in place of its "..." line: only when the lines
         # go to a terminal (the default `print` on a TTY); logs and CI get the plain lines.
         self.live = progress is print and sys.stdout.isatty() if live is None else live
@@ -101,11 +116,101 @@ class Stack:
         self.components[managed.name] = managed
         self.progress(f"[{n}/{total}] {label} ready in {took:.1f}s (log {managed.log})")
 
+    def _group(self, n: int, total: int, label: str, start: Callable[[], list[Component]]) -> None:
+        """Several processes of one kind started together (a quorum needs its peers to come up)."""
+        began = time.monotonic()
+        with self._waiting(f"[{n}/{total}] {label} ..."):
+            started = start()
+        for managed in started:
+            self.components[managed.name] = managed
+        logs = ", ".join(str(m.log) for m in started)
+        self.progress(f"[{n}/{total}] {label} ready in {time.monotonic() - began:.1f}s (logs {logs})")
+
     def plan(self) -> list[Callable[[int, int], object]]:
         """The start-up steps in order; each takes its position and the total for progress lines.
         Add a component by adding its `start_<name>` method here (and its name to ORDER)."""
+        if self.settings.stack.is_cluster:
+            return [self.start_kafka_cluster, self.start_restate_cluster, self.start_provider, self.start_smtp,
+                    self.start_replicas, self.start_haproxy, self.bootstrap, self.start_streams]
         return [self.start_kafka, self.start_restate, self.start_provider, self.start_smtp, self.start_service,
                 self.bootstrap, self.start_streams]
+
+    # -- a cluster on this machine (switchyard/stack/cluster.py) -------------------------------
+
+    def start_kafka_cluster(self, n: int = 1, total: int = 1) -> None:
+        s = self.settings
+        nodes = brokers(s)
+        voters = [node.voter for node in nodes]
+        timeout = s.stack.start_timeout.total_seconds()
+
+        def start() -> list[Component]:
+            spawned = [spawn_broker(self.home, node, voters, s.kafka.topic_partitions) for node in nodes]
+            for managed, node in zip(spawned, nodes, strict=True):
+                await_broker(managed, node, timeout)
+            return list(spawned)
+
+        for node in nodes:
+            self.restarters[node.name] = functools.partial(self._restart_broker, node, voters)
+        self._group(n, total, f"Kafka cluster: {len(nodes)} KRaft brokers+controllers on {s.kafka.bootstrap_servers}",
+                    start)
+
+    def _restart_broker(self, node: BrokerSpec, voters: list[str]) -> None:
+        s = self.settings
+        managed = spawn_broker(self.home, node, voters, s.kafka.topic_partitions)
+        self.components[node.name] = managed
+        await_broker(managed, node, s.stack.start_timeout.total_seconds())
+
+    def start_restate_cluster(self, n: int = 2, total: int = 2) -> None:
+        s = self.settings
+        key = self.request_identity()
+        count = len(s.stack.restate_nodes)
+        timeout = s.stack.start_timeout.total_seconds()
+
+        def start() -> list[Component]:
+            spawned = [spawn_node(s, self.home, i, key) for i in range(1, count + 1)]
+            provision(s, timeout)
+            for i, managed in enumerate(spawned, start=1):
+                wait_until(managed, f"Restate node {i}", functools.partial(node_healthy, s, i), timeout)
+            # /health answers before the partitions have leaders: wait for every one.
+            wait_until(spawned[0], f"leaders for all {s.stack.restate_partitions} partitions",
+                       functools.partial(all_partitions_led, s), timeout, interval=0.5)
+            return list(spawned)
+
+        for i in range(1, count + 1):
+            self.restarters[f"restate-{i}"] = functools.partial(self._restart_node, i, key)
+        self._group(n, total, f"Restate cluster: {count} nodes (replicated metadata and log, replication "
+                              f"{s.stack.restate_replication})", start)
+
+    def _restart_node(self, index: int, key: Path | None) -> None:
+        s = self.settings
+        managed = spawn_node(s, self.home, index, key)
+        self.components[managed.name] = managed
+        wait_until(managed, f"Restate node {index}", functools.partial(node_healthy, s, index),
+                   s.stack.start_timeout.total_seconds())
+
+    def start_replicas(self, n: int = 5, total: int = 5) -> None:
+        s = self.settings
+        timeout = s.stack.start_timeout.total_seconds()
+        for i, bind in enumerate(s.stack.service_replicas, start=1):
+            replica = replica_settings(s, bind)
+            name = f"service-{i}"
+
+            def start(replica: Settings = replica, name: str = name) -> tuple[Component, float]:
+                return start_service(replica, self.home, settings_env(replica), timeout, name)
+
+            self.restarters[name] = functools.partial(self._restart, name, start)
+            self._step(n, total, f"service replica {i} ({s.service.server}, HTTP/2) on {bind}", start)
+
+    def start_haproxy(self, n: int = 6, total: int = 6) -> None:
+        s = self.settings
+        what = f"HAProxy: service replicas on {s.service.bind} (h2)"
+        if s.stack.restate_nodes:
+            what += f", Restate ingress {s.restate.ingress_url} and admin {s.restate.admin_url} over every node"
+        self._step(n, total, what, lambda: start_haproxy(s, self.home, s.stack.start_timeout.total_seconds()))
+
+    def _restart(self, name: str, start: Callable[[], tuple[Component, float]]) -> None:
+        managed, _ = start()
+        self.components[name] = managed
 
     def start_kafka(self, n: int = 1, total: int = 4) -> None:
         s = self.settings
@@ -210,11 +315,13 @@ class Stack:
 
     def restart(self, name: str) -> None:
         """Start a crashed component again on its data dir, ports and settings."""
+        if name in self.restarters:
+            self.restarters[name]()
+            return
         start: Callable[[int, int], object] = getattr(self, f"start_{name}")
         start(1, 1)
 
     def stop(self) -> None:
-        for name in reversed(ORDER):
-            if name in self.components:
-                self.components.pop(name).stop()
-        stop_from_pidfiles(self.run_dir, list(reversed(ORDER)))
+        for name in in_stop_order(list(self.components)):
+            self.components.pop(name).stop()
+        stop_from_pidfiles(self.run_dir, in_stop_order(pidfile_names(self.run_dir)))

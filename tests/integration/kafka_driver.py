@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from schemas.catalogue import Topic
+from switchyard.core.catalogue import DLQ_SUFFIX
 from switchyard.core.kafka import RecordProducer
 from switchyard.core.results import Record, TopicReader, source_of
 
@@ -22,7 +23,7 @@ class Outcome:
 
     @property
     def dead_lettered(self) -> bool:
-        return self.record.topic.endswith("-dlq")
+        return self.record.topic.endswith(DLQ_SUFFIX)
 
     @property
     def ok(self) -> bool:

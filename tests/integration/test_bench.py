@@ -1,7 +1,7 @@
 """The benchmark against the session stack, tiny: every system answers every record, and
 the outputs (JSON in the issue's shape, the table with its ratios, the PNG) are written.
 
-Figures are not asserted: performance is measured by `switchyard-bench`, not by tests.
+Figures are not asserted: performance is measured by `switchyard bench`, not by tests.
 """
 
 from __future__ import annotations

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from confluent_kafka.admin import AdminClient
 
 from schemas.catalogue import CATALOGUE, TOPICS
-from switchyard.core.admin import ComponentDown, RestateAdmin
-from switchyard.core.bootstrap import bootstrap
+from switchyard.core.admin import ComponentDown, RestateAdmin, kafka_source
+from switchyard.core.bootstrap import await_leaders, bootstrap
 from switchyard.settings import Settings
 from switchyard.stack.ephemeral import free_ports
 
@@ -60,11 +61,19 @@ def test_the_bootstrap_retires_a_stale_subscription_of_a_routed_topic(
 ) -> None:
     """An older version's sink on a routed topic (ours alone) would take records meant for
     the catalogue's sink, or halt the subscription once its handler is gone."""
-    stale = admin.create_subscription("kafka://my-cluster/machine-commands-routed", "service://BenchCounter/add",
-                                      {"auto.offset.reset": "latest"})
+    source = kafka_source(settings.kafka.cluster_name, "machine-commands-routed")
+    stale = admin.create_subscription(source, "service://BenchCounter/add", {"auto.offset.reset": "latest"})
     report = bootstrap(settings, CATALOGUE)
     assert "machine-commands-routed -> service://BenchCounter/add" in report.subscriptions_retired
     remaining = {(s["source"], s["sink"]) for s in admin.subscriptions()}
-    assert ("kafka://my-cluster/machine-commands-routed", "service://BenchCounter/add") not in remaining
-    assert ("kafka://my-cluster/machine-commands-routed", "service://MachineOperator/handleCommand") in remaining
+    assert (source, "service://BenchCounter/add") not in remaining
+    assert (source, "service://MachineOperator/handleCommand") in remaining
     assert stale["id"] not in {s["id"] for s in admin.subscriptions()}
+
+
+def test_topics_that_never_get_a_leader_are_named(settings: Settings) -> None:
+    """No subscription is made on a topic without leaders: the wait ends in an error."""
+    kafka = AdminClient({**settings.kafka.client_config(), "log_level": "0"})
+    await_leaders(kafka, [t.name for t in TOPICS], timeout=10)  # the session's topics have theirs
+    with pytest.raises(ComponentDown, match=r"Kafka elected no leader within 1s for: never-created-topic$"):
+        await_leaders(kafka, [TOPICS[0].name, "never-created-topic"], timeout=1)

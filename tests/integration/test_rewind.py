@@ -23,7 +23,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicP
 from confluent_kafka.admin import AdminClient
 
 from schemas.catalogue import Topic, topic
-from switchyard.core.admin import RestateAdmin
+from switchyard.core.admin import RestateAdmin, Subscription, kafka_source
 from switchyard.core.results import Record, TopicReader, routed_sources
 from switchyard.settings import Settings
 from tests.integration.kafka_driver import KafkaDriver, Outcome
@@ -39,8 +39,8 @@ def poll(check: Callable[[], bool], what: str, timeout: float = 45.0) -> None:
         time.sleep(0.3)
 
 
-def subscription_of(admin: RestateAdmin, settings: Settings, t: Topic) -> dict[str, Any]:
-    source = f"kafka://{settings.kafka.cluster_name}/{t.subscribed_topic}"
+def subscription_of(admin: RestateAdmin, settings: Settings, t: Topic) -> Subscription:
+    source = kafka_source(settings.kafka.cluster_name, t.subscribed_topic)
     [sub] = [s for s in admin.subscriptions() if s["source"] == source and s["sink"] == t.subscription_sink]
     return sub
 

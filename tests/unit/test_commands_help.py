@@ -9,11 +9,13 @@ import argparse
 import importlib
 import importlib.metadata
 import json
+import re
 import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
@@ -64,6 +66,40 @@ def test_every_option_and_argument_says_what_it_is(path: tuple[str, ...]) -> Non
             assert (path[-1], name) in HIDDEN
             continue
         assert action.help, f"switchyard {' '.join(path)} {name}: no help text"
+
+
+def setting_paths() -> set[str]:
+    """Every ``section.key`` of the settings."""
+    from pydantic import BaseModel
+
+    from switchyard.settings import Settings
+
+    return {f"{section}.{key}" for section, field in Settings.model_fields.items()
+            if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+            for key in field.annotation.model_fields}
+
+
+def test_option_help_naming_a_setting_names_its_variable() -> None:
+    """``--service-workers`` (default: the setting service.workers) says which variable
+    sets it: SWITCHYARD_SERVICE__WORKERS."""
+    from switchyard.cli.base import env_name
+
+    known = setting_paths()
+    missing, seen = [], 0
+    for path, p in TREE.items():
+        for action in p._actions:
+            help_text = action.help or ""
+            for name in set(re.findall(r"\b[a-z_]+\.[a-z_]+\b", help_text)) & known:
+                seen += 1
+                if env_name(name) not in help_text:
+                    missing.append(f"switchyard {' '.join(path)} {action.option_strings or action.dest}: {name}")
+    assert seen, "no option help names a setting: the pattern is wrong"
+    assert missing == []
+
+
+@pytest.mark.parametrize("name", ["bench", "hops"])
+def test_private_stack_commands_say_settings_still_apply(name: str) -> None:
+    assert "SWITCHYARD_<SECTION>__<KEY>" in (TREE[(name,)].epilog or "")
 
 
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
@@ -173,10 +209,12 @@ def test_lists_in_help_match_their_sources() -> None:
     from bench.plan import SCENARIOS as BENCH_SCENARIOS
     from producers.load import HOT_FRACTION, HOT_SHARE
     from switchyard.cli import faults
-    from switchyard.cli.bench import BENCH
+    from switchyard.cli.bench import BENCH, LOG_LEVELS
+    from switchyard.core.settings import LogLevel
     from switchyard.faults.suite import SCENARIOS as FAULT_SCENARIOS
 
     assert tuple(FAULT_SCENARIOS) == faults.SCENARIOS
+    assert get_args(get_args(LogLevel)[0]) == LOG_LEVELS
     assert f"Scenarios: {', '.join(BENCH_SCENARIOS)}." in BENCH
     skew = next(a for a in TREE[("load",)]._actions if a.dest == "skew")
     assert skew.help == f"hot: {HOT_FRACTION:.0%}% of the keys take {HOT_SHARE:.0%}% of the records"

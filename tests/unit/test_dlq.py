@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.streams import ReplayMarker
 from switchyard.cli.main import main as switchyard
-from switchyard.core.envelope import SourceRecord
+from switchyard.core.envelope import ReplayMarker, SourceRecord
 from switchyard.ops.dlq import DeadLetter, DlqEntry, DlqError, ReplayReport, Selection, source_topic, table
 
 

@@ -78,5 +78,5 @@ def test_docker_compose_wires_the_identity_key_to_restate_and_the_service() -> N
     key_file = restate_env["RESTATE_WORKER__INVOKER__REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE"]
     assert key_file == "/identity/request-identity.pem"
     assert compose["service"]["environment"]["SWITCHYARD_SERVICE__IDENTITY_DIR"] == "/identity"
-    assert compose["identity"]["command"][-2:] == ["switchyard.core.identity", "/identity"]
+    assert compose["identity"]["command"] == ["switchyard", "identity", "/identity"]
     assert "SWITCHYARD_SERVICE__INSECURE_ACCEPT_UNSIGNED" not in compose["service"]["environment"]

@@ -140,6 +140,20 @@ def test_records_in_are_counted_once_per_invocation_and_never_on_replay() -> Non
     assert value(registry, "switchyard_records_received_total", topic=BENCH.name) == 3
 
 
+def test_records_the_key_gate_dead_letters_count_as_in_and_dead_lettered() -> None:
+    registry, metrics = fresh()
+    metrics.refused_at_gate(BENCH.name, 2)
+    metrics.refused_at_gate(BENCH.name, 0)  # a batch with none refused counts nothing
+    metrics.refused_at_gate(BENCH.name, 1)
+    assert value(registry, "switchyard_records_received_total", topic=BENCH.name) == 3
+    assert value(registry, "switchyard_record_outcomes_total", topic=BENCH.name, outcome="dead_lettered") == 3
+    assert value(registry, "switchyard_record_outcomes_total", topic=BENCH.name, outcome="ok") == 0
+    assert value(registry, "switchyard_record_outcomes_total", topic=BENCH.name, outcome="failed") == 0
+    # No handler ran: no time, no retry.
+    assert value(registry, "switchyard_handler_duration_seconds_count", topic=BENCH.name) == 0
+    assert value(registry, "switchyard_record_retries_total", topic=BENCH.name) == 0
+
+
 # -- the sink counts in its publishing steps --------------------------------------------
 
 

@@ -38,6 +38,11 @@ def test_unvalidated_lines_still_need_a_utf8_key_and_a_size_kafka_takes() -> Non
         read_lines(b"\xff:{}", PACKAGES, validate=False)
 
 
+def test_unvalidated_values_stay_the_bytes_of_their_line() -> None:
+    data = b"pkg-1:" + VALUE + b"\n\npkg-2:{\"a\": \"\xff\"}\n"
+    assert read_lines(data, PACKAGES, validate=False) == [("pkg-1", VALUE), ("pkg-2", b'{"a": "\xff"}')]
+
+
 def test_a_file_names_its_lines_by_path() -> None:
     with pytest.raises(RecordError, match=r"^records\.txt:1: no key"):
         read_lines(VALUE, PACKAGES, where=lambda n: f"records.txt:{n}")

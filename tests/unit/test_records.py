@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from producers.records import RecordError, from_file, produce, too_large
+from producers.records import RecordError, produce, too_large
 from schemas.catalogue import topic
 from switchyard.core.kafka import RecordProducer
 
@@ -24,26 +23,6 @@ class TooLarge:
 
     def flush(self) -> None:
         pass
-
-
-def test_a_file_keeps_values_as_bytes(tmp_path: Path) -> None:
-    path = tmp_path / "records.txt"
-    path.write_bytes(b"pkg-1:" + VALUE + b"\n\npkg-2:{\"a\": \"\xff\"}\n")
-    assert list(from_file(path)) == [("pkg-1", VALUE), ("pkg-2", b'{"a": "\xff"}')]
-
-
-def test_a_key_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
-    path = tmp_path / "records.txt"
-    path.write_bytes(b"pkg-1:" + VALUE + b"\n\xff\xfe:" + VALUE + b"\n")
-    with pytest.raises(RecordError, match=r"records\.txt:2: key: not valid UTF-8"):
-        list(from_file(path))
-
-
-def test_a_line_without_separator_is_named(tmp_path: Path) -> None:
-    path = tmp_path / "records.txt"
-    path.write_bytes(b"no separator\n")
-    with pytest.raises(RecordError, match=r"records\.txt:1: no key separator ':'"):
-        list(from_file(path))
 
 
 def test_an_oversized_record_names_its_size() -> None:

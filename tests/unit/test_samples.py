@@ -1,10 +1,11 @@
-"""Each catalogue topic's sample record (what `switchyard-load` sends) is one its schema takes."""
+"""Each catalogue topic's sample record (what `switchyard load` and `switchyard produce
+--generate` send) is one its schema takes."""
 
 from __future__ import annotations
 
 import pytest
 
-from producers.load import LoadSpec, sample_of
+from producers.load import LoadSpec, sample_of, sample_records
 from schemas.catalogue import TOPICS, Topic, topic
 
 
@@ -29,12 +30,24 @@ def test_the_load_generator_refuses_a_topic_without_a_sample_or_unknown() -> Non
     with pytest.raises(ValueError, match="payment-webhooks: no sample record to send") as refused:
         LoadSpec("payment-webhooks", count=1)
     assert "bench-events" in str(refused.value)  # names the topics it can load
-    with pytest.raises(ValueError, match="unknown topic 'nope'"):
+    with pytest.raises(ValueError, match="unknown input topic 'nope'"):
         sample_of("nope")
 
 
 def test_a_bench_variant_sends_the_records_it_is_named_after() -> None:
     spec = LoadSpec("bench-events.p4", count=1, records_of="bench-events")
     assert spec.sample is topic("bench-events").sample
-    with pytest.raises(ValueError, match="unknown topic"):
+    with pytest.raises(ValueError, match="unknown input topic"):
         LoadSpec("bench-events.p4", count=1)
+
+
+def test_generated_records_are_the_topics_samples_over_the_keys_asked_for() -> None:
+    trips = sample_records("trip-bookings", 3, None, seed=7)
+    assert [key for key, _ in trips] == ["trip0", "trip1", "trip2"]  # a workflow: a key per record
+    for n, (_, value) in enumerate(trips):
+        assert topic("trip-bookings").parse(value).flights.flightId == f"f{n}"
+    posts = sample_records("social-media-posts", 50, 3, seed=7)
+    assert {key for key, _ in posts} == {"user0", "user1", "user2"}
+    assert posts == sample_records("social-media-posts", 50, 3, seed=7)  # the seed decides
+    with pytest.raises(ValueError, match="payment-webhooks: no sample record to send"):
+        sample_records("payment-webhooks", 1, None, seed=7)
