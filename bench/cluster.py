@@ -72,10 +72,13 @@ def run_cluster_bench(home: Path, records: int = 5000, keys: int = 100, rate: fl
 
 
 def table(doc: dict[str, Any]) -> str:
-    names = sorted({n for row in doc["rows"].values() for n in row["cpu_ms_per_record"]})
+    """Per topology: throughput, latency at the offered rate, CPU ms per record per kind of
+    process (a kind's replicas added up; each process's own figure is in the JSON)."""
+    per_kind = {topology: kinds(row["cpu_ms_per_record"]) for topology, row in doc["rows"].items()}
+    names = sorted({n for k in per_kind.values() for n, ms in k.items() if ms > 0})
     head = ("topology", "rec/s", "p50 ms", "p99 ms", *[f"{n} ms/rec" for n in names], "total ms/rec")
     rows = [(topology, row["throughput_rps"], row["latency_ms_at_rate"]["p50"], row["latency_ms_at_rate"]["p99"],
-             *[row["cpu_ms_per_record"].get(n, "-") for n in names], row["cpu_ms_per_record_total"])
+             *[per_kind[topology].get(n, "-") for n in names], row["cpu_ms_per_record_total"])
             for topology, row in doc["rows"].items()]
     return render_table(head, rows, right=range(1, len(head)))
 
@@ -83,3 +86,34 @@ def table(doc: dict[str, Any]) -> str:
 def write(doc: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2) + "\n")
+
+
+TARGETS = (10_000, 100_000)
+UTILISATION = 0.6  # headroom: one node's load moves to the others when it is lost
+
+
+def kinds(per_process: dict[str, float]) -> dict[str, float]:
+    """CPU ms per record per kind of process (`kafka-1` + `kafka-2` + ... = kafka)."""
+    summed: dict[str, float] = {}
+    for name, ms in per_process.items():
+        kind = name.split("-")[0]
+        summed[kind] = round(summed.get(kind, 0.0) + ms, 3)
+    return summed
+
+
+def sizing(doc: dict[str, Any], targets: tuple[int, ...] = TARGETS,
+           utilisation: float = UTILISATION) -> list[tuple[str, float, list[float]]]:
+    """Per kind of process: its CPU ms per record in the cluster row, and the cores each
+    target rate needs at ``utilisation`` (docs/sizing.md's model)."""
+    per_kind = kinds(doc["rows"]["cluster"]["cpu_ms_per_record"])
+    return [(kind, ms, [round(rate * ms / 1000 / utilisation, 1) for rate in targets])
+            for kind, ms in sorted(per_kind.items()) if kind != "loadgen" and ms > 0]
+
+
+def sizing_table(doc: dict[str, Any], targets: tuple[int, ...] = TARGETS) -> str:
+    rows = sizing(doc, targets)
+    total = [round(sum(r[2][i] for r in rows), 1) for i in range(len(targets))]
+    body = [(kind, ms, *cores) for kind, ms, cores in rows]
+    body.append(("total", round(sum(r[1] for r in rows), 3), *total))
+    head = ("process", "CPU ms/record", *[f"cores at {rate:,} rec/s" for rate in targets])
+    return render_table(head, body, right=range(1, len(head)))

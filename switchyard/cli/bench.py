@@ -65,6 +65,10 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--name", default="latest", help="file name stem of the outputs")
     p.add_argument("--label", default="", help="a note stored with the results (what was changed)")
     p.add_argument("--keep", action="store_true", help="keep the stack's home (logs, data) afterwards")
+    p.add_argument("--cluster", action="store_true",
+                   help="instead: the same records through one node and through the local cluster (3 brokers, "
+                        "3 Restate nodes, 2 replicas), CPU per record per process (bench/results/cluster.json; "
+                        "docs/sizing.md)")
 
     hops = command(sub, "hops", cmd_hops, "latency per hop (key gate, Restate) at an offered rate",
                    settings=None, private_stack=True, description=HOPS)
@@ -78,6 +82,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     from bench.run import BenchInputError, run
 
+    if args.cluster:
+        return cluster_bench(args)
     try:
         code = run(args, shlex.join(["switchyard", *args.argv]))
     except BenchInputError as exc:
@@ -91,3 +97,22 @@ def cmd_hops(args: argparse.Namespace) -> int:
     from bench.hops import measure
 
     return measure(args.rate, args.seconds, args.keys)
+
+
+def cluster_bench(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from bench.cluster import run_cluster_bench, sizing_table, table, write
+    from switchyard.stack.paths import REPO
+
+    out = (args.out or REPO / "bench" / "results") / "cluster.json"
+    with tempfile.TemporaryDirectory(prefix="switchyard-bench-cluster-") as home:
+        doc = run_cluster_bench(Path(home), records=args.records or (2000 if args.quick else 5000),
+                                keys=args.keys or 100)
+    write(doc, out)
+    print(f"\n{table(doc)}\n\ncluster/single throughput: {doc['cluster_over_single']}\n\n{sizing_table(doc)}\n\n"
+          f"written to {out}")
+    missing = sum(row["missing"] for row in doc["rows"].values())
+    if missing:
+        raise RunFailed(f"bench --cluster: {missing} records without a result")
+    return 0

@@ -82,7 +82,7 @@ def test_status_shows_every_node_with_its_role_and_the_partition_leaders(cluster
 @pytest.mark.parametrize("scenario", ["cluster-in-turn", "degraded"])
 def test_losing_a_node_loses_nothing(cluster: Stack, scenario: str) -> None:
     report = run_scenario(cluster, scenario, CLUSTER_SCENARIOS[scenario], keys=6, rate=60.0,
-                          timings=Timings(warmup=2.0, downtime=1.0, degraded=5.0))
+                          timings=Timings(warmup=2.0, downtime=1.0, degraded=5.0, settle=240.0))
     assert report.produced > 100
     assert (report.lost, report.duplicated, report.order_violations, report.stuck) == (0, 0, 0, 0), report
     assert report.processed == report.produced
