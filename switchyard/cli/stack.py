@@ -182,7 +182,8 @@ def components_section(settings: Settings) -> list[str]:
 
     states = component_states(settings)
     lines = []
-    for name in [*states, *(n for n in ORDER if n not in states and not settings.stack.is_cluster)]:
+    single = [n for n in ORDER if n != "haproxy"]  # HAProxy runs only in front of a cluster
+    for name in [*states, *(n for n in single if n not in states and not settings.stack.is_cluster)]:
         state, pid = states.get(name, ("stopped", 0))
         shown = {"running": f"running (pid {pid})", "frozen": f"FROZEN (pid {pid} is stopped: kill -CONT {pid})",
                  "dead": f"DEAD (pid {pid} is gone; its log: {dev_home(settings) / 'run' / f'{name}.log'})",

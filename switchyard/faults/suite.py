@@ -372,8 +372,7 @@ def run_scenario(stack: Stack, name: str, steps: tuple[Step, ...], keys: int, ra
             before = time.monotonic()
             time.sleep(timings.degraded)
             report.throughput = clock.rate(before, time.monotonic())
-        else:
-            report.throughput = clock.rate(clock.started + timings.warmup / 2, time.monotonic())
+        warm = clock.started + timings.warmup / 2
         recoveries, down = [], []
         for step in steps:
             began = time.monotonic()
@@ -402,6 +401,8 @@ def run_scenario(stack: Stack, name: str, steps: tuple[Step, ...], keys: int, ra
             report.throughput_degraded = round(clock.rate(since, time.monotonic()), 1)
             progress(f"  {name}: {report.throughput_degraded} results/s with {', '.join(t for t, _ in down)} down "
                      f"({report.throughput:.1f} before)")
+        if not down:  # the results' rate over the whole scenario, disruptions included
+            report.throughput = clock.rate(warm, time.monotonic())
         load.finish()
         for target, _ in down:
             stack.restart(target)
@@ -578,7 +579,8 @@ def fault_settings(home: Path, cluster: bool = False, streams: bool = True) -> S
 
 def run_suite(home: Path, names: list[str], keys: int, rate: float, timings: Timings,
               progress: Callable[[str], None] = print, cluster: bool = False) -> FaultReport:
-    stack = Stack(fault_settings(home, cluster), home, progress=progress)
+    # No stream worker on the cluster: eight processes already share this machine's cores.
+    stack = Stack(fault_settings(home, cluster, streams=not cluster), home, progress=progress)
     stack.start()
     report = FaultReport(cluster=cluster)
     scenarios = CLUSTER_SCENARIOS if cluster else SCENARIOS
