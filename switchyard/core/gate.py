@@ -25,6 +25,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -92,11 +93,25 @@ class KeyGate:
         self._by_name = {t.name: t for t in topics}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._watchdog: threading.Thread | None = None
+        # When the serving thread entered its current batch's transaction (None: between
+        # batches), and which generation of serving thread is current.
+        self._busy_since: float | None = None
+        self._generation = 0
         self.routed = 0
         self.dead_lettered = 0
+        self.replaced = 0
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.run, name="key-gate", daemon=True)
+        self._spawn()
+        self._watchdog = threading.Thread(target=self._watch, name="key-gate-watchdog", daemon=True)
+        self._watchdog.start()
+
+    def _spawn(self) -> None:
+        self._generation += 1
+        self._busy_since = None
+        self._thread = threading.Thread(target=self.run, args=(self._generation,),
+                                        name=f"key-gate-{self._generation}", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -104,15 +119,35 @@ class KeyGate:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def run(self) -> None:
-        """Runs until stopped; any Kafka failure rebuilds the clients and resumes from the
-        last committed batch (nothing of an aborted batch is visible to Restate)."""
+    def stall_limit(self) -> float:
+        """How long one batch may take before the gate is taken as stuck: its calls carry
+        30 s timeouts, and the broker aborts a transaction after transaction_timeout."""
+        return 60.0 + 2 * self.settings.transaction_timeout.total_seconds()
+
+    def _watch(self) -> None:
+        """A librdkafka call can block past its own timeout after a broker is lost (seen:
+        send_offsets_to_transaction for 10 minutes). Then a fresh serving thread takes over
+        with new clients: its producer, with the same transactional.id, fences the stuck
+        one, and the stuck consumer has left the group (max.poll.interval.ms)."""
+        while not self._stop.wait(1.0):
+            since = self._busy_since
+            if since is not None and time.monotonic() - since > self.stall_limit():
+                log.warning("key gate stuck in one batch for %.0fs: replacing it", time.monotonic() - since)
+                self.replaced += 1
+                self._spawn()
+
+    def run(self, generation: int = 0) -> None:
+        """Runs until stopped (or replaced); any Kafka failure rebuilds the clients and
+        resumes from the last committed batch (nothing of an aborted batch is visible to
+        Restate)."""
         backoff = 0.5
-        while not self._stop.is_set():
+        while not self._stop.is_set() and generation in (0, self._generation):
             try:
-                self._serve()
+                self._serve(generation)
                 return
             except Exception as exc:  # noqa: BLE001 - the gate must outlive any failure
+                if generation not in (0, self._generation):
+                    return  # replaced while stuck: the new thread serves
                 log.warning("key gate restarting in %.1fs after: %s", backoff, exc)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
@@ -127,6 +162,9 @@ class KeyGate:
             # librdkafka's defaults (500 ms each) showed as a p99 of ~450 ms at the gate at
             # 200 rec/s; a broker-side wait of 50 ms costs an idle fetch 20 times a second.
             "fetch.wait.max.ms": "50", "fetch.error.backoff.ms": "50",
+            # A gate stuck in one batch leaves the group after this long, so its partitions
+            # move to a live gate (another replica's, or its own replacement).
+            "max.poll.interval.ms": str(int(self.stall_limit() * 1000 * 0.75)),
         })
         producer = Producer({
             **client, "transactional.id": self.transactional_id, "enable.idempotence": "true",
@@ -139,18 +177,21 @@ class KeyGate:
         })
         return consumer, producer
 
-    def _serve(self) -> None:
+    def _serve(self, generation: int = 0) -> None:
         consumer, producer = self._clients()
         try:
             self._await_topics(consumer)
             producer.init_transactions(30)
             consumer.subscribe([t.name for t in self.topics], on_assign=self._take_over)
-            while not self._stop.is_set():
+            while not self._stop.is_set() and generation in (0, self._generation):
                 first = consumer.poll(0.2)
                 if first is None:
                     continue
                 batch = [first, *consumer.consume(self.settings.max_batch - 1, 0)]
+                self._busy_since = time.monotonic()
                 self._forward(consumer, producer, batch)
+                if generation in (0, self._generation):
+                    self._busy_since = None
         finally:
             consumer.close()
             producer.flush(5)
