@@ -6,14 +6,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup demo up down reset status test lint bench
 
-$(STAMP): pyproject.toml package.json tools/kafka/pom.xml tools/ensure_haproxy.sh
+$(STAMP): pyproject.toml package.json tools/kafka/pom.xml tools/ensure_apt.sh
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev,bench]"
 	npm ci --no-fund --no-audit --loglevel=error
 	$(VENV)/bin/switchyard fetch
-	bash tools/ensure_chromium.sh
-	bash tools/ensure_haproxy.sh
+	bash tools/ensure_apt.sh 'chromium|chromium-browser' chromium 'the pipeline page test'
+	bash tools/ensure_apt.sh haproxy haproxy "the local cluster's load balancer"
 	touch $(STAMP)
 
 setup: $(STAMP)

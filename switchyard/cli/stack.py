@@ -195,6 +195,7 @@ def components_section(settings: Settings) -> list[str]:
 def cluster_section(settings: Settings) -> list[str]:
     """Each broker and Restate node: its address, role and health; who leads what."""
     from switchyard.core.poll import tcp_listening
+    from switchyard.core.settings import split_host_port
     from switchyard.core.text import render_table
     from switchyard.stack.cluster import brokers
     from switchyard.stack.kafka import kafka_ready, quorum_leader
@@ -220,8 +221,8 @@ def cluster_section(settings: Settings) -> list[str]:
                      "admin, ingress, worker, log, metadata", "up" if node_healthy(settings, i) else "DOWN",
                      f"leads partitions {', '.join(map(str, led)) or 'none'}"))
     for i, bind in enumerate(settings.stack.service_replicas, start=1):
-        host, port = bind.rsplit(":", 1)
-        rows.append((f"service-{i}", bind, "service replica", "up" if tcp_listening(host, int(port)) else "DOWN",
+        host, port = split_host_port(bind)
+        rows.append((f"service-{i}", bind, "service replica", "up" if tcp_listening(host, port) else "DOWN",
                      f"behind HAProxy on {settings.service.bind}"))
     return ["cluster (Restate partition leaders from restatectl; Kafka's active controller from its quorum):",
             render_table(("component", "address", "role", "health", ""), rows)]

@@ -11,6 +11,7 @@ from switchyard.core.poll import tcp_listening
 from switchyard.core.settings import split_host_port
 from switchyard.settings import Settings
 from switchyard.stack.processes import Managed, StartupError, spawn, wait_until
+from switchyard.stack.restate import node_host
 
 # A replica or node is out after two failed checks half a second apart, back after one.
 CHECK = "check inter 500ms fall 2 rise 1"
@@ -20,12 +21,12 @@ def haproxy_binary() -> Path:
     found = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/usr/local/sbin")
     if found is None:
         raise StartupError("haproxy is not installed: `make setup` installs Debian's package "
-                           "(tools/ensure_haproxy.sh), or install it yourself")
+                           "(tools/ensure_apt.sh), or install it yourself")
     return Path(found)
 
 
 def haproxy_config(settings: Settings) -> str:
-    host = settings.admin_address[0]
+    host = node_host(settings)
     service_host, service_port = settings.service.address
     lines = [
         "global",

@@ -66,6 +66,13 @@ def restate_healthy(settings: Settings) -> bool:
 # -- a Restate cluster on this machine (switchyard/stack/cluster.py) -------------------------
 
 
+def node_host(settings: Settings) -> str:
+    """Where a local cluster's nodes listen: the admin URL's host (HAProxy's), an IP for
+    `localhost` since a node advertises it to its peers."""
+    host = settings.admin_address[0]
+    return "127.0.0.1" if host == "localhost" else host
+
+
 def node_config(settings: Settings, home: Path, index: int) -> dict[str, Any]:
     """restate.toml with node ``index`` (1-based) of the cluster's keys on top: one cluster
     name, a replicated metadata server on every node, Bifrost's replicated loglet, and the
@@ -73,7 +80,7 @@ def node_config(settings: Settings, home: Path, index: int) -> dict[str, Any]:
     base = tomllib.loads(RESTATE_CONFIG.read_text())
     nodes = settings.stack.restate_nodes
     ports = nodes[index - 1]
-    host = settings.admin_address[0] if settings.admin_address[0] != "localhost" else "127.0.0.1"
+    host = node_host(settings)
     return {
         **base,
         "node-name": f"switchyard-{index}",
@@ -97,7 +104,7 @@ def node_config(settings: Settings, home: Path, index: int) -> dict[str, Any]:
 
 
 def node_addresses(settings: Settings) -> list[str]:
-    host = settings.admin_address[0] if settings.admin_address[0] != "localhost" else "127.0.0.1"
+    host = node_host(settings)
     return [f"http://{host}:{n.node}/" for n in settings.stack.restate_nodes]
 
 
@@ -113,7 +120,7 @@ def spawn_node(settings: Settings, home: Path, index: int, identity_file: Path |
 
 
 def node_healthy(settings: Settings, index: int) -> bool:
-    host = settings.admin_address[0]
+    host = node_host(settings)
     ports = settings.stack.restate_nodes[index - 1]
     return http_ok(f"http://{host}:{ports.admin}/health") and http_ok(f"http://{host}:{ports.ingress}/restate/health")
 

@@ -1,7 +1,7 @@
 """The pipeline page in headless Chromium: after traffic, the page shows the numbers the
 JSON view gives, and its screenshot is a rendered table, not a blank page.
 
-Chromium comes from Debian's `chromium` package (`bash tools/ensure_chromium.sh`, which
+Chromium comes from Debian's `chromium` package (`tools/ensure_apt.sh` in `make setup`, which
 `make setup` runs). Without it this test fails and says so: it never skips.
 """
 
@@ -52,7 +52,7 @@ def chromium() -> str:
         found = shutil.which(name)
         if found:
             return found
-    pytest.fail("chromium is not installed: run `bash tools/ensure_chromium.sh` (make setup does) "
+    pytest.fail("chromium is not installed: run `make setup` (tools/ensure_apt.sh) "
                 "to install Debian's chromium package for this test")
 
 
