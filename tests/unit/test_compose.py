@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from switchyard.core.identity import PRIVATE_KEY_FILE, public_key_from
 from switchyard.settings import Settings
 from switchyard.stack.cluster import BROKERS, NODES, REPLICAS, as_cluster
 from switchyard.stack.haproxy import CHECK, haproxy_config
@@ -137,7 +139,28 @@ def test_two_service_replicas_behind_haproxy(services: dict[str, dict[str, Any]]
     for name in users:
         assert env(services[name])["SWITCHYARD_KAFKA__BOOTSTRAP_SERVERS"] == brokers
     assert services["bootstrap"]["command"] == ["switchyard", "bootstrap"]
-    assert services["identity"]["command"][-2:] == ["switchyard.core.identity", "/identity"]
+
+
+@pytest.mark.parametrize("name", ["docker-compose.cluster.yml", "docker-compose.yml"])
+def test_the_identity_command_makes_the_key_pair(name: str, tmp_path: Path) -> None:
+    """The `identity` service's command, run here as the image runs it (the venv's
+    `switchyard` and `python` on PATH, the volume's mount point made a temporary
+    directory): it makes the key Restate's nodes read and prints its public key. A command
+    that does nothing (`python -m` of a module without a `__main__` exits 0 silently) fails."""
+    service = yaml.safe_load((REPO / name).read_text())["services"]["identity"]
+    mount = next(v.split(":")[1] for v in service["volumes"] if v.split(":")[0] == "identity")
+    assert mount == "/identity"  # where restate reads request-identity.pem and the service its key
+    argv = [str(tmp_path / "identity") if arg == mount else str(arg) for arg in service["command"]]
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    program = shutil.which(argv[0], path=path)
+    assert program is not None, f"{argv[0]} is not on PATH"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHYARD_")} | {"PATH": path}
+    done = subprocess.run([program, *argv[1:]], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    key_file = tmp_path / "identity" / PRIVATE_KEY_FILE
+    assert key_file.exists(), f"{' '.join(service['command'])} made no {PRIVATE_KEY_FILE}"
+    assert done.stdout.splitlines() == [public_key_from(key_file)]
 
 
 def haproxy_sections(text: str) -> dict[str, list[str]]:
