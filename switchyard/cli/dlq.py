@@ -16,9 +16,12 @@ List a topic's dead letters and their reasons; replay them, each once.
   switchyard dlq list package-location-updates [--json] [--partition P] [--from N --to M]
   switchyard dlq replay package-location-updates (--all | --from N --to M) [--partition P]
 
-A replay re-produces each chosen DLQ record's original key and value bytes to the source
+A replay re-produces each chosen dead letter's original key and value bytes to the source
 topic and writes a marker of it to the compacted `<topic>-dlq-replayed` topic, both in one
-Kafka transaction; records already marked are skipped. The DLQ itself is only read."""
+Kafka transaction; dead letters already marked are skipped. Two DLQ records naming one
+source record (headers source.topic/partition/offset; a dead letter published again after
+a crash) are copies of one dead letter: `list` shows which is a copy of which, and a
+replay sends one of them, once. The DLQ itself is only read."""
 
 SETTINGS = ["kafka.bootstrap_servers", "kafka.properties", "kafka.replication_factor"]
 
@@ -45,7 +48,7 @@ def register(sub: Subcommands) -> None:
 def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
     import json
 
-    from switchyard.ops.dlq import DlqTools, Selection, source_topic, table
+    from switchyard.ops.dlq import DlqTools, Selection, source_topic, summary, table
 
     t = source_topic(args.topic)
     selection = Selection(args.partition, args.first, args.last)
@@ -57,7 +60,7 @@ def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps([d.entry.model_dump() for d in letters], indent=2))
         else:
-            print(f"{t.dlq}: {len(letters)} record(s)")
+            print(summary(t.dlq, letters))
             if letters:
                 print(table(letters))
         return 0

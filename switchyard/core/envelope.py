@@ -71,17 +71,20 @@ class DlqReason(BaseModel):
 
 
 class ReplayMarker(BaseModel):
-    """The value of a `<topic>-dlq-replayed` record (key: "<partition>:<offset>" of the
-    DLQ record): that DLQ record went back to its source topic once (`switchyard dlq
-    replay`, switchyard/ops/dlq.py)."""
+    """The value of a `<topic>-dlq-replayed` record: that dead letter went back to its
+    source topic once (`switchyard dlq replay`, switchyard/ops/dlq.py). The key is the dead
+    letter's source record, "<topic>:<partition>:<offset>" of its `source.*` headers, so
+    every DLQ copy of one source record is one dead letter; a DLQ record without those
+    headers is keyed "<partition>:<offset>" of itself (as every marker was before)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     dlqTopic: str
-    dlqPartition: int
+    dlqPartition: int  # the DLQ record that was re-produced (one copy, if there are several)
     dlqOffset: int
-    sourceTopic: str
+    sourceTopic: str  # where it was re-produced to
     replayedAt: int  # epoch ms
+    source: SourceRecord | None = None  # the dead letter's source record (absent: no headers, or an older marker)
 
 
 class RoutedRecord(BaseModel):

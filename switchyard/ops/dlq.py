@@ -5,12 +5,21 @@ Usage (replay after the cause is fixed):
     switchyard dlq list package-location-updates [--json] [--partition P] [--from N --to M]
     switchyard dlq replay package-location-updates (--all | --from N --to M) [--partition P]
 
-A replay re-produces each chosen DLQ record's original key and value bytes to the source
-topic and writes a marker keyed ``<partition>:<offset>`` of the DLQ record to the
-compacted ``<topic>-dlq-replayed`` topic, both in one Kafka transaction: a record and its
-marker are written together or not at all. The transactional id is one per source topic,
-so starting a replay fences any older one of the same topic before the markers are read;
-records already marked are skipped. The DLQ itself is only read, never changed.
+A dead letter is at least once: the service publishes it inside a journaled step, and a
+crash can publish it again, so the DLQ may hold two records naming one source record
+(headers ``source.topic``, ``source.partition``, ``source.offset``). Those are copies of
+one dead letter: listed as copies, replayed once. A DLQ record without source headers
+(made by hand) is a dead letter of its own.
+
+A replay re-produces one DLQ record's original key and value bytes per chosen dead letter
+to the source topic and writes a marker keyed by the dead letter's source record
+(``<topic>:<partition>:<offset>``; ``<partition>:<offset>`` of the DLQ record itself when
+it names no source) to the compacted ``<topic>-dlq-replayed`` topic, both in one Kafka
+transaction: a record and its marker are written together or not at all. The
+transactional id is one per source topic, so starting a replay fences any older one of
+the same topic before the markers are read; dead letters already marked, by whichever
+copy, are skipped. Markers of older releases (keyed by the DLQ record) still count, for
+every copy of the record they name. The DLQ itself is only read, never changed.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -58,20 +67,33 @@ class DlqEntry(BaseModel):
     reason: str
     errorClass: str
     source: SourceRecord
-    replayed: bool = False
+    replayed: bool = False  # this dead letter was replayed (by this copy or another)
+    copyOf: str | None = None  # "<partition>:<offset>" of the first DLQ record of the same source record
+    copies: int = 1  # DLQ records of this dead letter (more than one: it was published again)
 
     @property
     def slot(self) -> str:
         return marker_key(self.partition, self.offset)
 
+    @property
+    def origin(self) -> str:
+        """What makes this dead letter one: its source record, or, for a DLQ record that
+        names none, the record itself. The key of its replay marker."""
+        s = self.source
+        if s.topic and s.partition >= 0 and s.offset >= 0:
+            return f"{s.topic}:{s.partition}:{s.offset}"
+        return self.slot
+
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """A DLQ record with its raw bytes (what a replay re-produces)."""
+    """A DLQ record with its raw bytes (what a replay re-produces) and, if its dead letter
+    was replayed, the marker of that replay."""
 
     entry: DlqEntry
     key: bytes | None
     value: bytes | None
+    marker: ReplayMarker | None = None
 
 
 @dataclass(frozen=True)
@@ -104,21 +126,75 @@ class Selection:
 
 
 @dataclass
+class ReplayPlan:
+    """What a replay does with the chosen DLQ records."""
+
+    fresh: list[DeadLetter]  # one DLQ record per dead letter not replayed yet: re-produced
+    copies: list[tuple[DlqEntry, DlqEntry]]  # another copy of one in ``fresh``: (copy, the one re-produced)
+    skipped: list[tuple[DlqEntry, ReplayMarker]]  # its dead letter was replayed before
+
+
+def plan_replay(chosen: list[DeadLetter]) -> ReplayPlan:
+    """Each dead letter once: the first chosen copy of one not replayed yet is re-produced,
+    its other chosen copies are not; one replayed before (``marker``) is skipped."""
+    plan = ReplayPlan([], [], [])
+    first: dict[str, DeadLetter] = {}
+    for d in chosen:
+        if d.marker is not None:
+            plan.skipped.append((d.entry, d.marker))
+        elif d.entry.origin in first:
+            plan.copies.append((d.entry, first[d.entry.origin].entry))
+        else:
+            first[d.entry.origin] = d
+            plan.fresh.append(d)
+    return plan
+
+
+def with_copies(letters: list[DeadLetter], marks: dict[str, ReplayMarker]) -> list[DeadLetter]:
+    """``letters`` in partition and offset order, each with its copies counted, the first
+    copy named (``copyOf``) on the others, and the replay marker of its dead letter: the one
+    keyed by its source record, or an older release's keyed by any of its copies."""
+    ordered = sorted(letters, key=lambda d: (d.entry.partition, d.entry.offset))
+    groups: dict[str, list[DeadLetter]] = {}
+    for d in ordered:
+        groups.setdefault(d.entry.origin, []).append(d)
+    out = []
+    for d in ordered:
+        group = groups[d.entry.origin]
+        marker = marks.get(d.entry.origin) or next((marks[c.entry.slot] for c in group if c.entry.slot in marks), None)
+        entry = d.entry.model_copy(update={
+            "replayed": marker is not None, "copies": len(group),
+            "copyOf": None if group[0] is d else group[0].entry.slot,
+        })
+        out.append(replace(d, entry=entry, marker=marker))
+    return out
+
+
+@dataclass
 class ReplayReport:
     dlq: str
     source: str
     replayed: list[tuple[DlqEntry, tuple[int, int]]]  # entry, (partition, offset) in the source topic
     skipped: list[tuple[DlqEntry, ReplayMarker]]  # already replayed before
     note: str | None = None
+    copies: list[tuple[DlqEntry, DlqEntry]] = field(default_factory=list)  # (copy, the one re-produced now)
 
     def lines(self) -> list[str]:
         out = [f"replayed {len(self.replayed)} record(s) from {self.dlq} to {self.source}"]
         for e, (p, o) in self.replayed:
             out.append(f"  {e.slot} (key {e.key!r}) -> {self.source}[{p}]@{o}")
+        if self.copies:
+            out.append(f"skipped {len(self.copies)} copy(ies) of a record replayed above (the same source record, "
+                       "dead-lettered twice)")
+            for e, first in self.copies:
+                out.append(f"  {e.slot} (key {e.key!r}) copy of {first.slot}")
         if self.skipped:
-            out.append(f"skipped {len(self.skipped)} already replayed (each DLQ record is replayed once)")
+            out.append(f"skipped {len(self.skipped)} already replayed (each dead letter is replayed once, "
+                       "whichever copy)")
             for e, m in self.skipped:
-                out.append(f"  {e.slot} (key {e.key!r}) replayed at {iso(m.replayedAt)}")
+                by = "" if (m.dlqPartition, m.dlqOffset) == (e.partition, e.offset) else \
+                    f" as its copy {marker_key(m.dlqPartition, m.dlqOffset)}"
+                out.append(f"  {e.slot} (key {e.key!r}) replayed at {iso(m.replayedAt)}{by}")
         if self.note and self.replayed:
             out.append(f"note: {self.note}")
         return out
@@ -154,9 +230,11 @@ class DlqTools:
         self, t: Topic, selection: Selection = Selection(), marks: dict[str, ReplayMarker] | None = None
     ) -> list[DeadLetter]:
         """The chosen records of ``t``'s DLQ, in partition and offset order, each marked
-        ``replayed`` if a replay already took it (per ``marks``, read here if not given)."""
+        ``replayed`` if a replay already took its dead letter (per ``marks``, read here if
+        not given). The whole DLQ is read, so copies outside the selection count too."""
         marks = self.markers(t, settled=False) if marks is None else marks
-        spans = self._spans(t.dlq, selection)
+        spans = self._spans(t.dlq, Selection())
+        chosen = spans if selection == Selection() else self._spans(t.dlq, selection)
         out = []
         for m in self._read(t.dlq, spans, read_committed=False):
             reason = DlqReason.from_headers(message_headers(m))
@@ -167,16 +245,18 @@ class DlqTools:
                 key=None if key is None else key.decode("utf-8", errors="replace"),
                 value=(value or b"").decode("utf-8", errors="replace"),
                 reason=reason.reason, errorClass=reason.error_class, source=reason.source,
-                replayed=marker_key(partition, offset) in marks,
             )
             out.append(DeadLetter(entry, key, value))
-        return sorted(out, key=lambda d: (d.entry.partition, d.entry.offset))
+        return [d for d in with_copies(out, marks)
+                if d.entry.partition in chosen and chosen[d.entry.partition][0] <= d.entry.offset
+                < chosen[d.entry.partition][1]]
 
     def markers(self, t: Topic, settled: bool = True) -> dict[str, ReplayMarker]:
-        """What earlier replays of ``t`` recorded, by ``partition:offset`` of the DLQ record
-        (committed transactions only). ``settled`` (a replay, after fencing) reads to the
-        end; otherwise a replay still open (or crashed, until its transaction times out)
-        holds the end back, and what was committed before it is all there is."""
+        """What earlier replays of ``t`` recorded, by marker key (``DlqEntry.origin``; an
+        older release's by ``partition:offset`` of the DLQ record), committed transactions
+        only. ``settled`` (a replay, after fencing) reads to the end; otherwise a replay
+        still open (or crashed, until its transaction times out) holds the end back, and
+        what was committed before it is all there is."""
         if t.dlq_replayed not in self._topics():
             return {}
         spans = self._spans(t.dlq_replayed, Selection())
@@ -267,8 +347,8 @@ class DlqTools:
     # -- replaying -------------------------------------------------------------------
 
     def replay(self, t: Topic, selection: Selection) -> ReplayReport:
-        """Re-produces the chosen dead letters not replayed before to ``t``, each with its
-        marker, in one transaction."""
+        """Re-produces the chosen dead letters not replayed before to ``t``, one DLQ record
+        each (the first chosen of its copies), each with its marker, in one transaction."""
         self._ensure_marker_topic(t)
         producer = Producer(producer_config(self.client, **{"transactional.id": f"switchyard-dlq-replay-{t.name}"}))
         try:
@@ -276,16 +356,15 @@ class DlqTools:
             # the markers read next are all there will be.
             producer.init_transactions(30)
             marks = self.markers(t)
-            chosen = self.dead_letters(t, selection, marks)
-            fresh = [d for d in chosen if not d.entry.replayed]
-            skipped = [(d.entry, marks[d.entry.slot]) for d in chosen if d.entry.replayed]
-            landed = self._produce(producer, t, fresh)
+            plan = plan_replay(self.dead_letters(t, selection, marks))
+            landed = self._produce(producer, t, plan.fresh)
         except KafkaException as exc:
             raise DlqError(f"replaying {t.dlq} to {t.name}: {exc} (nothing of this attempt was written; "
                            "run it again)") from None
         note = (f"{t.target} is a workflow: it runs once per key, so a replayed record whose workflow "
                 "already ran gets a 409 'already ran' outcome on the results topic") if t.kind == "workflow" else None
-        return ReplayReport(t.dlq, t.name, [(d.entry, landed[i]) for i, d in enumerate(fresh)], skipped, note)
+        return ReplayReport(t.dlq, t.name, [(d.entry, landed[i]) for i, d in enumerate(plan.fresh)], plan.skipped,
+                            note, plan.copies)
 
     def _produce(self, producer: Producer, t: Topic, letters: list[DeadLetter]) -> list[tuple[int, int]]:
         if not letters:
@@ -308,9 +387,8 @@ class DlqTools:
                 e = d.entry
                 producer.produce(t.name, key=d.key, value=d.value, on_delivery=reporter(i),
                                  headers=[("replayed.from", f"{t.dlq}:{e.slot}".encode())])
-                marker = ReplayMarker(dlqTopic=t.dlq, dlqPartition=e.partition, dlqOffset=e.offset,
-                                      sourceTopic=t.name, replayedAt=now)
-                producer.produce(t.dlq_replayed, key=e.slot.encode(), value=marker.model_dump_json().encode())
+                producer.produce(t.dlq_replayed, key=e.origin.encode(),
+                                 value=replay_marker(t, e, now).model_dump_json().encode())
             producer.flush(30)
             if errors:
                 raise KafkaException(errors[0])
@@ -330,6 +408,12 @@ class DlqTools:
             raise DlqError(f"creating {t.dlq_replayed}: {exc}") from None
 
 
+def replay_marker(t: Topic, e: DlqEntry, now: int) -> ReplayMarker:
+    """The marker of ``e``'s dead letter replayed to ``t`` (written under ``e.origin``)."""
+    return ReplayMarker(dlqTopic=t.dlq, dlqPartition=e.partition, dlqOffset=e.offset, sourceTopic=t.name,
+                        replayedAt=now, source=None if e.origin == e.slot else e.source)
+
+
 def _listing(partitions: list[int]) -> str:
     return ", ".join(map(str, partitions)) or "none"
 
@@ -343,5 +427,15 @@ def table(letters: list[DeadLetter]) -> str:
         return text if len(text) <= width else text[: width - 1] + "…"
 
     rows = [(e.slot, iso(e.timestamp), cut(e.key or "(none)", 24), e.errorClass, cut(e.reason, 60), cut(e.value, 40),
-             "yes" if e.replayed else "") for e in (d.entry for d in letters)]
-    return render_table(("p:offset", "dead-lettered (UTC)", "key", "class", "reason", "value", "replayed"), rows)
+             "yes" if e.replayed else "", e.copyOf or "") for e in (d.entry for d in letters)]
+    return render_table(("p:offset", "dead-lettered (UTC)", "key", "class", "reason", "value", "replayed", "copy of"),
+                        rows)
+
+
+def summary(dlq: str, letters: list[DeadLetter]) -> str:
+    """The list's first line: how many records, and how many of them are copies."""
+    copies = sum(1 for d in letters if d.entry.copyOf is not None)
+    if not copies:
+        return f"{dlq}: {len(letters)} record(s)"
+    return (f"{dlq}: {len(letters)} record(s), {copies} of them copies of another (one source record "
+            "dead-lettered again after a crash; a replay sends each source record once)")
