@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic  # type: ignore[attr-defined]
 
 from switchyard.core.admin import ComponentDown, RestateAdmin, kafka_source
 from switchyard.core.catalogue import COMPANION_MAX_BYTES, Catalogue, Topic
@@ -47,8 +47,31 @@ def ensure_topics(settings: CoreSettings, catalogue: Catalogue) -> list[str]:
         admin.list_topics(timeout=10)
     except KafkaException as exc:
         raise ComponentDown(f"Kafka at {settings.kafka.bootstrap_servers} is not reachable ({exc})") from None
-    return create_missing(admin, catalogue.all_topic_names(), settings.kafka.topic_partitions,
-                          settings.kafka.replication_factor, catalogue)
+    created = create_missing(admin, catalogue.all_topic_names(), settings.kafka.topic_partitions,
+                             settings.kafka.replication_factor, catalogue)
+    grow_routed(admin, catalogue)
+    return created
+
+
+def grow_routed(admin: AdminClient, catalogue: Catalogue) -> list[str]:
+    """Gives each routed twin as many partitions as its input topic has now: the key gate
+    copies a record to the partition it came from, and input topics grow while running
+    (the gate also grows a twin it finds short). Returns the twins grown."""
+    topics = admin.list_topics(timeout=10).topics
+    short = {t.routed: len(topics[t.name].partitions) for t in catalogue.gated_topics()
+             if t.name in topics and t.routed in topics
+             and len(topics[t.routed].partitions) < len(topics[t.name].partitions)}
+    if not short:
+        return []
+    for name, future in admin.create_partitions([NewPartitions(n, c) for n, c in short.items()]).items():
+        try:
+            future.result(timeout=30)
+        except KafkaException as exc:
+            if "INVALID_PARTITIONS" not in str(exc):  # the gate grew it meanwhile
+                raise
+        log.info("grew %s to %d partitions, as its input topic", name, short[name])
+    await_leaders(admin, list(short))
+    return list(short)
 
 
 def create_missing(

@@ -27,7 +27,6 @@ import socket
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -38,45 +37,34 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, NewPartitions  # type: ignore[attr-defined]
 
 from switchyard.core.catalogue import COMPANION_MAX_BYTES, Catalogue, Topic
 from switchyard.core.envelope import DlqReason, RoutedBatch, RoutedRecord, SourceRecord
+from switchyard.core.keys import key_problem
 from switchyard.core.metrics import SINK
 from switchyard.core.settings import GateSettings, KafkaSettings
 
 log = logging.getLogger(__name__)
 
+METADATA_REFRESH_MS = 10_000
 # Big enough for a 1 MB record wrapped in base64 plus headers: a record the broker took on
 # the input topic can always be copied or dead-lettered (companion topics get this limit).
 MAX_RECORD_BYTES = COMPANION_MAX_BYTES
 
 
-@dataclass(frozen=True)
-class KeyProblem:
-    error_class: str
-    reason: str
-
-
-def key_problem(t: Topic, key: bytes | None) -> KeyProblem | None:
-    """Why ``key`` cannot be the object key of a record on ``t``; None if it can."""
-    if not key:
-        return KeyProblem("MissingKey", f"record has no key: on {t.name} the key is the {t.key}, "
-                                        f"the {t.service} {t.kind}'s key")
-    try:
-        key.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return KeyProblem("InvalidKey", f"record key is not UTF-8 ({exc.reason} at byte {exc.start} of "
-                                        f"{len(key)}): on {t.name} the key is the {t.key}, a string")
-    return None
-
-
 def default_transactional_id(bind: str, workers: int = 1) -> str:
     """Stable across restarts of the same replica, so a restarted gate fences its
-    predecessor's open transaction at once instead of waiting for its timeout. Several
-    workers of one service each need their own (the pid: a dead worker's open transaction
-    then waits out `gate.transaction_timeout`)."""
-    base = f"switchyard-gate-{socket.gethostname()}-{bind.rsplit(':', 1)[-1]}"
+    predecessor's open transaction at once instead of waiting for its timeout."""
+    return gate_transactional_id(None, bind, workers)
+
+
+def gate_transactional_id(configured: str | None, bind: str, workers: int = 1) -> str:
+    """The id this process's gate uses: the configured one (or one per host and service
+    port). Several workers of one service each need their own, or they fence each other
+    in turn and none gets a batch through; each appends its pid (a dead worker's open
+    transaction then waits out `gate.transaction_timeout`)."""
+    base = configured or f"switchyard-gate-{socket.gethostname()}-{bind.rsplit(':', 1)[-1]}"
     return base if workers == 1 else f"{base}-{os.getpid()}"
 
 
@@ -98,6 +86,8 @@ class KeyGate:
         # batches), and which generation of serving thread is current.
         self._busy_since: float | None = None
         self._generation = 0
+        # Partitions per routed twin, as last seen (a record's copy needs its partition).
+        self._routed_partitions: dict[str, int] = {}
         self.routed = 0
         self.dead_lettered = 0
         self.replaced = 0
@@ -106,6 +96,16 @@ class KeyGate:
         self._spawn()
         self._watchdog = threading.Thread(target=self._watch, name="key-gate-watchdog", daemon=True)
         self._watchdog.start()
+
+    def _enter(self, generation: int) -> None:
+        """The serving thread starts a step the watchdog times (a batch, init_transactions,
+        an assignment)."""
+        if generation in (0, self._generation):
+            self._busy_since = time.monotonic()
+
+    def _leave(self, generation: int) -> None:
+        if generation in (0, self._generation):
+            self._busy_since = None
 
     def _spawn(self) -> None:
         self._generation += 1
@@ -162,6 +162,8 @@ class KeyGate:
             # librdkafka's defaults (500 ms each) showed as a p99 of ~450 ms at the gate at
             # 200 rec/s; a broker-side wait of 50 ms costs an idle fetch 20 times a second.
             "fetch.wait.max.ms": "50", "fetch.error.backoff.ms": "50",
+            # An input topic grown while running is seen within this (librdkafka: 5 min).
+            "topic.metadata.refresh.interval.ms": str(METADATA_REFRESH_MS),
             # A gate stuck in one batch leaves the group after this long, so its partitions
             # move to a live gate (another replica's, or its own replacement).
             "max.poll.interval.ms": str(int(self.stall_limit() * 1000 * 0.75)),
@@ -181,17 +183,25 @@ class KeyGate:
         consumer, producer = self._clients()
         try:
             self._await_topics(consumer)
+            self._enter(generation)
             producer.init_transactions(30)
-            consumer.subscribe([t.name for t in self.topics], on_assign=self._take_over)
+            self._leave(generation)
+            self._routed_partitions = {}
+
+            def on_assign(c: Consumer, partitions: list[TopicPartition]) -> None:
+                self._enter(generation)
+                self._take_over(c, partitions, producer)
+                self._leave(generation)
+
+            consumer.subscribe([t.name for t in self.topics], on_assign=on_assign)
             while not self._stop.is_set() and generation in (0, self._generation):
                 first = consumer.poll(0.2)
                 if first is None:
                     continue
                 batch = [first, *consumer.consume(self.settings.max_batch - 1, 0)]
-                self._busy_since = time.monotonic()
+                self._enter(generation)
                 self._forward(consumer, producer, batch)
-                if generation in (0, self._generation):
-                    self._busy_since = None
+                self._leave(generation)
         finally:
             consumer.close()
             producer.flush(5)
@@ -205,10 +215,13 @@ class KeyGate:
                 return
             self._stop.wait(0.5)
 
-    def _take_over(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _take_over(self, consumer: Consumer, partitions: list[TopicPartition], producer: Producer) -> None:
         """A partition the gate never read starts where Restate's own subscription on the
         input topic stopped (a stack upgraded from direct subscriptions; a record stuck
-        there behind a bad key is dead-lettered like any other), or at the beginning."""
+        there behind a bad key is dead-lettered like any other), or at the beginning. A
+        partition its routed twin lacks yet (the input topic grew) is added there first."""
+        for tp in partitions:
+            self._ensure_routed_partition(producer, self._by_name[tp.topic], tp.partition)
         committed = consumer.committed(partitions, 30)
         fresh = [tp for tp in committed if tp.offset < 0]
         if fresh:
@@ -217,6 +230,21 @@ class KeyGate:
                 tp.offset = starts.get((tp.topic, tp.partition), OFFSET_BEGINNING)
                 log.info("key gate starts %s[%d] at %s", tp.topic, tp.partition, tp.offset)
         consumer.assign(committed)
+
+    def _ensure_routed_partition(self, producer: Producer, t: Topic, partition: int) -> None:
+        """Grows ``t``'s routed twin to hold ``partition``: a record is copied to the
+        partition it came from, and an input topic may grow while running. The bootstrap
+        grows twins too; this covers growth between bootstraps."""
+        known = self._routed_partitions.get(t.routed, 0)
+        if partition < known:
+            return
+        known = partition_count(producer, t.routed)
+        if partition >= known:
+            wanted = max(partition + 1, partition_count(producer, t.name))
+            log.warning("key gate: %s has %d partitions, %s has %d: growing it", t.name, wanted, t.routed, known)
+            grow_topic(self.kafka.client_config(), t.routed, wanted)
+            known = poll_partition_count(producer, t.routed, wanted)
+        self._routed_partitions[t.routed] = known
 
     def _forward(self, consumer: Consumer, producer: Producer, batch: list[Message]) -> None:
         producer.begin_transaction()
@@ -239,6 +267,7 @@ class KeyGate:
                 seen += 1
                 next_offsets[(t.name, msg.partition() or 0)] = (msg.offset() or 0) + 1
             for (t, partition, key), records in keyed.items():
+                self._ensure_routed_partition(producer, t, partition)
                 # Workflows run once per record (the ingest object), so only objects batch.
                 most = self.settings.batch_records if t.kind == "object" else 1
                 for chunk in chunks(records, most, BATCH_BYTES):
@@ -267,7 +296,33 @@ class KeyGate:
             producer.produce(t.dlq, key=key, value=value, headers=list(reason.headers()))
             return None
         kind, stamp = msg.timestamp()
-        return RoutedRecord.wrap(source, value, stamp if kind else None)
+        envelope = RoutedRecord.wrap(source, value, stamp if kind else None)
+        too_large = oversize(key, value, envelope)
+        if too_large is not None:
+            log.warning("dead-lettering %s[%d]@%d: %s", t.name, source.partition, source.offset, too_large)
+            reason = DlqReason(reason=too_large, error_class="RecordTooLarge", source=source)
+            # The original value if the DLQ takes it; past that only the reason survives.
+            kept = value if value is None or len(value) + len(key or b"") + HEADROOM <= MAX_RECORD_BYTES else None
+            producer.produce(t.dlq, key=key, value=kept, headers=list(reason.headers()))
+            return None
+        return envelope
+
+
+# Room for headers, the record's framing and the envelope's fields.
+HEADROOM = 16 * 1024
+
+
+def oversize(key: bytes | None, value: bytes | None, envelope: RoutedRecord) -> str | None:
+    """Why a record cannot be copied to its routed topic (its base64 envelope would pass the
+    routed topic's `max.message.bytes`, as an input topic created with a larger limit allows);
+    None if it can. Such a record is dead-lettered instead of failing every batch."""
+    wrapped = len(envelope.value_b64) + len(key or b"") + HEADROOM
+    if wrapped <= MAX_RECORD_BYTES:
+        return None
+    kept = "" if (value is None or len(value) + len(key or b"") + HEADROOM <= MAX_RECORD_BYTES) else \
+        "; the value is too large for the DLQ as well and is not kept"
+    return (f"record of {len(value or b'')} value bytes and {len(key or b'')} key bytes is too large to route: its "
+            f"copy would take {wrapped} of the {MAX_RECORD_BYTES} bytes a routed record may have{kept}")
 
 
 # A batch stays well under the routed topic's limit; a record too big to share one goes alone.
@@ -309,6 +364,34 @@ def takeover_offsets(client: Mapping[str, str], partitions: list[TopicPartition]
     return starts
 
 
+def partition_count(producer: Producer, name: str) -> int:
+    """Partitions of ``name`` per a fresh metadata request (0 if the topic is unknown)."""
+    meta = producer.list_topics(name, timeout=10).topics.get(name)
+    return 0 if meta is None or meta.error is not None else len(meta.partitions)
+
+
+def grow_topic(client: Mapping[str, str], name: str, partitions: int) -> None:
+    """Adds partitions to ``name`` up to ``partitions`` (a topic that already has them is fine)."""
+    admin = AdminClient({**client, "log_level": "0"})
+    try:
+        admin.create_partitions([NewPartitions(name, partitions)])[name].result(timeout=30)
+    except KafkaException as exc:
+        if "INVALID_PARTITIONS" not in str(exc):  # another gate or the bootstrap grew it first
+            raise
+
+
+def poll_partition_count(producer: Producer, name: str, wanted: int, timeout: float = 30.0) -> int:
+    """Waits until the producer's metadata shows ``wanted`` partitions of ``name``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        count = partition_count(producer, name)
+        if count >= wanted or time.monotonic() > deadline:
+            if count < wanted:
+                raise KafkaException(f"{name} still has {count} of {wanted} partitions after {timeout:g}s")
+            return count
+        time.sleep(0.2)
+
+
 def _abort(producer: Producer) -> None:
     try:
         producer.abort_transaction(10)
@@ -322,6 +405,6 @@ def start_gate(
     topics = catalogue.gated_topics()
     if not gate.enabled or not topics:
         return None
-    running = KeyGate(kafka, gate, gate.transactional_id or default_transactional_id(bind, workers), topics)
+    running = KeyGate(kafka, gate, gate_transactional_id(gate.transactional_id, bind, workers), topics)
     running.start()
     return running

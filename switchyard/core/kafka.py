@@ -54,8 +54,12 @@ def encode_value(value: BaseModel | Mapping[str, Any] | bytes | str) -> bytes:
 
 
 def producer_config(client: Mapping[str, str], **extra: str) -> dict[str, str]:
-    # Idempotence keeps broker-side retries from writing a record twice.
-    return {"enable.idempotence": "true", "linger.ms": "5", "log_level": "3", **client, **extra}
+    """Idempotence keeps broker-side retries from writing a record twice. murmur2 is the
+    partitioner of Kafka's Java clients (kafka-console-producer included), so a key lands
+    on the same partition whichever client produced it; librdkafka's default is CRC32. A
+    topic grown while running is seen within the metadata refresh (librdkafka's: 5 min)."""
+    return {"enable.idempotence": "true", "linger.ms": "5", "log_level": "3", "partitioner": "murmur2_random",
+            "topic.metadata.refresh.interval.ms": "10000", **client, **extra}
 
 
 class RecordProducer:
@@ -134,18 +138,21 @@ class AsyncProducer:
             self._producer.poll(0.1)
 
     async def produce(
-        self, topic: str, key: str | bytes, value: bytes, headers: Headers | None = None
+        self, topic: str, key: str | bytes | None, value: bytes, headers: Headers | None = None, *,
+        verbatim_key: bool = False,
     ) -> tuple[int, int]:
-        """Returns the record's (partition, offset) once the broker has it."""
+        """Returns the record's (partition, offset) once the broker has it. ``verbatim_key``:
+        the key goes out as given, unchecked (a dead letter keeps a foreign record's key)."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[tuple[int, int]] = loop.create_future()
 
         def delivered(err: KafkaError | None, msg: Message) -> None:
             loop.call_soon_threadsafe(_settle, done, err, msg)
 
-        self._producer.produce(
-            topic, key=encode_key(key), value=value, headers=list(headers or []), on_delivery=delivered
-        )
+        if not verbatim_key:
+            assert key is not None, "only a dead letter may lack a key"
+            key = encode_key(key)
+        self._producer.produce(topic, key=key, value=value, headers=list(headers or []), on_delivery=delivered)
         return await done
 
     def close(self, timeout: float = 10.0) -> None:

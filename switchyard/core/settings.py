@@ -108,10 +108,11 @@ class KafkaSettings(Section):
     # Consumer options of each Restate subscription. A short session timeout lets a
     # restarted restate-server rejoin its consumer groups in seconds rather than waiting
     # out the dead member's 45 s default.
-    # read_committed: the key gate writes the routed topics in transactions.
+    # read_committed: the key gate writes the routed topics in transactions. A topic grown
+    # while running is seen within the metadata refresh (librdkafka's default: 5 minutes).
     subscription_options: dict[str, str] = Field(default_factory=lambda: {
         "auto.offset.reset": "earliest", "session.timeout.ms": "6000", "heartbeat.interval.ms": "1500",
-        "isolation.level": "read_committed",
+        "isolation.level": "read_committed", "topic.metadata.refresh.interval.ms": "10000",
     })
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None

@@ -30,13 +30,12 @@ the key gate (switchyard/core/gate.py): their value names the source record.
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, NoReturn, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import restate
 from pydantic import BaseModel
@@ -48,6 +47,7 @@ from restate.serde import BytesSerde, Serde
 from switchyard.core.catalogue import INGEST_HANDLER, ROUTED_SUFFIX, Topic, describe_error
 from switchyard.core.envelope import DlqReason, ResultError, ResultRecord, SourceRecord, parse_routed
 from switchyard.core.kafka import AsyncProducer
+from switchyard.core.keys import decode_header_key, key_problem
 from switchyard.core.metrics import SINK, SinkMetrics, replaying
 from switchyard.core.settings import RetrySettings
 
@@ -90,8 +90,8 @@ class KafkaOrigin:
             topic=headers["kafka.topic"],
             partition=int(headers.get("kafka.partition", "-1")),
             offset=int(headers.get("kafka.offset", "-1")),
-            # Restate hands the key over base64-encoded: these are the record's own bytes.
-            key=base64.b64decode(headers.get("kafka.key", "")),
+            # Restate hands the key over in URL-safe base64: these are the record's own bytes.
+            key=decode_header_key(headers.get("kafka.key", "")),
             timestamp_ms=int(timestamp) if timestamp else None,
         )
 
@@ -162,7 +162,9 @@ class SinkRuntime:
     async def publish_dead_letter(
         self, topic: Topic, origin: KafkaOrigin, raw: bytes, reason: DlqReason
     ) -> dict[str, int]:
-        partition, offset = await self.producer.produce(topic.dlq, origin.key, raw, headers=reason.headers())
+        # The original key, whatever it is (Restate hands a missing key over as an empty one).
+        partition, offset = await self.producer.produce(topic.dlq, origin.key or None, raw, headers=reason.headers(),
+                                                        verbatim_key=True)
         self.metrics.finished(topic.name, "dead_lettered")
         return {"partition": partition, "offset": offset}
 
@@ -192,8 +194,8 @@ def sink_handler(
             if origin is not None and topic.kind == "object" and await _seen_before(
                     cast(restate.ObjectContext, ctx), origin):
                 return None
-            if origin is not None and topic.kind == "service" and not origin.key:
-                await _refuse_keyless(ctx, topic, runtime, origin, raw)
+            if origin is not None and topic.kind == "service":
+                await _refuse_bad_key(ctx, topic, runtime, origin, raw)
             request = await _validated(ctx, topic, runtime, origin, raw)
             try:
                 if origin is not None and topic.kind == "service":  # the key is its idempotency key
@@ -270,7 +272,11 @@ def _register_front(front: Registrar, topic: Topic, runtime: SinkRuntime, run: R
                                         f"only; call {topic.target}", 400)
         _took_in(ctx, topic, runtime, 1)
         await _validated(ctx, topic, runtime, origin, raw)
-        return to_jsonable_python(await _forward(ctx, topic, runtime, origin, raw, run, key=ctx.key()))
+        try:
+            return to_jsonable_python(await _forward(ctx, topic, runtime, origin, raw, run, key=ctx.key()))
+        except RetriesExhausted as exhausted:  # the workflow failed for good in handler code
+            await _dead_letter(ctx, topic, runtime, origin, raw, exhausted.message, "RetriesExhausted")
+            raise
 
     front(name=INGEST_HANDLER, input_serde=BytesSerde(), ingress_private=True)(ingest)
 
@@ -309,13 +315,16 @@ async def _validated(
         raise restate.TerminalError(f"record sent to {topic.dlq}: {reason}", 400) from None
 
 
-async def _refuse_keyless(ctx: restate.Context, topic: Topic, runtime: SinkRuntime, origin: KafkaOrigin,
-                          raw: bytes) -> NoReturn:
+async def _refuse_bad_key(ctx: restate.Context, topic: Topic, runtime: SinkRuntime, origin: KafkaOrigin,
+                          raw: bytes) -> None:
     """On a plain-service topic the key is the idempotency key: keyless records would all
-    share one, and every later one would get the first one's outcome without running."""
-    reason = f"record has no key: on {topic.name} the key is the {topic.key}, the request's idempotency key"
-    await _dead_letter(ctx, topic, runtime, origin, raw, reason, "MissingKey")
-    raise restate.TerminalError(f"record sent to {topic.dlq}: {reason}", 400)
+    share one, and two binary keys could decode to one string (each would get the other's
+    outcome without running). Both are dead-lettered, as the key gate does on its topics."""
+    problem = key_problem(topic, origin.key)
+    if problem is None:
+        return
+    await _dead_letter(ctx, topic, runtime, origin, raw, problem.reason, problem.error_class)
+    raise restate.TerminalError(f"record sent to {topic.dlq}: {problem.reason}", 400)
 
 
 async def _dead_letter(
@@ -347,34 +356,40 @@ def _fail_again(last_error: str) -> None:
 async def _guarded(
     ctx: restate.Context, topic: Topic, runtime: SinkRuntime, key: str | None, call: Callable[[], Awaitable[Any]]
 ) -> Any:
-    """Runs ``call``; a transient failure spends one attempt of a journaled retry budget.
-
-    The budget is a `ctx.run` that re-raises the last error: the SDK retries the whole
-    invocation with backoff, the replay reaches the same step, and after
-    ``max_attempts`` the step fails for good, which ends the record's retries.
-    """
-    r = runtime.retries
+    """Runs ``call``; a transient failure spends one attempt of a journaled retry budget."""
     try:
-        if key is not None and key in r.poison_keys:
+        if key is not None and key in runtime.retries.poison_keys:
             raise RuntimeError(f"simulated outage for key {key!r} (retries.poison_keys)")
         return await call()
     except restate.TerminalError:
         raise
-    except Exception as exc:
-        last = f"{type(exc).__name__}: {exc}"
-        log.warning("attempt failed (%s); retrying within the budget of %d attempts", last, r.max_attempts)
-        options: restate.RunOptions[None] = restate.RunOptions(
-            max_attempts=r.max_attempts, initial_retry_interval=r.initial_interval,
-            max_retry_interval=r.max_interval,
-        )
-        try:
-            await ctx.run_typed("retry budget", _fail_again, options, last_error=last)
-        except restate.TerminalError:
-            raise RetriesExhausted(f"{RetriesExhausted.PREFIX} after {r.max_attempts} attempts: {last}", 500) from None
-        except SdkInternalException:  # budget left: this attempt ends, and Restate retries the invocation
-            runtime.metrics.retried(topic.name)
-            raise
-        raise AssertionError("unreachable: the retry budget step always fails") from exc
+    except Exception as exc:  # noqa: BLE001 - any failure in handler code spends the budget
+        raise await spend_retry_budget(ctx, runtime, topic.name, exc) from None
+
+
+async def spend_retry_budget(ctx: restate.Context, runtime: SinkRuntime, topic_name: str,
+                             exc: Exception) -> RetriesExhausted:
+    """Spends one attempt of the record's journaled retry budget on ``exc`` (a failure in
+    handler code). With attempts left this attempt ends (SdkInternalException: Restate
+    retries the invocation with backoff, and its replay reaches the same step); once they
+    are spent it returns the RetriesExhausted to raise, a terminal error naming the last
+    failure. The sink does this around every business call; a handler that must clean up
+    before failing for good (a saga's compensations) calls it in its own ``except``.
+    """
+    r = runtime.retries
+    last = f"{type(exc).__name__}: {exc}"
+    log.warning("attempt failed (%s); retrying within the budget of %d attempts", last, r.max_attempts)
+    options: restate.RunOptions[None] = restate.RunOptions(
+        max_attempts=r.max_attempts, initial_retry_interval=r.initial_interval, max_retry_interval=r.max_interval,
+    )
+    try:
+        await ctx.run_typed("retry budget", _fail_again, options, last_error=last)
+    except restate.TerminalError:
+        return RetriesExhausted(f"{RetriesExhausted.PREFIX} after {r.max_attempts} attempts: {last}", 500)
+    except SdkInternalException:  # budget left: this attempt ends, and Restate retries the invocation
+        runtime.metrics.retried(topic_name)
+        raise
+    raise AssertionError("unreachable: the retry budget step always fails") from exc
 
 
 async def _run_and_report(

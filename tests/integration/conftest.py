@@ -31,7 +31,7 @@ def test_settings(home: Path) -> Settings:
         kafka={"topic_partitions": 2},
         # retries that end in seconds; a poison key per flow for the retry tests
         retries={"max_attempts": 3, "initial_interval": 0.05, "max_interval": 0.2,
-                 "poison_keys": ["poison-pkg", "poison-user"]},
+                 "poison_keys": ["poison-pkg", "poison-user", "poison-trip"]},
         # A retry horizon of seconds (20 attempts, backoff up to 0.5 s: about 9 s), so the outage tests
         # see invocations pause (test_outage.py).
         stack={"restate_env": {"RESTATE_DEFAULT_RETRY_POLICY__INITIAL_INTERVAL": "50ms",

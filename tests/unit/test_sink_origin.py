@@ -2,6 +2,10 @@
 
 import base64
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from switchyard.core.envelope import RoutedBatch, RoutedRecord, SourceRecord
 from switchyard.core.sink import KafkaOrigin, is_repeat
 
@@ -55,3 +59,25 @@ def test_the_mark_skips_repeats_but_not_a_recreated_topics_records() -> None:
     assert not is_repeat(mark, at(0, 9000))  # offset 0 again, but later: a topic made anew
     assert is_repeat(7, at(7, 9000))  # a mark from before timestamps were kept
     assert not is_repeat(None, at(0, None))
+
+
+@given(st.binary(max_size=300), st.booleans(), st.booleans())
+def test_the_kafka_key_header_gives_back_any_keys_bytes(key: bytes, urlsafe: bool, padded: bool) -> None:
+    """Restate writes `kafka.key` as URL-safe base64: keys whose bytes hit `-`/`_` (most
+    accented letters, `?`, `~`, emoji) once failed a standard decoder and never ran."""
+    text = (base64.urlsafe_b64encode if urlsafe else base64.b64encode)(key).decode()
+    origin = KafkaOrigin.from_headers({**DELIVERY, "kafka.key": text if padded else text.rstrip("=")})
+    assert origin is not None
+    assert origin.key == key
+
+
+@pytest.mark.parametrize("key", ["Zürich", "a?b", "a/b", "~", "ÿ", "🚚", "x\x00y", "é" * 5000])
+def test_ordinary_utf8_keys_survive_the_header(key: str) -> None:
+    origin = KafkaOrigin.from_headers({**DELIVERY, "kafka.key": base64.urlsafe_b64encode(key.encode()).decode()})
+    assert origin is not None
+    assert origin.key.decode() == key
+
+
+def test_a_header_that_is_not_base64_is_named() -> None:
+    with pytest.raises(ValueError, match=r"kafka\.key"):
+        KafkaOrigin.from_headers({**DELIVERY, "kafka.key": "not*base64"})
