@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import restate
 
+from handlers.access import QUERY, public
 from schemas.bench import BenchEvent, BenchTotal, StepsRequest, StepsResult
 from schemas.catalogue import topic
 from switchyard.core.sink import SinkRuntime, body_handler, sink_handler
@@ -41,14 +42,14 @@ async def step(name: str, value: int) -> int:
 def build_counter(runtime: SinkRuntime) -> restate.VirtualObject:
     counter = restate.VirtualObject("BenchCounter")
 
-    @sink_handler(counter.handler, TOPIC, runtime)
+    @sink_handler(counter.handler, TOPIC, runtime, **public(f"Kafka sink of {TOPIC.name} (the benchmark)"))
     async def add(ctx: restate.ObjectContext, event: BenchEvent) -> BenchTotal:
         # One state entry (not two) keeps the journal to one get and one set per record.
         now = added(await ctx.get(COUNTER, type_hint=BenchTotal), event)
         ctx.set(COUNTER, now)
         return now
 
-    @counter.handler("get", kind="shared")
+    @counter.handler("get", kind="shared", **QUERY)
     async def get(ctx: restate.ObjectSharedContext) -> BenchTotal:
         return await ctx.get(COUNTER, type_hint=BenchTotal) or BenchTotal(total=0, count=0)
 
@@ -58,7 +59,8 @@ def build_counter(runtime: SinkRuntime) -> restate.VirtualObject:
 def build_workflow() -> restate.Workflow:
     workflow = restate.Workflow("BenchWorkflow")
 
-    @body_handler(workflow.main, "run", StepsRequest, workflow_retention=WORKFLOW_RETENTION)
+    @body_handler(workflow.main, "run", StepsRequest, workflow_retention=WORKFLOW_RETENTION,
+                  **public("the benchmark's 3-step workflow, called over HTTP"))
     async def run(ctx: restate.WorkflowContext, request: StepsRequest) -> StepsResult:
         value = request.value
         names = ["validate", "reserve", "confirm"]

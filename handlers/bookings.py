@@ -19,6 +19,7 @@ from typing import Any
 import restate
 from restate.logging import RestateLoggingFilter
 
+from handlers.access import QUERY, public
 from handlers.travel_stubs import TravelApis
 from schemas.bookings import BookingConfirmation, BookingRequest, ChargeRequest, TripStatus
 from schemas.catalogue import topic
@@ -96,7 +97,8 @@ def build(travel: TravelApis, runtime: SinkRuntime) -> list[restate.Workflow | r
     workflow = restate.Workflow("BookingWorkflow")
     front = ingest_object(TOPIC)
 
-    @sink_handler(workflow.main, TOPIC, runtime, front=front.handler)
+    @sink_handler(workflow.main, TOPIC, runtime, front=front.handler,
+                  **public(f"Kafka sink of {TOPIC.name}; contract HTTP path"))
     async def run(ctx: restate.WorkflowContext, request: BookingRequest) -> BookingConfirmation:
         saga = Saga(ctx)
         saga.record()
@@ -106,7 +108,7 @@ def build(travel: TravelApis, runtime: SinkRuntime) -> list[restate.Workflow | r
             await saga.compensate(failure)
             raise
 
-    @workflow.handler("getStatus")
+    @workflow.handler("getStatus", **QUERY)
     async def get_status(ctx: restate.WorkflowSharedContext) -> TripStatus:
         status = await ctx.get(SAGA, type_hint=TripStatus)
         if status is None:

@@ -30,6 +30,7 @@ from typing import Any
 import restate
 from restate.logging import RestateLoggingFilter
 
+from handlers.access import QUERY, private, public
 from handlers.settings import DepositSettings
 from schemas.catalogue import topic
 from schemas.deposits import DepositLimit, DepositRequest, Notice, NoticeKind
@@ -106,7 +107,7 @@ def build_rg(settings: DepositSettings) -> tuple[restate.VirtualObject, Call, Ca
         remaining: int | None = await ctx.get(LIMIT, type_hint=int)
         return settings.limit if remaining is None else remaining
 
-    @rg.handler("updateLimit")
+    @rg.handler("updateLimit", **private("PaymentService/deposit lowers the limit"))
     async def update_limit(ctx: restate.ObjectContext, amount: int) -> bool:
         after = lowered(await remaining_of(ctx), amount)
         if after is None:
@@ -114,14 +115,14 @@ def build_rg(settings: DepositSettings) -> tuple[restate.VirtualObject, Call, Ca
         ctx.set(LIMIT, after)
         return True
 
-    @rg.handler("resetLimit")
+    @rg.handler("resetLimit", **private("PaymentService/deposit gives the limit back"))
     async def reset_limit(ctx: restate.ObjectContext, amount: int) -> int:
         after = restored(await remaining_of(ctx), amount, settings.limit)
         ctx.set(LIMIT, after)
         log.info("Deposit limit of user %s restored by %d to %d", ctx.key(), amount, after)
         return after
 
-    @rg.handler("getLimit", kind="shared")
+    @rg.handler("getLimit", kind="shared", **QUERY)
     async def get_limit(ctx: restate.ObjectSharedContext) -> DepositLimit:
         return DepositLimit(userId=ctx.key(), remaining=await remaining_of(ctx), limit=settings.limit)
 
@@ -131,14 +132,14 @@ def build_rg(settings: DepositSettings) -> tuple[restate.VirtualObject, Call, Ca
 def build_wallet() -> tuple[restate.VirtualObject, Call]:
     wallet = restate.VirtualObject("WalletService")
 
-    @wallet.handler("deposit")
+    @wallet.handler("deposit", **private("PaymentService/deposit credits the wallet"))
     async def credit(ctx: restate.ObjectContext, amount: int) -> int:
         balance = (await ctx.get(BALANCE, type_hint=int) or 0) + amount
         ctx.set(BALANCE, balance)
         log.info("Wallet %s credited %d: balance %d", ctx.key(), amount, balance)
         return balance
 
-    @wallet.handler("getBalance", kind="shared")
+    @wallet.handler("getBalance", kind="shared", **QUERY)
     async def get_balance(ctx: restate.ObjectSharedContext) -> int:
         return await ctx.get(BALANCE, type_hint=int) or 0
 
@@ -148,13 +149,13 @@ def build_wallet() -> tuple[restate.VirtualObject, Call]:
 def build_comms() -> tuple[restate.VirtualObject, Call]:
     comms = restate.VirtualObject("CommsService")
 
-    @comms.handler("notify")
+    @comms.handler("notify", **private("PaymentService/deposit sends its notices"))
     async def notify(ctx: restate.ObjectContext, sent: Notice) -> None:
         log.info("Notifying %s: deposit %s of %d (user %s): %s", sent.kind, sent.depositId, sent.amount,
                  sent.userId, sent.message)
         ctx.set(NOTICES, with_notice(await ctx.get(NOTICES, serde=NOTICE_LIST) or [], sent), serde=NOTICE_LIST)
 
-    @comms.handler("getNotices", kind="shared", output_serde=NOTICE_LIST)
+    @comms.handler("getNotices", kind="shared", output_serde=NOTICE_LIST, **QUERY)
     async def get_notices(ctx: restate.ObjectSharedContext) -> list[Notice]:
         return await ctx.get(NOTICES, serde=NOTICE_LIST) or []
 
@@ -205,7 +206,8 @@ def register(payment_service: restate.Service, settings: DepositSettings,
     """Adds `deposit` to the shared PaymentService; returns the helper objects to serve."""
     apis = build_apis(settings)
 
-    @sink_handler(payment_service.handler, TOPIC, runtime)
+    @sink_handler(payment_service.handler, TOPIC, runtime,
+                  **public(f"Kafka sink of {TOPIC.name}; contract HTTP path"))
     async def handle_deposit(ctx: restate.Context, request: DepositRequest) -> bool:
         return await deposit(ctx, apis, settings, request)
 

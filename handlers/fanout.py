@@ -21,6 +21,7 @@ from datetime import timedelta
 import restate
 from restate.logging import RestateLoggingFilter
 
+from handlers.access import private, public
 from handlers.settings import FanOutSettings
 from schemas.catalogue import topic
 from schemas.fanout import FanOutRequest, FanOutResult, Subtask, SubtaskResult
@@ -51,7 +52,7 @@ async def execute(task: str, seconds: float) -> None:
 def build(settings: FanOutSettings, runtime: SinkRuntime) -> restate.Service:
     worker = restate.Service("FanOutWorker")
 
-    @body_handler(worker.handler, SUBTASK, Subtask)
+    @body_handler(worker.handler, SUBTASK, Subtask, **private("FanOutWorker/run's subtasks"))
     async def run_subtask(ctx: restate.Context, subtask: Subtask) -> SubtaskResult:
         duration = subtask_duration(ctx.random().random(), settings)
         log.info("Started executing subtask %s (%d ms)", subtask.task, duration // timedelta(milliseconds=1))
@@ -60,7 +61,7 @@ def build(settings: FanOutSettings, runtime: SinkRuntime) -> restate.Service:
         log.info("Execution subtask finished: %s", subtask.task)
         return SubtaskResult(task=subtask.task, result="DONE", durationMs=duration // timedelta(milliseconds=1))
 
-    @sink_handler(worker.handler, TOPIC, runtime)
+    @sink_handler(worker.handler, TOPIC, runtime, **public(f"Kafka sink of {TOPIC.name}; contract HTTP path"))
     async def run(ctx: restate.Context, request: FanOutRequest) -> FanOutResult:
         subtasks = request.subtasks()
         log.info("Fanning out %d subtasks", len(subtasks))

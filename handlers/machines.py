@@ -24,6 +24,7 @@ from typing import Literal
 import restate
 from restate.logging import RestateLoggingFilter
 
+from handlers.access import QUERY, public
 from handlers.settings import MachineSettings
 from schemas.catalogue import topic
 from schemas.machines import MachineCommand, MachineResult, MachineState, MachineStatus, Transition
@@ -148,19 +149,20 @@ def build(settings: MachineSettings, runtime: SinkRuntime) -> restate.VirtualObj
     operator = restate.VirtualObject("MachineOperator")
     ops = MachineOperations(settings)
 
-    @operator.handler("setUp")
+    @operator.handler("setUp", **public("contract HTTP path: brings the machine up"))
     async def set_up(ctx: restate.ObjectContext) -> MachineResult:
         return await transition(ctx, ops, "setUp")
 
-    @operator.handler("tearDown")
+    @operator.handler("tearDown", **public("contract HTTP path: takes the machine down"))
     async def tear_down(ctx: restate.ObjectContext) -> MachineResult:
         return await transition(ctx, ops, "tearDown")
 
-    @sink_handler(operator.handler, TOPIC, runtime)
+    @sink_handler(operator.handler, TOPIC, runtime,
+                  **public(f"Kafka sink of {TOPIC.name} (what setUp/tearDown do)"))
     async def handle_command(ctx: restate.ObjectContext, command: MachineCommand) -> MachineResult:
         return await transition(ctx, ops, command.action)
 
-    @operator.handler("getStatus", kind="shared")
+    @operator.handler("getStatus", kind="shared", **QUERY)
     async def get_status(ctx: restate.ObjectSharedContext) -> MachineState:
         return MachineState(machineId=ctx.key(), status=await status_of(ctx), transitions=await history_of(ctx))
 

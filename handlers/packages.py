@@ -10,6 +10,7 @@ import logging
 
 import restate
 
+from handlers.access import QUERY, public
 from handlers.settings import PackageSettings
 from schemas.catalogue import topic
 from schemas.packages import LocationRecorded, LocationUpdate, PackageInfo, PackageRegistration
@@ -35,13 +36,14 @@ def with_location(info: PackageInfo, update: LocationUpdate, keep: int) -> tuple
 def build(runtime: SinkRuntime, settings: PackageSettings) -> restate.VirtualObject:
     tracker = restate.VirtualObject("PackageTracker")
 
-    @body_handler(tracker.handler, "registerPackage", PackageRegistration)
+    @body_handler(tracker.handler, "registerPackage", PackageRegistration,
+                  **public("contract HTTP path: registers a package"))
     async def register_package(ctx: restate.ObjectContext, registration: PackageRegistration) -> None:
         # Registering again starts the package over, as in the seed.
         ctx.set(PACKAGE_INFO, PackageInfo(finalDestination=registration.finalDestination))
         log.info("Registered package %s for %s", ctx.key(), registration.finalDestination)
 
-    @sink_handler(tracker.handler, TOPIC, runtime)
+    @sink_handler(tracker.handler, TOPIC, runtime, **public(f"Kafka sink of {TOPIC.name}"))
     async def update_location(ctx: restate.ObjectContext, update: LocationUpdate) -> LocationRecorded:
         info = await ctx.get(PACKAGE_INFO, type_hint=PackageInfo)
         if info is None:
@@ -52,7 +54,7 @@ def build(runtime: SinkRuntime, settings: PackageSettings) -> restate.VirtualObj
         return LocationRecorded(finalDestination=info.finalDestination, location=update,
                                 locationCount=len(info.locations), dropped=dropped)
 
-    @tracker.handler("getPackageInfo", kind="shared")
+    @tracker.handler("getPackageInfo", kind="shared", **QUERY)
     async def get_package_info(ctx: restate.ObjectSharedContext) -> PackageInfo:
         info = await ctx.get(PACKAGE_INFO, type_hint=PackageInfo)
         if info is None:

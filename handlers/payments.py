@@ -25,6 +25,7 @@ from typing import Any, Literal
 import restate
 from restate.logging import RestateLoggingFilter
 
+from handlers.access import QUERY, private, public
 from handlers.settings import PaymentStateSettings
 from schemas.catalogue import topic
 from schemas.payments import (
@@ -101,7 +102,7 @@ def build_account(settings: PaymentStateSettings) -> AccountApi:
         balance: int | None = await ctx.get(BALANCE, type_hint=int)
         return settings.opening_balance_cents if balance is None else balance
 
-    @account.handler("withdraw")
+    @account.handler("withdraw", **private("PaymentProcessor takes a payment from the account"))
     async def withdraw(ctx: restate.ObjectContext, amount_cents: int) -> AccountResult:
         balance = await balance_of(ctx)
         after = withdrawn(balance, positive(amount_cents))
@@ -112,14 +113,14 @@ def build_account(settings: PaymentStateSettings) -> AccountApi:
         log.info("Account %s: withdrew %d cents, balance %d", ctx.key(), amount_cents, after)
         return AccountResult(success=True, reason="Withdrawal successful")
 
-    @account.handler("deposit")
+    @account.handler("deposit", **private("PaymentProcessor refunds a cancelled payment"))
     async def deposit(ctx: restate.ObjectContext, amount_cents: int) -> int:
         after = await balance_of(ctx) + positive(amount_cents)
         ctx.set(BALANCE, after)
         log.info("Account %s: deposited %d cents, balance %d", ctx.key(), amount_cents, after)
         return after
 
-    @account.handler("getBalance", kind="shared")
+    @account.handler("getBalance", kind="shared", **QUERY)
     async def get_balance(ctx: restate.ObjectSharedContext) -> int:
         return await balance_of(ctx)
 
@@ -188,7 +189,7 @@ def build(settings: PaymentStateSettings, runtime: SinkRuntime) -> list[restate.
     """PaymentProcessor and Account."""
     processor = restate.VirtualObject("PaymentProcessor")
 
-    @processor.handler("expire")
+    @processor.handler("expire", **private("the token's own expiry timer (a delayed self-call)"))
     async def expire(ctx: restate.ObjectContext) -> None:
         ctx.clear(STATUS)
         ctx.clear(PAYMENT)
@@ -196,15 +197,16 @@ def build(settings: PaymentStateSettings, runtime: SinkRuntime) -> list[restate.
 
     p = Processor(settings, build_account(settings), expire)
 
-    @body_handler(processor.handler, "makePayment", Payment)
+    @body_handler(processor.handler, "makePayment", Payment, **public("contract HTTP path: makes the payment"))
     async def make_payment(ctx: restate.ObjectContext, payment: Payment) -> PaymentResult:
         return await make(ctx, p, payment)
 
-    @processor.handler("cancelPayment")
+    @processor.handler("cancelPayment", **public("contract HTTP path: cancels the payment"))
     async def cancel_payment(ctx: restate.ObjectContext) -> PaymentResult:
         return await cancel(ctx, p)
 
-    @sink_handler(processor.handler, TOPIC, runtime)
+    @sink_handler(processor.handler, TOPIC, runtime,
+                  **public(f"Kafka sink of {TOPIC.name} (what makePayment/cancelPayment do)"))
     async def handle_command(
         ctx: restate.ObjectContext, command: MakePaymentCommand | CancelPaymentCommand
     ) -> PaymentResult:
@@ -212,7 +214,7 @@ def build(settings: PaymentStateSettings, runtime: SinkRuntime) -> list[restate.
             return await cancel(ctx, p)
         return await make(ctx, p, Payment(accountId=command.accountId, amountCents=command.amountCents))
 
-    @processor.handler("getStatus", kind="shared")
+    @processor.handler("getStatus", kind="shared", **QUERY)
     async def get_status(ctx: restate.ObjectSharedContext) -> PaymentView:
         return PaymentView(paymentId=ctx.key(), status=await status_of(ctx),
                            payment=await ctx.get(PAYMENT, type_hint=Payment))

@@ -12,6 +12,7 @@ from random import Random
 
 import restate
 
+from handlers.access import QUERY, public
 from handlers.settings import FeedSettings
 from schemas.catalogue import topic
 from schemas.posts import FeedEntry, PostOutcome, PostStatus, SocialMediaPost
@@ -40,7 +41,7 @@ def build(settings: FeedSettings, runtime: SinkRuntime) -> restate.VirtualObject
         stored = await ctx.get(FEED, serde=FEED_SERDE)
         return stored or []
 
-    @sink_handler(user_feed.handler, TOPIC, runtime)
+    @sink_handler(user_feed.handler, TOPIC, runtime, **public(f"Kafka sink of {TOPIC.name}"))
     async def process_post(ctx: restate.ObjectContext, post: SocialMediaPost) -> PostOutcome:
         user_id = ctx.key()
         post_id = str(ctx.uuid())
@@ -74,7 +75,7 @@ def build(settings: FeedSettings, runtime: SinkRuntime) -> restate.VirtualObject
         ctx.set(FEED, with_status(await load_feed(ctx), post_id, "DONE"), serde=FEED_SERDE)
         return PostOutcome(postId=post_id, status="DONE")
 
-    @user_feed.handler("getFeed", kind="shared", output_serde=FEED_SERDE)
+    @user_feed.handler("getFeed", kind="shared", output_serde=FEED_SERDE, **QUERY)
     async def get_feed(ctx: restate.ObjectSharedContext) -> list[FeedEntry]:
         return await load_feed(ctx)
 

@@ -19,6 +19,7 @@ from typing import Any
 import restate
 from restate.logging import RestateLoggingFilter
 
+from handlers.access import QUERY, public
 from schemas.catalogue import topic
 from schemas.reservations import ProductReservation, ReservationRequest
 from switchyard.core.sink import Registrar, SinkRuntime, kafka_origin, sink_handler
@@ -64,7 +65,8 @@ def with_default_body(register: Registrar) -> Registrar:
 def build(runtime: SinkRuntime) -> restate.VirtualObject:
     product = restate.VirtualObject("ProductService")
 
-    @sink_handler(with_default_body(product.handler), TOPIC, runtime)
+    @sink_handler(with_default_body(product.handler), TOPIC, runtime,
+                  **public(f"Kafka sink of {TOPIC.name}; contract HTTP path"))
     async def reserve(ctx: restate.ObjectContext, request: ReservationRequest) -> bool:
         holder = await ctx.get(RESERVATION, type_hint=str)
         granted = answer(holder, request.reservationId)
@@ -77,7 +79,7 @@ def build(runtime: SinkRuntime) -> restate.VirtualObject:
             log.info("Product %s is reserved by %s: refusing %s", ctx.key(), holder, request.reservationId)
         return granted
 
-    @product.handler("getReservation", kind="shared")
+    @product.handler("getReservation", kind="shared", **QUERY)
     async def get_reservation(ctx: restate.ObjectSharedContext) -> ProductReservation:
         holder = await ctx.get(RESERVATION, type_hint=str)
         return ProductReservation(productId=ctx.key(), reservationId=holder)

@@ -25,6 +25,7 @@ import restate
 from restate.logging import RestateLoggingFilter
 from restate.serde import BytesSerde
 
+from handlers.access import public
 from handlers.provider_client import ProviderClient
 from schemas.catalogue import topic
 from schemas.signals import (
@@ -121,7 +122,8 @@ def still_processing(intent_id: str, waited: timedelta) -> restate.TerminalError
 
 def register_payments(service: restate.Service, client: ProviderClient, runtime: SinkRuntime,
                       webhook_timeout: timedelta) -> None:
-    @sink_handler(service.handler, PAYMENTS, runtime)
+    @sink_handler(service.handler, PAYMENTS, runtime,
+                  **public(f"Kafka sink of {PAYMENTS.name}; contract HTTP path"))
     async def process_payment(ctx: restate.Context, request: PaymentRequest) -> PaymentResult:
         # The provider's Idempotency-Key. Restate derives the invocation id from the
         # request's idempotency key (the Kafka record key, or the HTTP header), so the same
@@ -169,7 +171,8 @@ def register_webhooks(service: restate.Service, client: ProviderClient, runtime:
     # turn the provider's HTTP delivery into the Kafka form.
     sink = sink_handler(restate.Service(service.name).handler, WEBHOOKS, runtime)(accept_webhook)
 
-    @service.handler(name=WEBHOOKS.handler, input_serde=BytesSerde())
+    @service.handler(name=WEBHOOKS.handler, input_serde=BytesSerde(),
+                     **public(f"Kafka sink of {WEBHOOKS.name}; contract HTTP path (signed)"))
     async def process_webhook(ctx: restate.Context, raw: bytes) -> WebhookReceipt:
         if kafka_origin(ctx) is None:
             raw = http_delivery(raw, ctx.request().headers)

@@ -32,6 +32,7 @@ from typing import Any
 import restate
 from restate.logging import RestateLoggingFilter
 
+from handlers.access import QUERY, private, public
 from handlers.settings import TaskSettings
 from schemas.catalogue import topic
 from schemas.tasks import TaskExecution, TaskLedgerView, TaskOutcome, TaskRequest
@@ -77,12 +78,12 @@ class Ledger:
 def build_ledger() -> Ledger:
     ledger = restate.VirtualObject("TaskLedger")
 
-    @ledger.handler("record")
+    @ledger.handler("record", **private("AsyncTaskWorker/runTask records its run"))
     async def record(ctx: restate.ObjectContext, execution: TaskExecution) -> None:
         executions = await ctx.get(EXECUTIONS, serde=RUNS) or []
         ctx.set(EXECUTIONS, [*executions, execution], serde=RUNS)
 
-    @ledger.handler("get", kind="shared")
+    @ledger.handler("get", kind="shared", **QUERY)
     async def get(ctx: restate.ObjectSharedContext) -> TaskLedgerView:
         return TaskLedgerView(invocationId=ctx.key(), executions=await ctx.get(EXECUTIONS, serde=RUNS) or [])
 
@@ -93,7 +94,7 @@ def build(settings: TaskSettings, runtime: SinkRuntime) -> list[restate.Service 
     ledger = build_ledger()
     worker = restate.Service("AsyncTaskWorker")
 
-    @sink_handler(worker.handler, TOPIC, runtime)
+    @sink_handler(worker.handler, TOPIC, runtime, **public(f"Kafka sink of {TOPIC.name}; contract HTTP path"))
     async def run_task(ctx: restate.Context, task: TaskRequest) -> TaskOutcome:
         me = ctx.request().id
         scheduled_at = await now_ms(ctx)

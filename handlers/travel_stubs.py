@@ -23,6 +23,7 @@ import restate
 from pydantic import BaseModel
 from restate.logging import RestateLoggingFilter
 
+from handlers.access import QUERY, private
 from handlers.settings import BookingSettings
 from schemas.bookings import CarRequest, ChargeRequest, ChargeState, FlightRequest, ReservationState
 from switchyard.core.serde import TypedSerde
@@ -38,6 +39,9 @@ CHARGES: TypedSerde[dict[str, ChargeState]] = TypedSerde(dict[str, ChargeState])
 Reservations = dict[str, ReservationState]
 Charges = dict[str, ChargeState]
 Call = Callable[..., Awaitable[Any]]
+# Only BookingWorkflow/run calls the travel APIs' changes; anyone may read the ledgers.
+SAGA_STEP = private("saga step of BookingWorkflow/run")
+SAGA_COMPENSATION = private("saga compensation of BookingWorkflow/run")
 
 
 # --- decisions (plain functions, unit-tested) -------------------------------------------
@@ -120,7 +124,7 @@ def two_phase(
     """`name` (e.g. Flights) with reserve/confirm/cancel; `noun` words its log lines."""
     api = restate.VirtualObject(name)
 
-    @api.handler("reserve", input_serde=TypedSerde[Any](model))
+    @api.handler("reserve", input_serde=TypedSerde[Any](model), **SAGA_STEP)
     async def reserve(ctx: restate.ObjectContext, request: Any) -> str:
         reason = unavailable(request)
         if reason is not None:
@@ -131,12 +135,12 @@ def two_phase(
         log.info("%s reservation created with id: %s", noun, reservation_id)
         return reservation_id
 
-    @api.handler("confirm")
+    @api.handler("confirm", **SAGA_STEP)
     async def confirm(ctx: restate.ObjectContext, reservation_id: str) -> None:
         ctx.set(LEDGER, confirmed(await _reservations(ctx), reservation_id), serde=RESERVATIONS)
         log.info("%s reservation confirmed with id: %s", noun, reservation_id)
 
-    @api.handler("cancel")
+    @api.handler("cancel", **SAGA_COMPENSATION)
     async def cancel(ctx: restate.ObjectContext, reservation_id: str) -> bool:
         after = cancelled(await _reservations(ctx), reservation_id)
         if after is None:
@@ -146,7 +150,7 @@ def two_phase(
         log.info("%s reservation cancelled with id: %s", noun, reservation_id)
         return True
 
-    @api.handler("getLedger", kind="shared", output_serde=RESERVATIONS)
+    @api.handler("getLedger", kind="shared", output_serde=RESERVATIONS, **QUERY)
     async def get_ledger(ctx: restate.ObjectSharedContext) -> Reservations:
         return await _reservations(ctx)
 
@@ -159,7 +163,7 @@ def payment_gateway(settings: BookingSettings) -> PaymentApi:
     async def charges(ctx: restate.ObjectContext | restate.ObjectSharedContext) -> Charges:
         return await ctx.get(LEDGER, serde=CHARGES) or {}
 
-    @gateway.handler("charge")
+    @gateway.handler("charge", **SAGA_STEP)
     async def charge(ctx: restate.ObjectContext, request: ChargeRequest) -> None:
         ledger = await charges(ctx)
         if request.paymentId in ledger:  # the idempotency key: one charge per key
@@ -176,7 +180,7 @@ def payment_gateway(settings: BookingSettings) -> PaymentApi:
             log.error("Payment gateway failed after charging payment %s", request.paymentId)
             raise restate.TerminalError("Payment gateway error: the payment outcome is unknown", 502)
 
-    @gateway.handler("refund")
+    @gateway.handler("refund", **SAGA_COMPENSATION)
     async def refund(ctx: restate.ObjectContext, payment_id: str) -> bool:
         log.info("Refunding payment with id: %s", payment_id)
         after = refunded(await charges(ctx), payment_id)
@@ -186,7 +190,7 @@ def payment_gateway(settings: BookingSettings) -> PaymentApi:
         ctx.set(LEDGER, after, serde=CHARGES)
         return True
 
-    @gateway.handler("getLedger", kind="shared", output_serde=CHARGES)
+    @gateway.handler("getLedger", kind="shared", output_serde=CHARGES, **QUERY)
     async def get_ledger(ctx: restate.ObjectSharedContext) -> Charges:
         return await charges(ctx)
 

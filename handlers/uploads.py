@@ -37,6 +37,7 @@ import restate
 from restate.logging import RestateLoggingFilter
 
 from handlers import mail
+from handlers.access import QUERY, private, public
 from handlers.settings import EmailSettings, UploadSettings
 from schemas.catalogue import topic
 from schemas.uploads import EmailReceipt, EmailRequest, MailOrder, UploadRequest, UploadResult
@@ -109,7 +110,7 @@ class Mailer:
 def build_mailer(settings: EmailSettings) -> Mailer:
     mailer = restate.VirtualObject("UploadMailer")
 
-    @mailer.handler("send")
+    @mailer.handler("send", **private("DataUploadService mails the URL, once per address"))
     async def send(ctx: restate.ObjectContext, order: MailOrder) -> EmailReceipt:
         receipts = await ctx.get(RECEIPTS, serde=RECEIPTS_SERDE) or {}
         if (first := first_receipt(receipts, order.email)) is not None:
@@ -125,7 +126,7 @@ def build_mailer(settings: EmailSettings) -> Mailer:
         ctx.set(RECEIPTS, {**receipts, address(order.email): receipt}, serde=RECEIPTS_SERDE)
         return receipt
 
-    @mailer.handler("getReceipts", kind="shared", output_serde=TypedSerde(list[EmailReceipt]))
+    @mailer.handler("getReceipts", kind="shared", output_serde=TypedSerde(list[EmailReceipt]), **QUERY)
     async def get_receipts(ctx: restate.ObjectSharedContext) -> list[EmailReceipt]:
         return list((await ctx.get(RECEIPTS, serde=RECEIPTS_SERDE) or {}).values())
 
@@ -138,7 +139,8 @@ def build(settings: UploadSettings, email: EmailSettings,
     workflow = restate.Workflow("DataUploadService")
     front = ingest_object(TOPIC)
 
-    @sink_handler(workflow.main, TOPIC, runtime, front=front.handler)
+    @sink_handler(workflow.main, TOPIC, runtime, front=front.handler,
+                  **public(f"Kafka sink of {TOPIC.name}; contract HTTP path"))
     async def run(ctx: restate.WorkflowContext, request: UploadRequest) -> UploadResult:
         upload_id = ctx.key()
         url = bucket_url(ctx.random().randint(100_000_000, 999_999_999))
@@ -160,7 +162,8 @@ def build(settings: UploadSettings, email: EmailSettings,
         log.info("Upload %s done: %s", upload_id, url)
         return UploadResult(uploadId=upload_id, url=url, etaMs=planned // timedelta(milliseconds=1), emailed=emailed)
 
-    @body_handler(workflow.handler, RESULT_AS_EMAIL, EmailRequest)
+    @body_handler(workflow.handler, RESULT_AS_EMAIL, EmailRequest,
+                  **public("contract HTTP path: the URL by email"))
     async def result_as_email(ctx: restate.WorkflowSharedContext, request: EmailRequest) -> EmailReceipt:
         url = await ctx.promise(URL_PROMISE, type_hint=str).value()
         return await ctx.object_call(mailer.send, key=ctx.key(), arg=MailOrder(email=request.email, url=url,

@@ -1,4 +1,4 @@
-"""Looking at the pipeline and acting on it: topics, pipeline, resume."""
+"""Looking at the pipeline and acting on it: topics, handlers, pipeline, resume."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 
 def register(sub: Subcommands) -> None:
     command(sub, "topics", cmd_topics, "the topic catalogue as a table (what the README shows)", settings=None)
+    command(sub, "handlers", cmd_handlers,
+            "every handler, public or private on Restate's ingress, and why (what the README shows)",
+            settings=None)
     pipe = command(sub, "pipeline", cmd_pipeline,
                    "per topic: subscription, lag, rates, latencies, DLQ size, retrying and paused invocations",
                    settings=["streams.web_bind", "streams.windows", "streams.page_refresh", "restate.admin_url",
@@ -33,6 +36,13 @@ def cmd_topics(args: argparse.Namespace) -> int:
     from switchyard.ops.topics_table import topics_table
 
     print(topics_table())
+    return 0
+
+
+def cmd_handlers(args: argparse.Namespace) -> int:
+    from switchyard.ops.handlers_table import handlers_table
+
+    print(handlers_table())
     return 0
 
 

@@ -100,17 +100,15 @@ def test_bad_http_bodies_get_400_naming_the_field(ingress: httpx.Client) -> None
     r = ingress.post("/FanOutWorker/run", json={"description": "a,,b"})
     assert r.status_code == 400
     assert "description" in r.text
-    r = ingress.post("/FanOutWorker/runSubtask", json={"name": "a"})
-    assert r.status_code == 400
-    assert "task" in r.text
 
 
-def test_a_subtask_can_be_called_on_its_own(ingress: httpx.Client, settings: Settings) -> None:
+def test_a_subtask_runs_only_for_its_job(ingress: httpx.Client, admin: RestateAdmin) -> None:
+    # runSubtask is ingress-private: only FanOutWorker/run calls it (tests/integration/test_ingress_access.py).
     r = ingress.post("/FanOutWorker/runSubtask", json={"task": "solo"})
-    assert r.status_code == 200, r.text
-    assert r.json()["task"] == "solo"
-    assert r.json()["result"] == "DONE"
-    check_durations({"subtasks": [r.json()]}, settings)
+    assert r.status_code == 400
+    assert "not public" in r.text
+    assert admin.query("SELECT id FROM sys_invocation WHERE target = 'FanOutWorker/runSubtask' "
+                       "AND invoked_by = 'ingress'") == []
 
 
 def test_demo_scene_runs(scene_output: SceneOutput) -> None:

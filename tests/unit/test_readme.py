@@ -28,3 +28,12 @@ def test_every_relative_link_in_the_docs_points_to_a_file() -> None:
             if "://" not in target and not (doc.parent / target).exists():
                 broken.append(f"{doc.relative_to(root)} -> {target}")
     assert not broken, f"links to missing files: {broken}"
+
+
+def test_readme_handler_table_matches_the_app() -> None:
+    from switchyard.ops import handlers_table
+
+    text = README.read_text()
+    start, end = text.index(handlers_table.BEGIN), text.index(handlers_table.END) + len(handlers_table.END)
+    assert text[start:end] == handlers_table.readme_section(), \
+        "README handler table is stale: paste `switchyard handlers` output"
