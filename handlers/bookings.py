@@ -23,7 +23,7 @@ from handlers.access import QUERY, public
 from handlers.travel_stubs import TravelApis
 from schemas.bookings import BookingConfirmation, BookingRequest, ChargeRequest, TripStatus
 from schemas.catalogue import topic
-from switchyard.core.sink import SinkRuntime, ingest_object, sink_handler
+from switchyard.core.sink import SinkRuntime, ingest_object, sink_handler, spend_retry_budget
 
 log = logging.getLogger(__name__)
 # Replay-aware: a handler resumed from its journal does not tell its story twice.
@@ -93,6 +93,22 @@ async def book(saga: Saga, travel: TravelApis, request: BookingRequest) -> Booki
     return BookingConfirmation(tripId=trip, flightBookingId=flight_id, carBookingId=car_id, paymentId=payment_id)
 
 
+async def book_or_undo(saga: Saga, travel: TravelApis, request: BookingRequest,
+                       runtime: SinkRuntime) -> BookingConfirmation:
+    """The trip, or on a terminal failure its undos and that failure. A failure in our own
+    code is retried within the record's budget; once that is spent the trip must not stay
+    half-booked, so the undos run before the record is dead-lettered (RetriesExhausted)."""
+    try:
+        return await book(saga, travel, request)
+    except restate.TerminalError as failure:
+        await saga.compensate(failure)
+        raise
+    except Exception as bug:  # noqa: BLE001 - any bug in the saga's code ends in its undos
+        exhausted = await spend_retry_budget(saga.ctx, runtime, TOPIC.name, bug)
+        await saga.compensate(exhausted)
+        raise exhausted from None
+
+
 def build(travel: TravelApis, runtime: SinkRuntime) -> list[restate.Workflow | restate.VirtualObject]:
     workflow = restate.Workflow("BookingWorkflow")
     front = ingest_object(TOPIC)
@@ -102,11 +118,7 @@ def build(travel: TravelApis, runtime: SinkRuntime) -> list[restate.Workflow | r
     async def run(ctx: restate.WorkflowContext, request: BookingRequest) -> BookingConfirmation:
         saga = Saga(ctx)
         saga.record()
-        try:
-            return await book(saga, travel, request)
-        except restate.TerminalError as failure:
-            await saga.compensate(failure)
-            raise
+        return await book_or_undo(saga, travel, request, runtime)
 
     @workflow.handler("getStatus", **QUERY)
     async def get_status(ctx: restate.WorkflowSharedContext) -> TripStatus:

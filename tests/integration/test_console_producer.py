@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from schemas.catalogue import topic
+from switchyard.core.kafka import RecordProducer
 from switchyard.core.results import TopicReader
 from switchyard.settings import Settings
 from switchyard.stack.paths import KAFKA_POM
@@ -81,3 +82,27 @@ def test_a_key_that_is_not_utf8_is_refused_by_switchyard_produce(settings: Setti
     assert done.returncode == 2
     assert b"not valid UTF-8" in done.stderr
 
+
+
+def test_one_key_lands_on_one_partition_whichever_client_produced_it(settings: Settings, unique: str) -> None:
+    """Java clients partition by murmur2, librdkafka by CRC32 unless told: Switchyard's
+    producers use murmur2, so a key's records never split over two partitions (and
+    interleave) when a topic of several partitions is fed by both."""
+    name = topic("product-reservations").name
+    keys = [f"{unique}-{n}-ü?" for n in range(24)]
+    lines = "".join(f'{k}:{{"reservationId": "console"}}\n' for k in keys)
+    with TopicReader(settings.kafka.client_config(), [name]) as reader:
+        done = subprocess.run(console_producer(settings, name), input=lines, capture_output=True, text=True,
+                              timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        ours = RecordProducer(settings.kafka.client_config())
+        for k in keys:
+            ours.send(name, k, {"reservationId": "ours"})
+        ours.flush()
+        got = reader.collect(lambda rs: sum(r.key_text.startswith(unique) for r in rs) >= 2 * len(keys), timeout=60)
+    partitions: dict[str, set[int]] = {}
+    for r in got:
+        if r.key_text.startswith(unique):
+            partitions.setdefault(r.key_text, set()).add(r.partition)
+    assert len({p for ps in partitions.values() for p in ps}) > 1, "every key on one partition proves nothing"
+    assert {k: ps for k, ps in partitions.items() if len(ps) > 1} == {}

@@ -14,7 +14,7 @@ import restate
 from restate.handler import handler_from_callable
 
 from handlers import travel_stubs
-from handlers.bookings import Saga, book
+from handlers.bookings import Saga, book, book_or_undo
 from handlers.settings import BookingSettings
 from handlers.travel_stubs import cancelled, charge_outcome, confirmed, refunded
 from schemas.bookings import BookingConfirmation, BookingRequest, TripStatus
@@ -154,3 +154,35 @@ def test_card_outcomes_come_from_settings() -> None:
     assert [charge_outcome(card, settings) for card in ("1", "2", "3")] == ["declined", "error-after-charge",
                                                                            "accepted"]
     assert charge_outcome("4111111111111111", BookingSettings()) == "declined"  # the seed's demo card
+
+
+class BuggyContext(FakeContext):
+    """Confirming the car hits a bug in our code (a non-terminal exception), and the
+    record's retry budget is already spent: the budget step fails for good."""
+
+    def object_call(self, tpe: Any, key: str, arg: Any) -> Awaitable[Any]:
+        if handler_from_callable(tpe).name == "confirm" and arg == CAR:
+            raise KeyError("a bug after the payment")
+        return super().object_call(tpe, key, arg)
+
+    async def run_typed(self, name: str, *_: Any, **__: Any) -> None:
+        assert name == "retry budget"
+        raise restate.TerminalError("retry budget spent")
+
+
+def test_a_bug_past_the_retry_budget_undoes_the_trip_before_it_is_dead_lettered() -> None:
+    from switchyard.core.settings import RetrySettings
+    from switchyard.core.sink import RetriesExhausted, SinkRuntime
+
+    world = World()
+    saga = Saga(BuggyContext(world, "BookingWorkflow", "trip1"))  # type: ignore[arg-type]
+    runtime = SinkRuntime(producer=None, retries=RetrySettings(max_attempts=3))  # type: ignore[arg-type]
+    with pytest.raises(RetriesExhausted, match="KeyError"):
+        asyncio.run(book_or_undo(saga, travel_stubs.build(SETTINGS), request(), runtime))
+    assert saga.status.status == "COMPENSATED"
+    assert saga.status.compensations == [f"refund payment {PAYMENT}", f"cancel car rental {CAR}",
+                                         f"cancel flight {FLIGHT}"]
+    ledgers = {svc: world.state[(svc, "trip1")].get("ledger", {}) for svc in ("Flights", "CarRentals",
+                                                                             "PaymentGateway")}
+    assert ledgers == {"Flights": {FLIGHT: "CANCELLED"}, "CarRentals": {CAR: "CANCELLED"},
+                       "PaymentGateway": {PAYMENT: "REFUNDED"}}

@@ -4,11 +4,13 @@ stops once it comes back. No broker here: `_serve` is replaced by a stand-in."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from typing import Any
 
 from schemas.catalogue import topic
-from switchyard.core.gate import KeyGate
+from switchyard.core.gate import KeyGate, gate_transactional_id
 from switchyard.core.settings import GateSettings, KafkaSettings
 
 
@@ -62,3 +64,70 @@ def test_a_slow_batch_within_the_limit_is_left_alone() -> None:
     finally:
         gate.release.set()
         gate.stop(1)
+
+
+class _Topics:
+    def __init__(self, names: set[str]) -> None:
+        self.topics = dict.fromkeys(names)
+
+
+class StuckInInit(KeyGate):
+    """The real `_serve`, on stand-in clients whose first producer blocks in
+    init_transactions (as a librdkafka call can after a broker loss)."""
+
+    def __init__(self) -> None:
+        super().__init__(KafkaSettings(), GateSettings(), "gate-test", [topic("bench-events")])
+        self.release = threading.Event()
+        self.inits = 0
+        self.subscribed: list[int] = []
+
+    def stall_limit(self) -> float:
+        return 0.3
+
+    def _clients(self) -> Any:
+        gate, names = self, {n for t in self.topics for n in (t.name, t.routed, t.dlq)}
+
+        class Consumer:
+            def list_topics(self, timeout: float) -> _Topics:
+                return _Topics(names)
+
+            def subscribe(self, topics: list[str], on_assign: Any) -> None:
+                gate.subscribed.append(gate.inits)
+
+            def poll(self, timeout: float) -> None:
+                time.sleep(timeout)
+
+            def close(self) -> None:
+                pass
+
+        class Producer:
+            def init_transactions(self, timeout: float) -> None:
+                gate.inits += 1
+                if gate.inits == 1:
+                    gate.release.wait(10)
+
+            def flush(self, timeout: float) -> None:
+                pass
+
+        return Consumer(), Producer()
+
+
+def test_a_gate_stuck_in_init_transactions_is_replaced() -> None:
+    gate = StuckInInit()
+    gate.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not gate.subscribed and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert gate.replaced == 1
+        assert gate.subscribed == [2]  # the fresh thread's clients got through and serve
+    finally:
+        gate.release.set()
+        gate.stop(1)
+
+
+def test_several_workers_never_share_a_transactional_id() -> None:
+    """Workers sharing one id fence each other in turn: a configured id gets the pid too."""
+    assert gate_transactional_id("orders-gate", "127.0.0.1:9080", workers=1) == "orders-gate"
+    assert gate_transactional_id("orders-gate", "127.0.0.1:9080", workers=4) == f"orders-gate-{os.getpid()}"
+    assert gate_transactional_id(None, "127.0.0.1:9080", workers=4).endswith(f"-9080-{os.getpid()}")
