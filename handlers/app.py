@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import atexit
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import restate
 
+import handlers
 from handlers import (
     bench,
     bookings,
@@ -38,6 +40,7 @@ from switchyard.core.kafka import AsyncProducer
 from switchyard.core.metrics import Asgi, is_metrics_request, metrics_app
 from switchyard.core.settings import load_or_exit
 from switchyard.core.sink import SinkRuntime
+from switchyard.core.versions import code_version, with_version
 
 ServiceDef = restate.Service | restate.VirtualObject | restate.Workflow
 
@@ -89,7 +92,17 @@ def create_app(settings: HandlerSettings | None = None) -> Any:
             gate.stop()
         producer.close()
 
-    return with_lifespan(with_metrics(app), shutdown)
+    return with_lifespan(with_version(with_metrics(app), app_version(settings)), shutdown)
+
+
+def app_version(settings: HandlerSettings) -> str:
+    """The configured version, or a digest of the code this app runs: its handlers, its
+    schemas and the framework (switchyard/core/versions.py)."""
+    import schemas
+    import switchyard
+
+    roots = [Path(module.__file__ or "").parent for module in (handlers, schemas, switchyard)]
+    return settings.service.version or code_version(roots)
 
 
 

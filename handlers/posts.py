@@ -30,6 +30,10 @@ def moderation_status(roll: float, pending_probability: float) -> PostStatus:
     return "PENDING" if roll < pending_probability else "DONE"
 
 
+def audit(user_id: str) -> None:
+    log.info("Auditing a post of user %s", user_id)
+
+
 def with_status(feed: list[FeedEntry], post_id: str, status: PostStatus) -> list[FeedEntry]:
     return [e.model_copy(update={"status": status}) if e.postId == post_id else e for e in feed]
 
@@ -44,6 +48,8 @@ def build(settings: FeedSettings, runtime: SinkRuntime) -> restate.VirtualObject
     @sink_handler(user_feed.handler, TOPIC, runtime, **public(f"Kafka sink of {TOPIC.name}"))
     async def process_post(ctx: restate.ObjectContext, post: SocialMediaPost) -> PostOutcome:
         user_id = ctx.key()
+        if settings.audit_step:
+            await ctx.run_typed("audit post", audit, user_id=user_id)
         post_id = str(ctx.uuid())
 
         def create_post() -> str:

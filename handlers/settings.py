@@ -20,6 +20,11 @@ class FeedSettings(Section):
 
     moderation_poll_interval: Duration = timedelta(seconds=5)
     moderation_pending_probability: float = Field(default=0.5, ge=0.0, lt=1.0)
+    # Upgrade drills (`switchyard faults` upgrade, tests/integration/test_upgrade.py): a new
+    # `ctx.run` step at the top of processPost, the routine change that breaks every post
+    # in flight unless versions drain. A setting that changes the steps is a code change:
+    # give such a build its own SWITCHYARD_SERVICE__VERSION.
+    audit_step: bool = False
 
 
 class PackageSettings(Section):

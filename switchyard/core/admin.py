@@ -13,6 +13,17 @@ class ComponentDown(UsageProblem, RuntimeError):
     """A component did not answer; the message names it and its address."""
 
 
+class DeploymentConflict(UsageProblem, RuntimeError):
+    """Other code is already registered at the deployment's URI."""
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("message", response.text))
+    except ValueError:
+        return response.text
+
+
 class Subscription(TypedDict):
     """One of Restate's Kafka subscriptions, as `GET /subscriptions` lists it."""
 
@@ -35,12 +46,12 @@ class RestateAdmin:
     def close(self) -> None:
         self._http.close()
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _call(self, method: str, path: str, allow: tuple[int, ...] = (), **kwargs: Any) -> httpx.Response:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise ComponentDown(f"Restate admin API at {self.url} is not reachable ({exc})") from None
-        if response.status_code >= 400 and response.status_code != 404:
+        if response.status_code >= 400 and response.status_code != 404 and response.status_code not in allow:
             raise RuntimeError(f"Restate admin {method} {path} -> {response.status_code}: {response.text}")
         return response
 
@@ -54,12 +65,28 @@ class RestateAdmin:
     def update_kafka_cluster(self, name: str, properties: dict[str, str]) -> None:
         self._call("PATCH", f"/kafka-clusters/{name}", json={"properties": properties})
 
-    def register_deployment(self, uri: str) -> dict[str, Any]:
-        # force: the code behind the URI may have changed since the last registration.
-        response = self._call("POST", "/deployments", json={"uri": uri, "force": True})
+    def register_deployment(self, uri: str, force: bool = False) -> dict[str, Any]:
+        """Registers the deployment at ``uri``; the same code at the same URI again is a
+        no-op. Other code at a URI already registered is refused (409) unless ``force``,
+        which makes the invocations in flight there replay on the new code."""
+        response = self._call("POST", "/deployments", json={"uri": uri, "force": force}, allow=(409,))
+        if response.status_code == 409:
+            raise DeploymentConflict(
+                f"Restate already has other code registered at {uri}: {_message(response)}. A changed build "
+                f"needs a version of its own (SWITCHYARD_SERVICE__VERSION, or leave it unset for a digest of the "
+                f"code); forcing it (SWITCHYARD_RESTATE__FORCE_REGISTER=true, development only) breaks the "
+                f"invocations in flight there")
         if response.status_code == 404:
             raise RuntimeError(f"Restate could not register {uri}: {response.text}")
         return dict(response.json())
+
+    def inflight_by_deployment(self) -> dict[str, int]:
+        """Invocations not yet completed, per deployment they are pinned to (an invocation
+        that has not started yet is pinned to none and goes to the newest)."""
+        rows = self.query("SELECT pinned_deployment_id AS d, count(*) AS n FROM sys_invocation "
+                          "WHERE status != 'completed' AND pinned_deployment_id IS NOT NULL "
+                          "GROUP BY pinned_deployment_id")
+        return {str(r["d"]): int(r["n"]) for r in rows}
 
     def deployments(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/deployments").json()["deployments"])

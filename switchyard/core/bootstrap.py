@@ -1,8 +1,10 @@
 """The subscription bootstrap: idempotent, safe to re-run.
 
 Creates every catalogue topic and its companions, registers the Kafka cluster in Restate,
-registers the service deployment (forced: the code may have changed), and subscribes each
-topic to its sink handler if that subscription is missing.
+registers the running version of the service as a deployment of its own (never over
+another version: switchyard/core/versions.py), unregisters older versions once nothing is
+in flight on them, and subscribes each topic to its sink handler if that subscription is
+missing.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic  # type: ignore[attr-defined]
 
@@ -18,6 +21,7 @@ from switchyard.core.admin import ComponentDown, RestateAdmin, kafka_source
 from switchyard.core.catalogue import COMPANION_MAX_BYTES, Catalogue, Topic
 from switchyard.core.poll import poll_until
 from switchyard.core.settings import CoreSettings
+from switchyard.core.versions import VERSION_PATH, base_of, version_of, versioned_url
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +33,20 @@ class BootstrapReport:
     services: list[str] = field(default_factory=list)
     subscriptions_created: list[str] = field(default_factory=list)
     subscriptions_retired: list[str] = field(default_factory=list)
+    version: str = ""
+    deployment: str = ""
+    draining: list[str] = field(default_factory=list)  # older versions with invocations in flight
+    deployments_retired: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         return [
             f"topics created: {', '.join(self.topics_created) or 'none (all present)'}",
             f"kafka cluster: {self.cluster}",
+            f"deployment: version {self.version} at {self.deployment}" if self.version else
+            f"deployment: {self.deployment} (unversioned: registered over the last one, forced)",
+            *([f"draining (older versions keep serving their invocations in flight): {'; '.join(self.draining)}"]
+              if self.draining else []),
+            *([f"retired (drained): {', '.join(self.deployments_retired)}"] if self.deployments_retired else []),
             f"services registered: {', '.join(self.services)}",
             f"subscriptions created: {', '.join(self.subscriptions_created) or 'none (all present)'}",
             *([f"subscriptions retired (direct ones on gated topics, stale ones on routed topics): "
@@ -208,13 +221,65 @@ def gate_has_taken_over(kafka: AdminClient, group: str, topic_name: str) -> bool
     return any(tp.topic == topic_name and tp.offset >= 0 for tp in committed or [])
 
 
+def served_version(deployment_url: str, timeout: float = 30.0) -> str:
+    """The version the service at ``deployment_url`` runs (it answers `GET /version`); ""
+    for a service that does not (a plain `restate.app`, registered as before: forced at
+    its address, so a code change there breaks its invocations in flight)."""
+    try:
+        answer = httpx.get(f"{deployment_url.rstrip('/')}{VERSION_PATH}", timeout=timeout)
+    except httpx.TransportError as exc:
+        raise ComponentDown(f"the service at {deployment_url} is not reachable ({exc})") from None
+    if answer.status_code != 200:
+        log.warning("the service at %s has no %s: registering it unversioned", deployment_url, VERSION_PATH)
+        return ""
+    return str(answer.json()["version"])
+
+
+def retire_drained(admin: RestateAdmin, current: str) -> tuple[list[str], list[str]]:
+    """Unregisters every other deployment with no invocation in flight (a superseded
+    version, drained); lists those still draining, with their counts and whether any
+    process still serves them (one that none serves holds its invocations until it runs
+    again: `switchyard upgrade` keeps the old version up while it drains)."""
+    inflight = admin.inflight_by_deployment()
+    retired, draining = [], []
+    for d in admin.deployments():
+        deployment_id, uri = str(d["id"]), str(d.get("uri", ""))
+        if deployment_id == current:
+            continue
+        count = inflight.get(deployment_id, 0)
+        if count == 0:
+            admin.delete_deployment(deployment_id)
+            retired.append(f"{version_of(uri) or 'unversioned'} ({uri})")
+            continue
+        state = "served" if _serves(uri) else "NOT SERVED: start that version again to let it drain"
+        draining.append(f"{version_of(uri) or 'unversioned'} at {uri}: {count} in flight, {state}")
+    return retired, draining
+
+
+def _serves(uri: str) -> bool:
+    """Whether a process at ``uri``'s address serves that deployment's version."""
+    want = version_of(uri)
+    try:
+        answer = httpx.get(f"{base_of(uri)}{VERSION_PATH}", timeout=5)
+    except httpx.TransportError:
+        return False
+    if want is None:  # registered before versions: any of our processes serves bare paths
+        return answer.status_code == 200
+    return answer.status_code == 200 and answer.json().get("version") == want
+
+
 def bootstrap(settings: CoreSettings, catalogue: Catalogue) -> BootstrapReport:
     report = BootstrapReport()
     report.topics_created = ensure_topics(settings, catalogue)
     admin = RestateAdmin(settings.restate.admin_url)
     try:
         report.cluster = ensure_cluster(admin, settings)
-        deployment = admin.register_deployment(settings.restate.deployment_url)
+        base = str(settings.restate.deployment_url)
+        report.version = served_version(base)
+        force = settings.restate.force_register or not report.version
+        report.deployment = versioned_url(base, report.version) if report.version else base
+        deployment = admin.register_deployment(report.deployment, force=force)
+        report.deployments_retired, report.draining = retire_drained(admin, str(deployment["id"]))
         services = deployment.get("services", [])
         report.services = sorted(s["name"] for s in services)
         handlers = {f"{s['name']}/{h['name']}" for s in services for h in s.get("handlers", [])}

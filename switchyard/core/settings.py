@@ -139,8 +139,13 @@ class KafkaSettings(Section):
 class RestateSettings(Section):
     admin_url: HttpUrl = "http://127.0.0.1:9070"
     ingress_url: HttpUrl = "http://127.0.0.1:8080"
-    # Where restate-server reaches the Python service (what gets registered).
+    # Where restate-server reaches the Python service. Each version is registered under
+    # its own path, `<deployment_url>/v/<version>` (switchyard/core/versions.py).
     deployment_url: HttpUrl = "http://127.0.0.1:9080"
+    # Development only: register over an existing deployment at the same address (Restate's
+    # `force`). In-flight invocations of the old code then replay on the new, and a changed
+    # journal fails them ("journal mismatch"); versioned registration never needs it.
+    force_register: bool = False
 
 
 class RetrySettings(Section):
@@ -194,6 +199,10 @@ class ServiceSettings(Section):
     # reach it could run any handler. This opt-out is for a network you trust alone.
     insecure_accept_unsigned: bool = False
     log_level: LogLevel = "INFO"
+    # This build's version, served at /v/<version> and registered as a deployment of its
+    # own, so invocations in flight stay on the code they started on. Default: a digest of
+    # the app's source files (any code change is a new version).
+    version: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
 
     @property
     def address(self) -> tuple[str, int]:

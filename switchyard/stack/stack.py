@@ -17,13 +17,16 @@ from rich.console import Console
 from rich.text import Text
 
 from schemas.catalogue import CATALOGUE
+from switchyard.core.admin import RestateAdmin
 from switchyard.core.bootstrap import BootstrapReport, bootstrap
 from switchyard.core.identity import ensure_identity
+from switchyard.ops.upgrade import UpgradeRefused, UpgradeReport, roll
 from switchyard.settings import Settings
 from switchyard.simulators.provider import is_local
 from switchyard.simulators.smtp import is_local as is_local_smtp
 from switchyard.stack.cluster import brokers, replica_settings
 from switchyard.stack.containers import start_kafka_container, start_restate_container
+from switchyard.stack.ephemeral import free_ports
 from switchyard.stack.haproxy import start_haproxy
 from switchyard.stack.kafka import BrokerSpec, await_broker, spawn_broker, start_broker
 from switchyard.stack.processes import pidfile_names, stop_from_pidfiles, wait_until
@@ -52,6 +55,8 @@ def _timed(start: Callable[[], Component]) -> tuple[Component, float]:
     return component, time.monotonic() - began
 
 
+# After an upgrade the service runs at another address: the run dir says which.
+SERVICE_BIND_FILE = "service.bind"
 # Start order by kind; a cluster's components are `kafka-1`, `restate-2`, `service-1`, ...
 ORDER = ("kafka", "restate", "provider", "smtp", "service", "haproxy", "streams")
 
@@ -320,6 +325,57 @@ class Stack:
             return
         start: Callable[[int, int], object] = getattr(self, f"start_{name}")
         start(1, 1)
+
+    # -- rolling upgrade (switchyard/ops/upgrade.py) -------------------------------------------
+
+    def service_name(self) -> str:
+        """The running service process's component name (`service`, or `service-<port>`
+        after an upgrade)."""
+        names = [n for n in self.components if kind_of(n) == "service"]
+        if len(names) != 1:
+            raise UpgradeRefused(f"an upgrade needs one service process, this stack has {names or 'none'}")
+        return names[0]
+
+    def upgrade(self, adjust: Callable[[Settings], None] | None = None, drain_timeout: float = 3600.0,
+                port: int | None = None) -> UpgradeReport:
+        """Starts the service's new version beside the running one (on ``port``, or a free
+        one), registers it, waits until the old version has nothing in flight, unregisters
+        it and stops its process. ``adjust`` changes the new process's settings (its
+        version, a drill's changed handler). The stack then runs the new version only."""
+        old = self.settings
+        host, _ = old.service.address
+        port = port or free_ports(1)[0]
+        new = old.model_copy(update={
+            "service": old.service.model_copy(update={"bind": f"{host}:{port}"}),
+            "restate": old.restate.model_copy(update={"deployment_url": f"http://{host}:{port}"}),
+        }, deep=True)
+        if adjust is not None:
+            adjust(new)
+        old_name, name = self.service_name(), f"service-{port}"
+        timeout = new.stack.start_timeout.total_seconds()
+
+        def start() -> tuple[Component, float]:
+            return start_service(new, self.home, settings_env(new), timeout, name)
+
+        self._step(1, 3, f"new version of the service on {new.service.bind}", start)
+        admin = RestateAdmin(old.restate.admin_url)
+        try:
+            with self._waiting(f"[2/3] registering it and draining the version on {old.service.bind} ..."):
+                report = roll(admin, old.restate.deployment_url, new.restate.deployment_url,
+                              drain_timeout=drain_timeout, progress=self.progress)
+        except UpgradeRefused as refused:
+            if "nothing to roll" in str(refused):
+                self.components.pop(name).stop()
+            raise
+        finally:
+            admin.close()
+        self.components.pop(old_name).stop()
+        self.restarters.pop(old_name, None)
+        self.restarters[name] = functools.partial(self._restart, name, start)
+        self.settings = new
+        (self.run_dir / SERVICE_BIND_FILE).write_text(new.service.bind)
+        self.progress(f"[3/3] version {report.old_version} retired; {name} serves version {report.new_version}")
+        return report
 
     def stop(self) -> None:
         for name in in_stop_order(list(self.components)):

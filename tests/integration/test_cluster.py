@@ -18,6 +18,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[attr-defined]
 
 from switchyard.core.admin import RestateAdmin
+from switchyard.core.versions import base_of
 from switchyard.faults.suite import CLUSTER_SCENARIOS, Timings, fault_settings, run_scenario
 from switchyard.stack.cluster import brokers
 from switchyard.stack.restate import partition_leaders
@@ -57,7 +58,7 @@ def test_the_cluster_is_what_it_says(cluster: Stack) -> None:
         assert registered is not None
         assert registered["properties"]["bootstrap.servers"] == s.kafka.bootstrap_servers  # all three brokers
         deployments = httpx.get(f"{s.restate.admin_url}/deployments", timeout=10).json()["deployments"]
-        assert [d["uri"].rstrip("/") for d in deployments] == [s.restate.deployment_url]  # HAProxy: one deployment
+        assert [base_of(d["uri"]) for d in deployments] == [s.restate.deployment_url]  # HAProxy: one deployment
     finally:
         restate.close()
     # Partitions spread: more than one node leads some.

@@ -1,0 +1,132 @@
+"""A deploy never breaks work in flight (issue 25): posts sleep between moderation polls
+while a changed version (a new `ctx.run` step at the top of processPost, the change that
+once gave every sleeping post a journal mismatch) is rolled out beside the old one. Every
+post ends DONE with one outcome, none meets the other version's code, and the old version
+is retired once drained. A private stack: the upgrade moves the service to a new port."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from schemas.catalogue import CATALOGUE, topic
+from switchyard.core.admin import RestateAdmin
+from switchyard.core.bootstrap import bootstrap
+from switchyard.core.kafka import RecordProducer
+from switchyard.core.results import TopicReader
+from switchyard.core.versions import version_of
+from switchyard.ops.upgrade import UpgradeRefused
+from switchyard.settings import Settings
+from switchyard.stack.ephemeral import ephemeral_settings
+from switchyard.stack.stack import Stack
+from tests.integration.kafka_driver import source_of
+
+POSTS = topic("social-media-posts")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    home = tmp_path_factory.mktemp("upgrade")
+    settings = ephemeral_settings(
+        home, read_env_file=False, kafka={"topic_partitions": 2},
+        # Posts sleep 3 s between polls, most of them more than once.
+        feed={"moderation_poll_interval": 3, "moderation_pending_probability": 0.7},
+        service={"version": "v1"}, streams={"enabled": False},
+    )
+    running = Stack(settings, home, progress=lambda line: print(line, flush=True))
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def asleep_now(admin: RestateAdmin) -> int:
+    """Posts between moderation polls: started (pinned to a deployment) and not done. A
+    sleeping invocation shows as running until Restate suspends it (inactivity timeout)."""
+    rows = admin.query("SELECT count(*) AS n FROM sys_invocation WHERE target_service_name = 'UserFeed' "
+                       "AND status != 'completed' AND pinned_deployment_id IS NOT NULL AND journal_size > 3")
+    return int(rows[0]["n"]) if rows else 0
+
+
+def post(n: int) -> bytes:
+    return json.dumps({"content": f"post {n}", "metadata": "upgrade drill"}).encode()
+
+
+def test_a_changed_version_rolls_out_while_posts_sleep(stack: Stack) -> None:
+    settings: Settings = stack.settings
+    admin = RestateAdmin(settings.restate.admin_url)
+    client = settings.kafka.client_config()
+    producer = RecordProducer(client)
+    users = [f"user-{n}" for n in range(8)]
+    with TopicReader(client, [POSTS.results, POSTS.dlq]) as reader:
+        for n, user in enumerate(users):
+            producer.send(POSTS.name, user, post(n))
+        producer.flush()
+        deadline = time.monotonic() + 30
+        while asleep_now(admin) < 3 and time.monotonic() < deadline:  # posts asleep between polls
+            time.sleep(0.2)
+        asleep = asleep_now(admin)
+        assert asleep >= 3, f"only {asleep} posts asleep: the drill needs sleeping work"
+
+        # More posts keep coming during the roll-out: they go to the new version.
+        def keep_posting() -> None:
+            for n in range(12):
+                producer.send(POSTS.name, users[n % 8], post(100 + n))
+                time.sleep(0.3)
+
+        during = threading.Thread(target=keep_posting)
+        during.start()
+
+        def changed(new: Settings) -> None:
+            new.service.version = "v2"
+            new.feed.audit_step = True
+
+        report = stack.upgrade(changed, drain_timeout=120)
+        during.join()
+        producer.flush()
+        sent = producer.delivered
+        got = reader.collect(lambda rs: {source_of(r) for r in rs} >= set(sent), timeout=120)
+        got += reader.collect(lambda rs: False, 1.0)
+
+    by_source: dict[tuple[str, int, int], list[object]] = {}
+    for r in got:
+        by_source.setdefault(source_of(r), []).append(r)
+    assert {s: len(by_source.get(s, [])) for s in sent} == dict.fromkeys(sent, 1)  # one outcome each
+    assert all(r.topic == POSTS.results and r.json()["result"]["status"] == "DONE" for r in got), \
+        [r.value for r in got if r.topic != POSTS.results][:3]
+    assert report.in_flight_at_switch >= 1  # the old version had work to drain
+    # Nothing met the other version's code: no journal mismatch (570), no failure at all.
+    failures = admin.query("SELECT id, last_failure, last_failure_error_code AS code FROM sys_invocation "
+                           "WHERE last_failure_error_code IS NOT NULL")
+    assert [f for f in failures if f["code"] == 570] == []
+    # The old version is retired: one deployment, the new one, and its process serves it.
+    [deployment] = admin.deployments()
+    assert version_of(str(deployment["uri"])) == "v2"
+    assert httpx.get(f"{stack.settings.restate.deployment_url}/version").json() == {"version": "v2"}
+    assert [n for n in stack.components if n.startswith("service")] == [f"service-{stack.settings.service.address[1]}"]
+    # The new version's step ran: its processes logged the audit.
+    assert "Auditing a post" in (stack.home / "run" / f"service-{stack.settings.service.address[1]}.log").read_text()
+    admin.close()
+
+
+def test_the_same_version_again_is_refused_and_changes_nothing(stack: Stack) -> None:
+    before = [str(d["id"]) for d in RestateAdmin(stack.settings.restate.admin_url).deployments()]
+    with pytest.raises(UpgradeRefused, match="nothing to roll out"):
+        stack.upgrade(lambda new: setattr(new.service, "version", "v2"))
+    assert [str(d["id"]) for d in RestateAdmin(stack.settings.restate.admin_url).deployments()] == before
+    assert len([n for n in stack.components if n.startswith("service")]) == 1
+
+
+def test_bootstrap_registers_a_version_beside_the_others_never_over_them(stack: Stack) -> None:
+    """The bootstrap registers the running version at its own path and leaves a version
+    with invocations in flight registered (reported as draining)."""
+    report = bootstrap(stack.settings, CATALOGUE)
+    assert report.version == "v2"
+    assert report.deployment.endswith("/v/v2")
+    assert any(line.startswith("deployment: version v2") for line in report.lines())
