@@ -41,3 +41,20 @@ def restate_cli_binary() -> Path:
 def restatectl_binary() -> Path:
     """restatectl: provisions a Restate cluster and reports its nodes and partitions."""
     return NODE_MODULES / f"restatectl-{_platform()}" / "bin" / "restatectl"
+
+
+# After `switchyard upgrade` the dev stack's service runs at another address: the run dir says which.
+SERVICE_BIND_FILE = "service.bind"
+
+
+def live_service(settings: Settings) -> Settings:
+    """``settings`` with the dev stack's service where it runs now (moved by an upgrade)."""
+    recorded = dev_home(settings) / "run" / SERVICE_BIND_FILE
+    if not recorded.exists():
+        return settings
+    bind = recorded.read_text().strip()
+    host, port = bind.rsplit(":", 1)
+    return settings.model_copy(update={
+        "service": settings.service.model_copy(update={"bind": bind}),
+        "restate": settings.restate.model_copy(update={"deployment_url": f"http://{host}:{port}"}),
+    })

@@ -29,6 +29,7 @@ from switchyard.stack.containers import start_kafka_container, start_restate_con
 from switchyard.stack.ephemeral import free_ports
 from switchyard.stack.haproxy import start_haproxy
 from switchyard.stack.kafka import BrokerSpec, await_broker, spawn_broker, start_broker
+from switchyard.stack.paths import SERVICE_BIND_FILE
 from switchyard.stack.processes import pidfile_names, stop_from_pidfiles, wait_until
 from switchyard.stack.restate import all_partitions_led, node_healthy, provision, spawn_node, start_restate
 from switchyard.stack.service import start_service
@@ -55,8 +56,6 @@ def _timed(start: Callable[[], Component]) -> tuple[Component, float]:
     return component, time.monotonic() - began
 
 
-# After an upgrade the service runs at another address: the run dir says which.
-SERVICE_BIND_FILE = "service.bind"
 # Start order by kind; a cluster's components are `kafka-1`, `restate-2`, `service-1`, ...
 ORDER = ("kafka", "restate", "provider", "smtp", "service", "haproxy", "streams")
 

@@ -7,9 +7,13 @@ is retired once drained. A private stack: the upgrade moves the service to a new
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,7 +27,7 @@ from switchyard.core.versions import version_of
 from switchyard.ops.upgrade import UpgradeRefused
 from switchyard.settings import Settings
 from switchyard.stack.ephemeral import ephemeral_settings
-from switchyard.stack.stack import Stack
+from switchyard.stack.stack import Stack, settings_env
 from tests.integration.kafka_driver import source_of
 
 POSTS = topic("social-media-posts")
@@ -130,3 +134,29 @@ def test_bootstrap_registers_a_version_beside_the_others_never_over_them(stack: 
     assert report.version == "v2"
     assert report.deployment.endswith("/v/v2")
     assert any(line.startswith("deployment: version v2") for line in report.lines())
+
+
+def test_switchyard_upgrade_rolls_the_dev_stack_and_status_shows_it(stack: Stack) -> None:
+    """The command a user runs (on a stack started by `switchyard up`: processes known by
+    their pid files), then `switchyard status` lists the deployments."""
+    env = {**os.environ, **settings_env(stack.settings)}
+    cli = [str(Path(sys.executable).parent / "switchyard")]
+    done = subprocess.run([*cli, "upgrade", "--version", "v3", "--drain-timeout", "60"], env=env,
+                          capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "version v3 registered at" in done.stdout
+    assert "retired: v2" in done.stdout
+    status = subprocess.run([*cli, "status"], env=env, capture_output=True, text=True, timeout=60, check=False)
+    deployments = [line for line in status.stdout.splitlines() if line.startswith("dp_")]
+    assert len(deployments) == 1, status.stdout
+    assert " v3 " in deployments[0]
+    assert "current" in deployments[0]
+    # Records still flow, on the new version.
+    client = stack.settings.kafka.client_config()
+    with TopicReader(client, [POSTS.results]) as reader:
+        producer = RecordProducer(client)
+        producer.send(POSTS.name, "after-v3", post(999))
+        producer.flush()
+        [sent] = producer.delivered
+        got = reader.collect(lambda rs: any(source_of(r) == sent for r in rs), timeout=60)
+    assert any(source_of(r) == sent and r.json()["ok"] for r in got)
