@@ -22,7 +22,8 @@ HOME = "stack.home"
 def register(sub: Subcommands) -> None:
     command(sub, "fetch", cmd_fetch, "fetch the Kafka jars, install kafka-console-producer, link the npm binaries",
             settings=None)
-    up = command(sub, "up", cmd_up, "start Kafka, Restate, the service and the stream worker; bootstrap",
+    up = command(sub, "up", cmd_up, "start what of Kafka, Restate, the simulators, the service and the stream worker "
+                 "is not running (a dead one too), keep what runs; bootstrap",
                  settings=[HOME, KAFKA, ADMIN, "service.bind"])
     down = command(sub, "down", cmd_down, "stop the dev stack (and the local cluster, if one runs)", settings=[HOME])
     reset = command(sub, "reset", cmd_reset, "stop the dev stack and delete its data (Kafka logs, Restate data)",
@@ -112,21 +113,22 @@ def running(settings: Settings) -> dict[str, int]:
 
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
-    from schemas.catalogue import CATALOGUE
-    from switchyard.core.bootstrap import bootstrap
-    from switchyard.stack.paths import dev_home
+    """Starts what of the stack is not running (all of it, or a dead or missing component),
+    keeps what runs, bootstraps (switchyard/stack/revive.py)."""
+    from switchyard.stack.paths import dev_home, live_service
+    from switchyard.stack.revive import up
     from switchyard.stack.stack import Stack
 
-    settings = on_cluster(settings, args)
-    alive = running(settings)
-    if alive:
-        print(f"already running: {', '.join(f'{n} (pid {p})' for n, p in alive.items())}; bootstrapping again")
-        for line in bootstrap(settings, CATALOGUE).lines():
-            print(f"  {line}")
-        return 0
+    # The service where it runs since an upgrade: kept there, or started there again.
+    settings = live_service(on_cluster(settings, args))
     start = time.monotonic()
-    Stack(settings, dev_home(settings)).start()
-    print(f"stack up in {time.monotonic() - start:.1f}s; stop it with `switchyard down` (or `make down`)")
+    decision, _ = up(Stack(settings, dev_home(settings)))
+    took = f"{time.monotonic() - start:.1f}s"
+    if not decision.start:
+        print(f"stack already up; bootstrapped again in {took}")
+        return 0
+    started = f" (started {', '.join(decision.start)})" if decision.keep else ""
+    print(f"stack up in {took}{started}; stop it with `switchyard down` (or `make down`)")
     return 0
 
 

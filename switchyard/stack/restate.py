@@ -133,6 +133,9 @@ def restatectl(settings: Settings, *args: str, timeout: float = 30) -> subproces
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
+PROVISIONED_BEFORE = re.compile(r"already provisioned|has been provisioned by somebody else", re.IGNORECASE)
+
+
 def provision(settings: Settings, timeout: float) -> float:
     """Provisions a new cluster once (restatectl provision; a provisioned one says so):
     partitions, and a log and partition replication of ``stack.restate_replication``."""
@@ -146,7 +149,8 @@ def provision(settings: Settings, timeout: float) -> float:
         text = done.stdout + done.stderr
         outcome[:] = [text]
         # Its exit code is 0 even when no node answered yet: the words say whether it took.
-        return "successfully provisioned" in text or "already provisioned" in text.lower()
+        # A cluster started again on its data dirs says "Cluster has been provisioned by somebody else".
+        return "successfully provisioned" in text or PROVISIONED_BEFORE.search(text) is not None
 
     try:
         return poll_until(provisioned, timeout, 1.0, "restatectl provision")
