@@ -166,7 +166,9 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     """Prints each section in turn. A section that cannot be had (Restate down) ends the
     command with exit 2 after what was printed so far: the components come first, so
     they say which part is down."""
-    settings = on_cluster(settings, args, detect=True)
+    from switchyard.stack.paths import live_service
+
+    settings = live_service(on_cluster(settings, args, detect=True))
     shown = 0
     for section in (*STATUS_SECTIONS[:1], cluster_section, *STATUS_SECTIONS[1:]) if settings.stack.is_cluster \
             else STATUS_SECTIONS:
@@ -185,7 +187,8 @@ def components_section(settings: Settings) -> list[str]:
     states = component_states(settings)
     lines = []
     single = [n for n in ORDER if n != "haproxy"]  # HAProxy runs only in front of a cluster
-    for name in [*states, *(n for n in single if n not in states and not settings.stack.is_cluster)]:
+    kinds = {name.split("-")[0] for name in states}  # `service-<port>` after an upgrade is the service
+    for name in [*states, *(n for n in single if n not in kinds and not settings.stack.is_cluster)]:
         state, pid = states.get(name, ("stopped", 0))
         shown = {"running": f"running (pid {pid})", "frozen": f"FROZEN (pid {pid} is stopped: kill -CONT {pid})",
                  "dead": f"DEAD (pid {pid} is gone; its log: {dev_home(settings) / 'run' / f'{name}.log'})",
@@ -272,9 +275,34 @@ def metrics_section(settings: Settings) -> list[str]:
     return ["service metrics (since the service started; docs/metrics.md):", service_metrics.render(rows)]
 
 
+def deployments_section(settings: Settings) -> list[str]:
+    """Each registered version: where it is served, what is in flight on it, and whether it
+    is current or draining (switchyard/core/versions.py, `switchyard upgrade`)."""
+    from switchyard.core.admin import RestateAdmin
+    from switchyard.core.versions import base_of, version_of
+
+    admin = RestateAdmin(settings.restate.admin_url, timeout=5)
+    try:
+        deployments, inflight = admin.deployments(), admin.inflight_by_deployment()
+    finally:
+        admin.close()
+    live = str(settings.restate.deployment_url).rstrip("/")
+    ordered = sorted(deployments, key=lambda d: str(d.get("created_at", "")))
+    # The newest at the service's address is current (on a cluster every version shares HAProxy's).
+    current = next((str(d["id"]) for d in reversed(ordered) if base_of(str(d.get("uri", ""))) == live), None)
+    lines = [f"{'deployment':32} {'version':14} {'in flight':>9}  state  (address)"]
+    for d in ordered:
+        uri = str(d.get("uri", ""))
+        count = inflight.get(str(d["id"]), 0)
+        state = "current" if str(d["id"]) == current else (
+            "draining" if count else "drained: `switchyard bootstrap` retires it")
+        lines.append(f"{d['id']:32} {version_of(uri) or 'unversioned':14} {count:>9}  {state}  ({uri})")
+    return lines
+
+
 # The sections of `switchyard status`, in order; each returns its lines (none: nothing to
 # show). Components come first, so a failing later section has already said what is down.
-STATUS_SECTIONS = (components_section, subscriptions_section, metrics_section)
+STATUS_SECTIONS = (components_section, deployments_section, subscriptions_section, metrics_section)
 
 
 # -- bootstrap, serve, identity ------------------------------------------------------------
@@ -283,8 +311,9 @@ STATUS_SECTIONS = (components_section, subscriptions_section, metrics_section)
 def cmd_bootstrap(settings: Settings, args: argparse.Namespace) -> int:
     from schemas.catalogue import CATALOGUE
     from switchyard.core.bootstrap import bootstrap
+    from switchyard.stack.paths import live_service
 
-    for line in bootstrap(settings, CATALOGUE).lines():
+    for line in bootstrap(live_service(settings), CATALOGUE).lines():
         print(line)
     return 0
 
