@@ -8,7 +8,6 @@ Prometheus metrics (switchyard/core/metrics.py, docs/metrics.md).
 from __future__ import annotations
 
 import atexit
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +33,10 @@ from handlers.provider_client import ProviderClient
 from handlers.settings import HandlerSettings
 from schemas.catalogue import CATALOGUE
 from switchyard.core import logs
+from switchyard.core.asgi import with_lifespan, with_metrics
 from switchyard.core.gate import start_gate
 from switchyard.core.identity import check_exposure, service_identity_keys
 from switchyard.core.kafka import AsyncProducer
-from switchyard.core.metrics import Asgi, is_metrics_request, metrics_app
 from switchyard.core.settings import load_or_exit
 from switchyard.core.sink import SinkRuntime
 from switchyard.core.versions import code_version, with_version
@@ -103,41 +102,3 @@ def app_version(settings: HandlerSettings) -> str:
 
     roots = [Path(module.__file__ or "").parent for module in (handlers, schemas, switchyard)]
     return settings.service.version or code_version(roots)
-
-
-
-def with_metrics(app: Asgi, metrics: Asgi | None = None) -> Asgi:
-    """``app`` with ``GET /metrics`` answered before it: a Prometheus scraper has no
-    Restate signature, so this path is open to whoever reaches the service's port. It
-    shows topic names, counts and latencies, nothing of the records (docs/metrics.md)."""
-    responder = metrics or metrics_app()
-
-    async def serve(scope: Any, receive: Any, send: Any) -> None:
-        if is_metrics_request(scope):
-            await responder(scope, receive, send)
-        else:
-            await app(scope, receive, send)
-
-    return serve
-
-
-def with_lifespan(app: Asgi, on_shutdown: Callable[[], None]) -> Asgi:
-    """``app`` answering the ASGI lifespan protocol, which the SDK's app refuses (granian
-    then logs "ASGI Lifespan errored"); on shutdown the gate stops and pending results are
-    flushed before the worker exits (atexit stays as the fallback for a server that sends
-    no lifespan events)."""
-
-    async def serve(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "lifespan":
-            await app(scope, receive, send)
-            return
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                on_shutdown()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
-    return serve

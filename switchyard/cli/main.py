@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from switchyard.cli import bench, dlq, faults, load, pipeline, records, stack, upgrade
+from switchyard.cli import bench, dlq, faults, load, pipeline, records, run, stack, upgrade
 from switchyard.cli.base import PROG, SETTINGS_NOTE, CliError, Parser, VersionAction, error_line
 
 # Usage errors still defined outside UsageProblem's tree, named "module:Class" and looked
@@ -28,7 +28,7 @@ def parser() -> Parser:
     p = Parser(prog=PROG, description=__doc__, epilog=SETTINGS_NOTE)
     p.add_argument("--version", action=VersionAction, help="print the version and exit")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", title="commands", required=True)
-    for module in (stack, upgrade, records, pipeline, dlq, load, bench, faults):
+    for module in (stack, upgrade, run, records, pipeline, dlq, load, bench, faults):
         module.register(sub)
     return p
 

@@ -293,9 +293,15 @@ def _env_files(cls: type[BaseSettings], overrides: Mapping[str, Any]) -> dict[st
             for path in map(Path, paths) if Path(path).expanduser().is_file()}
 
 
+# ``SWITCHYARD_*`` variables that are no settings: the app a served process runs
+# (switchyard/serving.py) and the stack switchyard.testing's fixture serves it on.
+NOT_SETTINGS = frozenset({"SWITCHYARD_APP", "SWITCHYARD_TEST_STACK"})
+
+
 def unknown_sections(environ: Mapping[str, str | None], sections: set[str]) -> list[str]:
     """The ``SWITCHYARD_*`` variables whose first part names none of ``sections``."""
     return sorted(name for name in environ if name.upper().startswith(ENV_PREFIX)
+                  and name.upper() not in NOT_SETTINGS
                   and name[len(ENV_PREFIX):].split(ENV_DELIMITER)[0].lower() not in sections)
 
 

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from switchyard.core.poll import tcp_listening
+from switchyard.serving import granian_command
 from switchyard.settings import Settings
 from switchyard.stack.paths import HYPERCORN_CONFIG, REPO
 from switchyard.stack.processes import Managed, spawn, wait_until
@@ -22,23 +23,7 @@ def service_command(settings: Settings) -> list[str]:
             "handlers.app:create_app()",
         ]
     host, port = service.address
-    return [
-        sys.executable, "-m", "granian",
-        "--interface", "asgi", "--factory",
-        # Restate speaks HTTP/2 with prior knowledge, many invocations on one connection;
-        # "auto" also answers HTTP/1.1 (a curl to /health, a 401 to an unsigned caller).
-        "--http", "auto", "--http2-max-concurrent-streams", "1000",
-        "--host", host, "--port", str(port),
-        "--workers", str(service.workers),
-        # One event loop thread per worker: the handlers are asyncio; more runtime threads
-        # only add hand-offs (measured in docs/benchmarks.md).
-        "--runtime-mode", "st",
-        # Granian's default caps a worker at backlog/workers requests in flight; Restate
-        # may hold an invocation open per busy key, so the cap must not bind first.
-        "--backpressure", "100000",
-        "--no-ws", "--no-access-log", "--log-level", "warning",
-        "handlers.app:create_app",
-    ]
+    return granian_command(host, port, service.workers, "handlers.app:create_app")
 
 
 def start_service(

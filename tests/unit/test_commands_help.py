@@ -43,7 +43,7 @@ def test_the_tree_has_every_command() -> None:
     top = {path[0] for path in TREE if len(path) == 1}
     assert top == {"fetch", "up", "down", "reset", "status", "bootstrap", "serve", "demo", "identity", "produce",
                    "post", "locate", "reserve", "submit", "upload", "topics", "handlers", "pipeline", "resume", "dlq",
-                   "load", "bench", "hops", "faults", "upgrade"}
+                   "load", "bench", "hops", "faults", "upgrade", "run"}
     assert {("dlq", "list"), ("dlq", "replay")} <= set(TREE)
 
 

@@ -19,8 +19,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from restate.exceptions import SdkInternalException
 from restate.server_context import restate_context_is_replaying
 
-from handlers.app import with_metrics
 from schemas.catalogue import topic
+from switchyard.core.asgi import with_metrics
 from switchyard.core.envelope import DlqReason, ResultError, ResultRecord
 from switchyard.core.kafka import AsyncProducer
 from switchyard.core.metrics import MULTIPROC_ENV, SinkMetrics, metrics_app
