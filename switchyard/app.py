@@ -25,6 +25,7 @@ Import rule: the core only (docs/architecture.md).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 import sys
@@ -35,6 +36,8 @@ from typing import Any, Literal, TypeVar
 
 import restate
 from pydantic import BaseModel
+from restate.handler import RESTATE_UNIQUE_HANDLER_SYMBOL, Handler
+from restate.serde import PydanticJsonSerde
 
 from switchyard.core.catalogue import INGEST_SUFFIX, ROUTED_SUFFIX, Catalogue, ServiceKind, Topic
 from switchyard.core.sink import SinkRuntime, ingest_object, sink_handler
@@ -283,6 +286,11 @@ class App:
                 sink_handler(target.main, topic, runtime, front=front.handler, **sink.options)(sink.fn)
             else:
                 sink_handler(target.handler, topic, runtime, **sink.options)(sink.fn)
+            # Called from another handler (ctx.object_call(greet, key, Greeting(...))), it
+            # takes the model: the sink's own input is the record's raw bytes.
+            registered: Handler[Any, Any] = target.handlers[topic.handler]
+            io = dataclasses.replace(registered.handler_io, input_serde=PydanticJsonSerde(topic.value))  # type: ignore[no-untyped-call]
+            _callable_as(sink.fn, dataclasses.replace(registered, handler_io=io))
         for plain in self._plain:
             target = service_def(plain.service)
             if plain.kind == "workflow":
@@ -291,7 +299,14 @@ class App:
                 target.handler(name=plain.name, kind=plain.kind, **plain.options)(plain.fn)
             else:
                 target.handler(name=plain.name, **plain.options)(plain.fn)
+            _callable_as(plain.fn, target.handlers[plain.name])
         return [*made.values(), *fronts]
+
+
+def _callable_as(fn: Callable[..., Any], handler: Handler[Any, Any]) -> None:
+    """The decorated function names its Restate handler, as the SDK's own decorators'
+    return values do: ``ctx.service_call(fn, ...)`` and the other typed calls take it."""
+    vars(fn)[RESTATE_UNIQUE_HANDLER_SYMBOL] = handler
 
 
 def _signature(fn: Callable[..., Any], where: str, locals_: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
