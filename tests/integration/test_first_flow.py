@@ -1,6 +1,8 @@
 """docs/your-first-flow.md works as written: its files, written out as the page names them,
-serve a new topic's handler beside the examples' service, bootstrap it, produce to it and
-pass their own test, run by the page's own commands against the session stack."""
+serve a new topic's handler beside the examples' service (`switchyard run`, as terminal 1
+runs it), bootstrap it, take records and answer over HTTP as the page says, and pass their
+own tests (the harness's in process; the private stack's on the session stack's Kafka and
+Restate: SWITCHYARD_TEST_STACK=running, so no second stack starts)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import shlex
 import signal
 import subprocess
 import sys
+import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +23,11 @@ from typing import Any
 import httpx
 import pytest
 
+from schemas.catalogue import CATALOGUE
 from switchyard.core.admin import RestateAdmin, kafka_source
-from switchyard.core.poll import poll_until, tcp_listening
+from switchyard.core.bootstrap import bootstrap
+from switchyard.core.kafka import RecordProducer
+from switchyard.core.poll import poll_until
 from switchyard.core.results import TopicReader
 from switchyard.core.versions import base_of
 from switchyard.settings import Settings
@@ -29,16 +36,16 @@ from switchyard.stack.stack import Stack
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "your-first-flow.md"
 PAGE_PORT = "9081"  # the page's service port; the test serves on a free one instead
-FILES = {"flows/greetings.py", "flows/greeter.py", "flows/bootstrap.py", "flows/send.py", "flows/test_greetings.py"}
+FILES = {"flows/greeter.py", "flows/test_greeter.py", "flows/test_greeter_stack.py"}
+SWITCHYARD = str(Path(sys.executable).parent / "switchyard")
 
 
 @dataclass(frozen=True)
 class Page:
     files: dict[str, str]  # path -> the python block that is that file
-    exports: dict[str, str]  # the SWITCHYARD_* variables the page exports
     serve: list[str]  # terminal 1's command
     steps: list[list[str]]  # terminal 2's commands, in order
-    bootstrap_output: list[str]  # what the page says the first bootstrap prints
+    printed: list[str]  # what the page says `switchyard run` prints the first time
 
 
 def fenced(text: str, info: str) -> list[str]:
@@ -59,7 +66,8 @@ def fenced(text: str, info: str) -> list[str]:
 
 
 def commands(block: str) -> list[list[str]]:
-    return [shlex.split(line, comments=True) for line in block.splitlines() if line.startswith("python ")]
+    return [shlex.split(line, comments=True) for line in block.splitlines()
+            if line.startswith(("python ", "switchyard "))]
 
 
 def read_page(text: str) -> Page:
@@ -71,33 +79,42 @@ def read_page(text: str) -> Page:
         assert match[1] not in files, f"{match[1]} twice"
         files[match[1]] = block
     shell = fenced(text, "sh")
-    exports = dict(re.findall(r"^export (SWITCHYARD_\w+)=(\S+)", "\n".join(shell), flags=re.M))
     [serve] = [b for b in shell if b.startswith("# terminal 1")]
     [steps] = [b for b in shell if b.startswith("# terminal 2")]
-    [printed] = [b for b in fenced(text, "") if b.startswith("topics created:")]
+    [printed] = [b for b in fenced(text, "") if "topics created:" in b]
     [serve_command] = commands(serve)
-    return Page(files, exports, serve_command, commands(steps), printed.splitlines())
+    return Page(files, serve_command, commands(steps), printed.splitlines())
 
 
 def test_the_page_has_its_files_and_commands() -> None:
     page = read_page(PAGE.read_text())
     assert set(page.files) == FILES
     assert "touch flows/__init__.py" in PAGE.read_text()
-    assert page.serve == ["python", "-m", "flows.greeter"]
-    assert [step[:3] for step in page.steps] == [
-        ["python", "-m", "flows.bootstrap"], ["python", "-m", "flows.send"], ["python", "-m", "pytest"]]
-    assert set(page.exports) == {"SWITCHYARD_SERVICE__BIND", "SWITCHYARD_RESTATE__DEPLOYMENT_URL",
-                                 "SWITCHYARD_GATE__GROUP_ID"}
+    assert page.serve == ["switchyard", "run", "flows.greeter:app", "--bind", f"127.0.0.1:{PAGE_PORT}"]
+    assert page.steps == [["python", "-m", "pytest", "flows/test_greeter.py"],
+                          ["python", "-m", "pytest", "flows/test_greeter_stack.py"]]
+    code = [line for line in page.files["flows/greeter.py"].splitlines() if line.strip()]
+    assert len(code) <= 25, "the flow is about 25 lines"
 
 
-def flow_env(page: Page, settings: Settings, port: int) -> dict[str, str]:
-    """The page's exports (on a free port), pointed at the session stack instead of the dev stack's defaults."""
+def normalized(lines: list[str], port: int | str) -> list[str]:
+    """``switchyard run``'s lines with what changes from run to run (the start time, the
+    version digest, the port) made the same."""
+    out = []
+    for line in lines:
+        line = re.sub(r"ready in [0-9.]+s", "ready in Ns", line.replace(str(port), "PORT"))
+        out.append(re.sub(r"\b[0-9a-f]{12}\b", "VERSION", line))
+    return out
+
+
+def flow_env(settings: Settings) -> dict[str, str]:
+    """The environment of the page's terminals, pointed at the session stack instead of the dev stack's defaults."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SWITCHYARD_", "PYTEST_", "PYTHONPATH"))}
-    env.update({name: value.replace(PAGE_PORT, str(port)) for name, value in page.exports.items()})
     env.update({
         "SWITCHYARD_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "SWITCHYARD_RESTATE__ADMIN_URL": settings.restate.admin_url,
-        "SWITCHYARD_RESTATE__INGRESS_URL": settings.restate.ingress_url,
+        "SWITCHYARD_RESTATE__ADMIN_URL": str(settings.restate.admin_url),
+        "SWITCHYARD_RESTATE__INGRESS_URL": str(settings.restate.ingress_url),
+        "SWITCHYARD_SERVICE__IDENTITY_KEYS": json.dumps(settings.service.identity_keys),
     })
     return env
 
@@ -116,79 +133,128 @@ def shown_answer(text: str) -> Any:
     return json.loads(shown[1])
 
 
+@dataclass
+class Served:
+    page: Page
+    home: Path
+    env: dict[str, str]
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> list[str]:
+        return self.log.read_text().splitlines()
+
+
 @pytest.fixture
-def served(stack: Stack, settings: Settings, tmp_path: Path) -> Iterator[tuple[Page, Path, dict[str, str]]]:
-    """The page's files in a directory of their own, its service running as terminal 1 runs it."""
+def served(stack: Stack, settings: Settings, admin: RestateAdmin, tmp_path: Path) -> Iterator[Served]:
+    """The page's files in a directory of their own, terminal 1's `switchyard run` serving them."""
     page = read_page(PAGE.read_text())
     for name, body in page.files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(body)
     (tmp_path / "flows" / "__init__.py").touch()
     [port] = free_ports(1)
-    env = flow_env(page, settings, port)
-    log = tmp_path / "greeter.log"
+    env = flow_env(settings)
+    log = tmp_path / "switchyard-run.log"
+    command = [SWITCHYARD, *[arg.replace(PAGE_PORT, str(port)) for arg in page.serve[1:]]]
     with log.open("wb") as out:
-        service = subprocess.Popen([sys.executable, *page.serve[1:]], cwd=tmp_path, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT)
-    def listening() -> bool:
-        assert service.poll() is None, f"the flow's service exited:\n{log.read_text()}"
-        return tcp_listening("127.0.0.1", port)
+        process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+    it = Served(page, tmp_path, env, port, process, log)
+
+    def bootstrapped() -> bool:
+        assert process.poll() is None, f"switchyard run exited:\n{log.read_text()}"
+        return any(line.startswith("subscriptions created:") for line in it.output())
 
     try:
         try:
-            poll_until(listening, 60, what="the flow's service")
+            poll_until(bootstrapped, 90, what="switchyard run's bootstrap")
         except TimeoutError as exc:
-            pytest.fail(f"{exc}: it never listened:\n{log.read_text()}")
-        yield page, tmp_path, env
-        assert service.poll() is None, f"the flow's service died:\n{log.read_text()}"
+            pytest.fail(f"{exc}:\n{log.read_text()}")
+        yield it
     finally:
-        service.send_signal(signal.SIGINT)  # Ctrl-C, as the page says
-        try:
-            service.wait(30)
-        except subprocess.TimeoutExpired:
-            service.kill()
-            service.wait(10)
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)  # Ctrl-C, as the page says
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+        forget_flow(admin, settings, f"http://127.0.0.1:{port}")
 
 
-def flow_deployments(admin: RestateAdmin, env: dict[str, str]) -> list[str]:
-    """The ids of the deployments Restate has at the flow's service URL."""
-    url = env["SWITCHYARD_RESTATE__DEPLOYMENT_URL"].rstrip("/")
-    return [str(d["id"]) for d in admin.deployments() if base_of(str(d.get("uri", ""))) == url]
+def forget_flow(admin: RestateAdmin, settings: Settings, url: str) -> None:
+    """Leave the session stack as found: nothing reads greetings-routed once the flow is
+    gone, Restate forgets the flow's deployment, and the examples' deployment is there (a
+    bootstrap retires every other drained deployment, the examples' too: registered again)."""
+    source = kafka_source(settings.kafka.cluster_name, "greetings-routed")
+    for sub in admin.subscriptions():
+        if sub["source"] == source:
+            admin.delete_subscription(sub["id"])
+    for deployment in admin.deployments():
+        if base_of(str(deployment.get("uri", ""))) == url:
+            admin.delete_deployment(str(deployment["id"]))
+    bootstrap(settings, CATALOGUE)
 
 
 def test_the_first_flow_runs_as_the_page_says(
-    served: tuple[Page, Path, dict[str, str]], settings: Settings, admin: RestateAdmin, ingress: httpx.Client
+    served: Served, settings: Settings, admin: RestateAdmin, ingress: httpx.Client
 ) -> None:
-    page, home, env = served
-    bootstrap, send, own_test = page.steps
+    page, port = served.page, served.port
+    # The page's lines, in order (the service's own log lines come between them).
+    shown = normalized(page.printed, PAGE_PORT)
+    assert [line for line in normalized(served.output(), port) if line in shown] == shown, served.log.read_text()
     source = kafka_source(settings.kafka.cluster_name, "greetings-routed")
+    assert (source, "service://Greeter/greet") in {(s["source"], s["sink"]) for s in admin.subscriptions()}
+
+    # Records through Kafka: results in order, a bad one dead-lettered with its reason.
+    person = f"ada-{uuid.uuid4().hex[:8]}"
+    client = settings.kafka.client_config()
+    with TopicReader(client, ["greetings-results", "greetings-dlq"]) as reader:
+        producer = RecordProducer(client)
+        producer.send("greetings", person, {"name": "Ada"})
+        producer.send("greetings", person, {"name": "Ada", "salutation": "Welcome back"})
+        producer.send("greetings", person, {"nom": "Ada"})
+        producer.flush()
+        records = reader.collect(lambda got: len([r for r in got if r.key_text == person]) >= 3, timeout=60)
+    mine = [r for r in records if r.key_text == person]
+    results = [r.json() for r in mine if r.topic == "greetings-results"]
+    assert [r["result"] for r in results] == [{"message": "Hello, Ada!", "count": 1},
+                                              {"message": "Welcome back, Ada!", "count": 2}]
+    assert all(r["ok"] and r["target"] == "Greeter/greet" for r in results)
+    [dead] = [r for r in mine if r.topic == "greetings-dlq"]
+    assert dead.json() == {"nom": "Ada"}
+    assert "name" in (dead.header("error.reason") or "")
+
+    # The page's word on HTTP: a first greeting answers as the page shows, a bad body a 400.
+    fresh = f"ada-{uuid.uuid4().hex[:8]}"
+    answer = ingress.post(f"/Greeter/{fresh}/greet", json={"name": "Ada"})
+    assert (answer.status_code, answer.json()) == (200, shown_answer(PAGE.read_text()))
+    assert ingress.post(f"/Greeter/{fresh}/greet", json={"nom": "Ada"}).status_code == 400
+
+    # Ctrl-C stops it, the key gate and the server with it.
+    served.process.send_signal(signal.SIGINT)
+    assert served.process.wait(30) == 0, served.log.read_text()
+
+
+def test_the_pages_tests_pass(stack: Stack, settings: Settings, admin: RestateAdmin, tmp_path: Path) -> None:
+    """Terminal 2: the unit test in process, the integration test on the session stack's
+    Kafka and Restate (its private_stack serves and bootstraps the flow there)."""
+    page = read_page(PAGE.read_text())
+    for name, body in page.files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(body)
+    (tmp_path / "flows" / "__init__.py").touch()
+    env = {**flow_env(settings), "SWITCHYARD_TEST_STACK": "running"}
+    unit, integration = page.steps
+    began = time.monotonic()
+    assert "1 passed" in run([*unit, "-p", "no:cacheprovider"], tmp_path, env)
+    unit_took = time.monotonic() - began
     try:
-        assert run(bootstrap, home, env).splitlines() == page.bootstrap_output
-        assert (source, "service://Greeter/greet") in {(s["source"], s["sink"]) for s in admin.subscriptions()}
-        assert flow_deployments(admin, env), "the page's bootstrap registered no deployment of the flow"
-
-        person = send[3]
-        with TopicReader(settings.kafka.client_config(), ["greetings-results"]) as reader:
-            assert "sent to greetings[" in run(send, home, env)
-            results = reader.collect(lambda got: any(r.key_text == person for r in got), timeout=60)
-        assert [r.json()["result"] for r in results if r.key_text == person] == [
-            {"message": f"Hello, {send[4]}!", "count": 1}]
-
-        assert "1 passed" in run([*own_test, "-p", "no:cacheprovider"], home, env)
-
-        # The page's word on HTTP: the same handler over Restate's ingress (the page's curl
-        # line, answered as the page shows), a 400 for a bad body.
-        answer = ingress.post(f"/Greeter/{person}/greet", json={"name": "Ada"})
-        assert (answer.status_code, answer.json()) == (200, shown_answer(PAGE.read_text()))
-        assert ingress.post(f"/Greeter/{person}/greet", json={"nom": "Ada"}).status_code == 400
+        assert "1 passed" in run([*integration, "-p", "no:cacheprovider"], tmp_path, env)
     finally:
-        # Leave the session stack as found: nothing reads greetings-routed once the flow is
-        # gone, and Restate forgets the Greeter deployment the page's bootstrap registered.
-        for sub in admin.subscriptions():
-            if sub["source"] == source:
-                admin.delete_subscription(sub["id"])
-        for deployment_id in flow_deployments(admin, env):
-            admin.delete_deployment(deployment_id)
+        bootstrap(settings, CATALOGUE)  # the examples' deployment, if the flow's bootstrap retired it
+    assert unit_took < 30
 
 
 def test_the_page_reads_as_json_where_it_shows_json() -> None:
