@@ -161,7 +161,8 @@ class FakeProducer:
     def __init__(self) -> None:
         self.produced: list[tuple[str, bytes]] = []
 
-    async def produce(self, topic_name: str, key: bytes, value: bytes, headers: Any = None) -> tuple[int, int]:
+    async def produce(self, topic_name: str, key: bytes, value: bytes, headers: Any = None, *,
+                      verbatim_key: bool = False) -> tuple[int, int]:
         self.produced.append((topic_name, key))
         return 0, len(self.produced) - 1
 
