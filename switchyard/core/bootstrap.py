@@ -221,12 +221,22 @@ def gate_has_taken_over(kafka: AdminClient, group: str, topic_name: str) -> bool
     return any(tp.topic == topic_name and tp.offset >= 0 for tp in committed or [])
 
 
+def get_version(url: str, timeout: float) -> httpx.Response:
+    """GET ``url`` over HTTP/1.1, or over HTTP/2 with prior knowledge where only that is
+    spoken (HAProxy's service frontend in front of a cluster's replicas, `proto h2`)."""
+    try:
+        return httpx.get(url, timeout=timeout)
+    except httpx.RemoteProtocolError:  # closed without an answer: an h2-only listener
+        with httpx.Client(http1=False, http2=True, timeout=timeout) as h2:
+            return h2.get(url)
+
+
 def served_version(deployment_url: str, timeout: float = 30.0) -> str:
     """The version the service at ``deployment_url`` runs (it answers `GET /version`); ""
     for a service that does not (a plain `restate.app`, registered as before: forced at
     its address, so a code change there breaks its invocations in flight)."""
     try:
-        answer = httpx.get(f"{deployment_url.rstrip('/')}{VERSION_PATH}", timeout=timeout)
+        answer = get_version(f"{deployment_url.rstrip('/')}{VERSION_PATH}", timeout)
     except httpx.TransportError as exc:
         raise ComponentDown(f"the service at {deployment_url} is not reachable ({exc})") from None
     if answer.status_code != 200:
@@ -236,15 +246,19 @@ def served_version(deployment_url: str, timeout: float = 30.0) -> str:
 
 
 def retire_drained(admin: RestateAdmin, current: str) -> tuple[list[str], list[str]]:
-    """Unregisters every other deployment with no invocation in flight (a superseded
-    version, drained); lists those still draining, with their counts and whether any
-    process still serves them (one that none serves holds its invocations until it runs
-    again: `switchyard upgrade` keeps the old version up while it drains)."""
+    """Unregisters every older version of this deployment's services with no invocation in
+    flight (superseded and drained); lists those still draining, with their counts and
+    whether any process still serves them (one that none serves holds its invocations
+    until it runs again: `switchyard upgrade` keeps the old version up while it drains).
+    Another app's deployment on the same Restate (services of its own) is left alone."""
     inflight = admin.inflight_by_deployment()
     retired, draining = [], []
-    for d in admin.deployments():
+    deployments = admin.deployments()
+    ours = {s["name"] for d in deployments if str(d["id"]) == current for s in d.get("services", [])}
+    for d in deployments:
         deployment_id, uri = str(d["id"]), str(d.get("uri", ""))
-        if deployment_id == current:
+        names = {s["name"] for s in d.get("services", [])}
+        if deployment_id == current or not names or not names <= ours:
             continue
         count = inflight.get(deployment_id, 0)
         if count == 0:
@@ -257,10 +271,17 @@ def retire_drained(admin: RestateAdmin, current: str) -> tuple[list[str], list[s
 
 
 def _serves(uri: str) -> bool:
-    """Whether a process at ``uri``'s address serves that deployment's version."""
+    """Whether a process at ``uri``'s address serves that deployment's version: asked at
+    the version's own path first (behind HAProxy, where each version's path reaches that
+    version's replicas), then at the address."""
     want = version_of(uri)
     try:
-        answer = httpx.get(f"{base_of(uri)}{VERSION_PATH}", timeout=5)
+        if want is not None:
+            own = get_version(f"{uri.rstrip('/')}{VERSION_PATH}", 5)
+            if own.status_code == 200 and own.headers.get("content-type") == "application/json" \
+                    and own.json().get("version") == want:
+                return True
+        answer = get_version(f"{base_of(uri)}{VERSION_PATH}", 5)
     except httpx.TransportError:
         return False
     if want is None:  # registered before versions: any of our processes serves bare paths
