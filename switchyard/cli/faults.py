@@ -7,7 +7,8 @@ from pathlib import Path
 
 from switchyard.cli.base import RunFailed, Subcommands, command, one_of
 
-SCENARIOS = ("service", "restate-server", "kafka", "all-in-turn", "frozen", "provider-outage", "poison-storm")
+SCENARIOS = ("service", "restate-server", "kafka", "all-in-turn", "frozen", "provider-outage", "poison-storm",
+             "upgrade")
 CLUSTER_SCENARIOS = ("restate-node", "kafka-broker", "service-replica", "cluster-in-turn", "degraded")
 
 DESCRIPTION = f"""\

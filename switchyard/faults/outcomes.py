@@ -10,6 +10,7 @@ consumer unable to drop them.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Iterable, Mapping
@@ -21,6 +22,7 @@ from confluent_kafka import Producer
 from schemas.catalogue import Topic
 from switchyard.core.catalogue import DLQ_SUFFIX
 from switchyard.core.results import Record, TopicReader, source_of
+from switchyard.faults.generated import GeneratedRecord, draw_examples, poison_records, topic_seed
 
 Source = tuple[str, int, int]  # topic, partition, offset of an input record
 
@@ -93,28 +95,23 @@ class OutcomeLedger:
         self._reader.close()
 
 
-BAD_KEYS: tuple[bytes | None, ...] = (b"\xff\xfe\x01", None, b"\x80\x81", b"\xc3\x28id")
-BAD_VALUES = (b"not json", b'{"unexpected": true}')
-
-
 class PoisonProducer:
-    """A foreign producer's bad records: keys Restate cannot take (binary, none) and values
-    no schema takes. Remembers where each landed."""
+    """A foreign producer's bad records (``switchyard.faults.generated.poison_records``): any
+    generated key (binary, empty, missing, or any UTF-8 string: accents, emoji, `/`, `?`,
+    NUL, several KB) with a value no schema takes, and keys that cannot run with a good
+    value. Each must end dead-lettered. Remembers where each landed."""
 
     def __init__(self, client: Mapping[str, str]) -> None:
-        self._producer = Producer({**client, "log_level": "0"})
+        # Kafka's murmur2 partitioning, as a Java producer's.
+        self._producer = Producer({**client, "partitioner": "murmur2_random", "log_level": "0"})
         self.sent: list[Source] = []
         self.errors: list[str] = []
 
-    def send(self, t: Topic, n: int, good_value: bytes, good_key: str) -> None:
-        """``n`` bad records on ``t``: bad keys with a good value, and good keys with bad values."""
-        for i in range(n):
-            if i % 3 == 2:
-                key: bytes | None = f"{good_key}-{i}".encode()
-                value = BAD_VALUES[i % len(BAD_VALUES)]
-            else:
-                key, value = BAD_KEYS[i % len(BAD_KEYS)], good_value
-            self._producer.produce(t.name, key=key, value=value, on_delivery=self._report)
+    def send(self, t: Topic, n: int, good_value: bytes) -> None:
+        """``n`` bad records on ``t``, the same ones for the same topic and value run to run."""
+        for record in poison_batch(t, n, good_value):
+            self._producer.produce(t.name, key=record.key, value=record.value, headers=list(record.headers) or None,
+                                   on_delivery=self._report)
             self._producer.poll(0)
 
     def _report(self, err: Any, msg: Any) -> None:
@@ -125,3 +122,9 @@ class PoisonProducer:
 
     def flush(self, timeout: float = 60.0) -> None:
         self._producer.flush(timeout)
+
+
+@functools.lru_cache(maxsize=32)
+def poison_batch(t: Topic, n: int, good_value: bytes) -> tuple[GeneratedRecord, ...]:
+    """``n`` poison records for ``t``, drawn with a seed of the topic's own."""
+    return tuple(draw_examples(poison_records(t, good_value), n, topic_seed(t, "poison")))

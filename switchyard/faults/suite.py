@@ -5,8 +5,10 @@ stuck, counted from state **and** from the `-results`/`-dlq` topics (one outcome
 What goes wrong, per scenario: a component killed with SIGKILL and restarted; the service
 and restate-server frozen with SIGSTOP for longer than Restate's inactivity timeout; the
 payment provider down for longer than the retry horizon (its invocations pause and are
-resumed); a poison storm of foreign producers' records (binary and missing keys, values no
-schema takes) interleaved with the load.
+resumed); a poison storm of foreign producers' records interleaved with the load, on every
+topic of the load (objects, the saga's workflow, the plain-service payments): generated keys
+(binary, empty, missing, or any UTF-8 string) with values no schema takes, and keys that
+cannot run with good values (``switchyard.faults.generated``, shared with the property suite).
 
 Each produced record carries a per-key sequence number in its payload, so its effect in
 state (a package location, a feed entry) can be counted and ordered. Saga records
@@ -38,6 +40,7 @@ from switchyard.core.results import TopicReader
 from switchyard.core.text import render_table
 from switchyard.faults.outcomes import OutcomeLedger, PoisonProducer, Source
 from switchyard.ops.paused import paused, resume
+from switchyard.ops.upgrade import journal_mismatches
 from switchyard.settings import Settings
 from switchyard.stack.ephemeral import ephemeral_cluster_settings, ephemeral_settings
 from switchyard.stack.kafka import quorum_leader
@@ -66,6 +69,8 @@ class Step:
 
     action: str
     target: str = ""
+    # `upgrade`: the new version beside the old, registered, the old drained and retired
+    # (Stack.upgrade), its UserFeed with one more `ctx.run` step at the top.
 
 
 SCENARIOS: dict[str, tuple[Step, ...]] = {
@@ -76,6 +81,9 @@ SCENARIOS: dict[str, tuple[Step, ...]] = {
     "frozen": (Step("freeze", "service"), Step("freeze", "restate")),
     "provider-outage": (Step("outage", "provider"),),
     "poison-storm": (Step("poison"),),
+    # A changed version (a new first step in processPost) rolled out under the load: the
+    # old version drains, nothing replays on the other version's code.
+    "upgrade": (Step("upgrade"),),
 }
 
 # `switchyard faults --cluster`: three brokers, three Restate nodes, two service replicas.
@@ -99,7 +107,7 @@ class Timings:
     # How long the state may take to catch up once the load ends: a backlog built while
     # parts were down drains at the (slower, on one shared machine) cluster's pace.
     settle: float = 120.0
-    poison: int = 60  # bad records per input topic of the load
+    poison: int = 60  # bad records per input topic of the load (each of FLOWS)
 
 
 @dataclass
@@ -119,6 +127,7 @@ class ScenarioReport:
     poison: int = 0  # bad records sent
     poison_dead_lettered: int = 0
     paused: int = 0  # invocations paused by the outage, then resumed
+    journal_mismatches: int = 0  # invocations that replayed on changed code (Restate's RT0016)
     # Results per second before the first step, and while a `down` step's parts were down.
     throughput: float = 0.0
     throughput_degraded: float | None = None
@@ -128,7 +137,7 @@ class ScenarioReport:
     def clean(self) -> bool:
         return self.processed == self.produced and self.poison_dead_lettered == self.poison and not (
             self.lost or self.duplicated or self.order_violations or self.stuck
-            or self.outcomes_missing or self.outcome_copies_differ
+            or self.outcomes_missing or self.outcome_copies_differ or self.journal_mismatches
         )
 
 
@@ -432,6 +441,7 @@ def run_scenario(stack: Stack, name: str, steps: tuple[Step, ...], keys: int, ra
     try:
         settled = time.monotonic()
         stuck = stuck_invocations(admin, settled + 30)
+        report.journal_mismatches = len(journal_mismatches(admin))
     finally:
         admin.close()
     progress(f"  {name}: state settled in {settled - began:.1f}s, invocations drained in "
@@ -456,6 +466,8 @@ def resolve(stack: Stack, target: str) -> str:
         return kafka_leader(stack.settings, topic(FLOWS[0]).routed)
     if target == "kafka:controller":
         return kafka_controller(stack.settings)
+    if target == "service" and not stack.settings.stack.is_cluster:
+        return stack.service_name()  # `service-<port>` once an upgrade moved it
     return target
 
 
@@ -493,14 +505,22 @@ def disrupt(stack: Stack, step: Step, timings: Timings, poison: PoisonProducer, 
         stack.restart(step.target)
         time.sleep(1.0)
         report.paused += resume_paused(stack.settings)  # paused while it came back
+    elif step.action == "upgrade":
+        stack.upgrade(next_version, drain_timeout=timings.settle)
     elif step.action == "poison":
-        for name in (f for f in FLOWS if f != PAYMENTS):
-            t = topic(name)
-            poison.send(t, timings.poison, json.dumps(payload(name, "poison#0")).encode(), f"{report.name}-bad")
+        for name in FLOWS:  # object, workflow and plain-service topics alike
+            poison.send(topic(name), timings.poison, json.dumps(payload(name, "poison#0")).encode())
             time.sleep(0.2)
     else:
         raise ValueError(f"unknown fault step {step.action!r}")
     return time.monotonic()
+
+
+def next_version(new: Settings) -> None:
+    """The drill's changed build: its own version, and processPost's new first step (toggled,
+    so each upgrade of a run changes the journal again)."""
+    new.service.version = f"drill-{time.time_ns() // 1_000_000}"
+    new.feed.audit_step = not new.feed.audit_step
 
 
 def wait_for_paused(settings: Settings, timeout: float) -> None:
@@ -534,9 +554,10 @@ class FaultReport:
 
     def table(self) -> str:
         head = ("scenario", "produced", "processed", "lost", "dup", "order", "stuck", "no outcome", "copies",
-                "poison/dlq", "paused", "recovery_s", "results/s", "degraded/s")
+                "poison/dlq", "paused", "mismatch", "recovery_s", "results/s", "degraded/s")
         rows = [(s.name, s.produced, s.processed, s.lost, s.duplicated, s.order_violations, s.stuck,
                  s.outcomes_missing, s.outcomes_duplicated, f"{s.poison}/{s.poison_dead_lettered}", s.paused,
+                s.journal_mismatches,
                  f"{s.recovery_s:.2f}", f"{s.throughput:.1f}",
                  "-" if s.throughput_degraded is None else f"{s.throughput_degraded:.1f}") for s in self.scenarios]
         return render_table(head, rows, right=range(1, len(head)))

@@ -27,7 +27,8 @@ def crash_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 # CI-sized: one crash alone, all three in turn, and each of the others once
 # (`switchyard faults` runs every scenario).
-@pytest.mark.parametrize("scenario", ["restate-server", "all-in-turn", "frozen", "provider-outage", "poison-storm"])
+@pytest.mark.parametrize("scenario", ["restate-server", "all-in-turn", "frozen", "provider-outage", "poison-storm",
+                                      "upgrade"])
 def test_every_record_gets_one_outcome_and_one_effect(crash_stack: Stack, scenario: str) -> None:
     report = run_scenario(crash_stack, scenario, SCENARIOS[scenario], keys=8, rate=80.0, timings=Timings(poison=40))
     assert report.produced > 100
@@ -36,6 +37,7 @@ def test_every_record_gets_one_outcome_and_one_effect(crash_stack: Stack, scenar
     # From the output topics: no record without an outcome; a copy says what the first said.
     assert (report.outcomes_missing, report.outcome_copies_differ) == (0, 0), report
     assert report.poison_dead_lettered == report.poison
+    assert report.journal_mismatches == 0
     assert 0 < report.recovery_s < 60
     if scenario == "provider-outage":
         assert report.paused > 0, "the outage outlasted no retry horizon"

@@ -54,3 +54,60 @@ def test_saga_records_are_trips_of_their_own_and_alternate_cards() -> None:
     assert record_key("package-location-updates", "svc-k1", 3) == "svc-k1"
     assert payload("trip-bookings", "svc-k1#2")["paymentInfo"]["cardNumber"] == ACCEPTED_CARD
     assert payload("trip-bookings", "svc-k1#3")["paymentInfo"]["cardNumber"] == DECLINED_CARD
+
+
+def test_poison_records_never_run_and_cover_keys_of_every_kind() -> None:
+    """The poison storm's records (switchyard.faults.generated): a generated key with a bad
+    value, or a key that cannot run with a good value; never a good key with a good value."""
+    import json
+
+    from schemas.catalogue import topic
+    from switchyard.faults.generated import is_utf8, key_runs
+    from switchyard.faults.outcomes import poison_batch
+    from switchyard.faults.suite import FLOWS, payload
+
+    for name in FLOWS:  # plain-service payments included
+        t = topic(name)
+        good = json.dumps(payload(name, "poison#0")).encode()
+        assert t.parse(good)
+        batch = poison_batch(t, 60, good)
+        assert len(batch) == 60
+        assert not any(r.runs_on(t) for r in batch), name
+        keys = [r.key for r in batch]
+        assert None in keys, name
+        assert any(k is not None and not is_utf8(k) for k in keys), name
+        # valid keys too, and ones that trip a decoder: not ASCII
+        assert any(key_runs(k) and not (k or b"").isascii() for k in keys), name
+        assert any(r.value == good for r in batch), name
+        assert any(r.value != good for r in batch), name
+    # the same records run to run
+    t = topic(FLOWS[0])
+    good = json.dumps(payload(FLOWS[0], "poison#0")).encode()
+    poison_batch.cache_clear()
+    assert poison_batch(t, 60, good) == poison_batch.__wrapped__(t, 60, good)
+
+
+def test_generated_keys_and_values_follow_the_oracle() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from schemas.catalogue import topic
+    from switchyard.faults.generated import bad_keys, bad_values, good_values, is_utf8, valid_keys
+
+    t = topic("task-queue")
+
+    @settings(max_examples=60, database=None, deadline=None)
+    @given(st.tuples(valid_keys(), bad_keys(), good_values(t), bad_values(t)))
+    def check(drawn: tuple[bytes, bytes | None, bytes, bytes | None]) -> None:
+        good_key, bad_key, good_value, bad_value = drawn
+        assert good_key
+        assert is_utf8(good_key)
+        assert not bad_key or not is_utf8(bad_key)
+        t.parse(good_value)
+        try:
+            t.parse(bad_value or b"")
+        except ValueError:
+            return
+        raise AssertionError(f"{bad_value!r} passes the schema")
+
+    check()
