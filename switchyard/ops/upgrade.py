@@ -45,24 +45,44 @@ class UpgradeReport:
         ]
 
 
-def old_deployments(admin: RestateAdmin, old_url: str) -> dict[str, str]:
-    """Deployment id -> URI of every deployment at the old process's address."""
+def journal_mismatches(admin: RestateAdmin) -> list[str]:
+    """Invocations whose last attempt failed on a journal mismatch (Restate's RT0016, "[570
+    Journal mismatch]"): what replaying on changed code does. A mismatched invocation keeps
+    retrying, so it stays listed until it is fixed or cancelled."""
+    rows = admin.query("SELECT id, last_failure FROM sys_invocation WHERE last_failure_error_code = 'RT0016' "
+                       "OR last_failure LIKE '%Journal mismatch%'")
+    return [f"{r['id']}: {str(r.get('last_failure', ''))[:200]}" for r in rows]
+
+
+def old_deployments(admin: RestateAdmin, old_url: str, new_version: str | None = None) -> dict[str, str]:
+    """Deployment id -> URI of every deployment at the old process's address, but the new
+    version's: on a cluster both versions are served at one address (HAProxy's, which
+    routes each version's path to that version's replicas), and every other version
+    there is old."""
     base = old_url.rstrip("/")
-    return {str(d["id"]): str(d.get("uri", "")) for d in admin.deployments() if base_of(str(d.get("uri", ""))) == base}
+    found = {str(d["id"]): str(d.get("uri", "")) for d in admin.deployments()}
+    return {i: uri for i, uri in found.items()
+            if base_of(uri) == base and (new_version is None or version_of(uri) != new_version)}
 
 
 def roll(admin: RestateAdmin, old_url: str, new_url: str, *, drain_timeout: float,
-         progress: Progress = print, poll: float = 0.5) -> UpgradeReport:
+         progress: Progress = print, poll: float = 0.5, old_version: str | None = None,
+         new_version: str | None = None) -> UpgradeReport:
     """Registers the service at ``new_url`` (already running) as its own deployment, waits
-    until nothing is in flight on the deployments at ``old_url``, and unregisters them.
-    The caller stops the old process afterwards (and not before: its invocations need it)."""
-    old_version, new_version = served_version(old_url), served_version(new_url)
+    until nothing is in flight on the other deployments at ``old_url``, and unregisters
+    them. The caller stops the old process afterwards (and not before: its invocations
+    need it). Each version is asked at its URL (``GET /version``) unless given: on a
+    cluster both URLs are HAProxy's and the caller knows which version each replica runs."""
+    if old_version is None:
+        old_version = served_version(old_url)
+    if new_version is None:
+        new_version = served_version(new_url)
     if not new_version:
         raise UpgradeRefused(f"the service at {new_url} has no version (GET /version): it cannot be rolled out")
     if new_version == old_version:
         raise UpgradeRefused(f"the new process runs version {new_version}, as the old one does: nothing to roll "
                              f"out (a code change, or SWITCHYARD_SERVICE__VERSION, makes a new version)")
-    olds = old_deployments(admin, old_url)
+    olds = old_deployments(admin, old_url, new_version)
     deployment = versioned_url(new_url, new_version)
     admin.register_deployment(deployment)
     report = UpgradeReport(old_version=old_version or "unversioned", new_version=new_version,
