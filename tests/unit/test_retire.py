@@ -10,7 +10,8 @@ from switchyard.core.bootstrap import retire_drained
 
 class FakeAdmin:
     def __init__(self, deployments: list[dict[str, Any]], inflight: dict[str, int]) -> None:
-        self._deployments, self._inflight, self.deleted = deployments, inflight, []
+        self._deployments, self._inflight = deployments, inflight
+        self.deleted: list[str] = []
 
     def deployments(self) -> list[dict[str, Any]]:
         return self._deployments
