@@ -24,6 +24,7 @@ from bench.procs import CpuMeter, RssSampler, load_average
 from bench.profile import profiled
 from bench.topics import BENCH, create_topics, peer_topics, switchyard_topic
 from producers.load import LoadReport, LoadSpec, generate_load, line_progress
+from schemas.catalogue import CATALOGUE
 from switchyard.stack.stack import Stack
 
 Progress = Callable[[str], None]
@@ -55,8 +56,11 @@ class Bench:
              keys: int, partitions: int, prefix: str, count: int | None = None, duration: float | None = None,
              rate: float | None = None, record: bool = True) -> LoadReport:
         p = self.plan
+        # A catalogue topic gets its own sample records (PackageTracker's location updates); the
+        # benchmark's variant and peer topics carry bench-events' records.
+        records_of = source if source in {t.name for t in CATALOGUE.topics} else BENCH.name
         spec = LoadSpec(source, count, duration, rate, keys, "uniform", p.payload_size, p.seed, prefix, results,
-                        p.drain_timeout, records_of=BENCH.name)
+                        p.drain_timeout, records_of=records_of)
         label = f"{system}/{scenario} keys={keys} p={partitions}"
         cpu = CpuMeter({**meter, "loadgen": os.getpid()})
         load_before = load_average()
