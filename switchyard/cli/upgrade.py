@@ -27,16 +27,22 @@ def register(sub: Subcommands) -> None:
 
 
 def cmd_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from switchyard.cli.stack import on_cluster
+
+    cluster = on_cluster(settings, args, detect=True)
+    if cluster.stack.is_cluster:
+        return upgrade_cluster(cluster, args)
     from switchyard.core.admin import RestateAdmin
     from switchyard.ops.upgrade import UpgradeRefused, roll
     from switchyard.stack.ephemeral import free_ports
     from switchyard.stack.paths import SERVICE_BIND_FILE, dev_home, live_service
     from switchyard.stack.processes import pidfile_names, process_state, stop_pid
     from switchyard.stack.service import start_service
-    from switchyard.stack.stack import kind_of, settings_env
+    from switchyard.stack.stack import Stack, kind_of, settings_env
 
     old = live_service(settings)
     run_dir = dev_home(old) / "run"
+    Stack(old, dev_home(old)).request_identity()  # the new process accepts only what Restate signed, as `up`'s
     olds = [n for n in pidfile_names(run_dir) if kind_of(n) == "service"
             and process_state((run_dir / f"{n}.pid").read_text()) != "dead"]
     if len(olds) != 1:
@@ -70,4 +76,37 @@ def cmd_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     for line in report.lines():
         print(f"[3/3] {line}")
     print(f"[3/3] {name} serves version {report.new_version} on {new.service.bind}; {old_name} stopped")
+    return 0
+
+
+def upgrade_cluster(settings: Settings, args: argparse.Namespace) -> int:
+    """The local cluster (`switchyard up --cluster`): its replicas and HAProxy, known by
+    their pid files, handed to `Stack.upgrade_cluster` (new replicas beside the old,
+    HAProxy routing each version's path to its own and soft-reloaded, the old drained,
+    retired and stopped)."""
+    from switchyard.stack.paths import dev_home, live_service, recorded_replicas
+    from switchyard.stack.processes import Adopted
+    from switchyard.stack.stack import ReplicaGroup, Stack
+
+    live = live_service(settings)
+    stack = Stack(live, dev_home(live), progress=lambda line: print(line, flush=True), live=False)
+    stack.request_identity()  # the new replicas accept only what Restate signed, as `up`'s do
+    groups = [ReplicaGroup(**g) for g in recorded_replicas(stack.run_dir)]
+    if len(groups) > 1:  # an earlier upgrade left a version draining: drain it too
+        stack.replica_groups = groups
+    names = [n for g in stack.replica_groups for n in g.names] or \
+        [f"service-{i}" for i in range(1, len(live.stack.service_replicas) + 1)]
+    for name in ["haproxy", *names]:
+        adopted = Adopted.running(stack.run_dir, name)
+        if adopted is None:
+            raise UsageError(f"{name} of the local cluster is not running (`switchyard up --cluster` starts it)")
+        stack.components[name] = adopted
+
+    def adjust(new: Settings) -> None:
+        if args.new_version:
+            new.service.version = args.new_version
+
+    report = stack.upgrade_cluster(adjust, args.drain_timeout, [args.port] if args.port else None)
+    for line in report.lines():
+        print(f"[4/4] {line}")
     return 0

@@ -55,14 +55,16 @@ def base_of(uri: str) -> str:
 
 
 def with_version(app: Asgi, version: str) -> Asgi:
-    """``app`` answering ``GET /version``, its own ``/v/<version>/...`` (and unversioned
-    paths, as registered before versions), and 404 for any other version."""
+    """``app`` answering ``GET /version`` (also at ``/v/<version>/version``: asked through
+    a proxy that routes each version's path to its own processes), its own
+    ``/v/<version>/...`` (and unversioned paths, as registered before versions), and 404
+    for any other version."""
     own = f"{PREFIX}{version}/"
     body = json.dumps({"version": version}).encode()
 
     async def serve(scope: Any, receive: Any, send: Any) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        if path == VERSION_PATH:
+        if path in (VERSION_PATH, f"{own}{VERSION_PATH.lstrip('/')}"):
             await _answer(send, 200, body)
         elif path.startswith(PREFIX) and not path.startswith(own):
             asked = path[len(PREFIX):].split("/", 1)[0]

@@ -91,7 +91,15 @@ def roll(admin: RestateAdmin, old_url: str, new_url: str, *, drain_timeout: floa
              f"({', '.join(olds.values()) or 'no deployment'})")
     began, last_said = time.monotonic(), -1
     while True:
-        inflight = admin.inflight_by_deployment()
+        try:
+            inflight = admin.inflight_by_deployment()
+        except RuntimeError as exc:  # a query Restate failed (a loaded node's "no such scanner"): ask again
+            if time.monotonic() - began > drain_timeout:
+                raise
+            progress(f"draining version {report.old_version}: could not count what is in flight ({exc}); "
+                     f"asking again")
+            time.sleep(max(poll, 1.0))
+            continue
         left = sum(inflight.get(i, 0) for i in olds)
         if report.drain_seconds == 0 and not report.in_flight_at_switch:
             report.in_flight_at_switch = left

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import platform
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from switchyard.settings import Settings
 
@@ -47,8 +49,30 @@ def restatectl_binary() -> Path:
 SERVICE_BIND_FILE = "service.bind"
 
 
+# After an upgrade of a local cluster its replicas run at other ports: the run dir lists
+# each version's replicas (a JSON list of {version, names, binds}, oldest first; one entry
+# once the older versions are retired, two while one drains past its timeout).
+REPLICAS_FILE = "service-replicas.json"
+
+
+def recorded_replicas(run_dir: Path) -> list[dict[str, Any]]:
+    recorded = run_dir / REPLICAS_FILE
+    if not recorded.exists():
+        return []
+    groups: list[dict[str, Any]] = json.loads(recorded.read_text())
+    return groups
+
+
 def live_service(settings: Settings) -> Settings:
-    """``settings`` with the dev stack's service where it runs now (moved by an upgrade)."""
+    """``settings`` with the dev stack's service where it runs now (moved by an upgrade):
+    the single stack's service, or a cluster's replicas (the newest version's)."""
+    if settings.stack.is_cluster:
+        groups = recorded_replicas(dev_home(settings) / "run")
+        if not groups:
+            return settings
+        return settings.model_copy(update={
+            "stack": settings.stack.model_copy(update={"service_replicas": list(groups[-1]["binds"])}),
+        })
     recorded = dev_home(settings) / "run" / SERVICE_BIND_FILE
     if not recorded.exists():
         return settings

@@ -29,6 +29,10 @@ class Managed:
     log: Path
     pidfile: Path
 
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
     def alive(self) -> bool:
         return self.process.poll() is None
 
@@ -36,14 +40,14 @@ class Managed:
         stop_pid(self.process.pid, timeout)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(1)
-        self.pidfile.unlink(missing_ok=True)
+        unlink_own(self.pidfile, self.pid)
 
     def kill(self) -> None:
         """kill -9, as a crash would."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
-        self.pidfile.unlink(missing_ok=True)
+        unlink_own(self.pidfile, self.pid)
 
     def signal(self, sig: int) -> None:
         """Signals the whole process group (hypercorn's workers, a JVM's threads)."""
@@ -54,6 +58,45 @@ class Managed:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+@dataclass
+class Adopted:
+    """A process a previous `up` started, known by its pid file: a later command (an
+    upgrade) stops or signals it as `Managed` does its own child."""
+
+    name: str
+    pid: int
+    log: Path
+    pidfile: Path
+
+    @classmethod
+    def running(cls, run_dir: Path, name: str) -> Adopted | None:
+        """Component ``name`` of ``run_dir``'s pid files, if it runs (frozen counts)."""
+        pidfile = run_dir / f"{name}.pid"
+        try:
+            text = pidfile.read_text().strip()
+        except FileNotFoundError:
+            return None
+        if process_state(text) == "dead":
+            return None
+        return cls(name, int(text.split()[0]), run_dir / f"{name}.log", pidfile)
+
+    def alive(self) -> bool:
+        fields = _stat(self.pid)
+        return fields is not None and fields[0] not in ("Z", "X", "x")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        stop_pid(self.pid, timeout)
+        unlink_own(self.pidfile, self.pid)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGKILL)
+        unlink_own(self.pidfile, self.pid)
+
+    def signal(self, sig: int) -> None:
+        os.killpg(self.pid, sig)
 
 
 def spawn(
@@ -94,6 +137,14 @@ def wait_until(
                            f"{managed.tail()}") from None
 
 
+def unlink_own(pidfile: Path, pid: int) -> None:
+    """Removes ``pidfile`` if it still names ``pid`` (an upgrade may have given the name
+    to another process since)."""
+    with contextlib.suppress(OSError):
+        if pidfile.read_text().split()[:1] == [str(pid)]:
+            pidfile.unlink()
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -116,6 +167,17 @@ def _stat(pid: int) -> list[str] | None:
 def start_time(pid: int) -> str | None:
     fields = _stat(pid)
     return fields[19] if fields else None  # field 22 of stat, in clock ticks since boot
+
+
+def children(pid: int) -> set[int]:
+    """The live child processes of ``pid`` (from /proc)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields is not None and fields[1] == str(pid) and fields[0] not in ("Z", "X", "x"):
+                found.add(int(entry.name))
+    return found
 
 
 def process_state(pidfile_text: str) -> str:
@@ -147,9 +209,14 @@ def stop_pid(pid: int, timeout: float = 15.0) -> None:
 
 
 def _reaped(pid: int) -> bool:
-    """Gone (reaped first if it is our child, so it does not linger as a zombie)."""
+    """Gone (reaped first if it is our child, so it does not linger as a zombie), or a
+    zombie another process has yet to reap (it has exited: its parent, still running, is
+    not this process)."""
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+    fields = _stat(pid)
+    if fields is not None:
+        return fields[0] in ("Z", "X", "x")
     return not pid_alive(pid)
 
 

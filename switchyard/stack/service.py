@@ -29,7 +29,15 @@ def service_command(settings: Settings) -> list[str]:
 def start_service(
     settings: Settings, home: Path, env: dict[str, str], timeout: float, name: str = "service"
 ) -> tuple[Managed, float]:
-    service = spawn(name, service_command(settings), home / "run", env=env, cwd=REPO)
+    service = spawn_service(settings, home, env, name)
+    return service, await_service(service, settings, timeout)
+
+
+def spawn_service(settings: Settings, home: Path, env: dict[str, str], name: str = "service") -> Managed:
+    return spawn(name, service_command(settings), home / "run", env=env, cwd=REPO)
+
+
+def await_service(service: Managed, settings: Settings, timeout: float) -> float:
+    """Waits until ``service`` listens; returns the seconds it took."""
     host, port = settings.service.address
-    took = wait_until(service, f"service at {settings.service.bind}", lambda: tcp_listening(host, port), timeout)
-    return service, took
+    return wait_until(service, f"service at {settings.service.bind}", lambda: tcp_listening(host, port), timeout)

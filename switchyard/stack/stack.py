@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import signal
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from pydantic import BaseModel, SecretStr
 from rich.console import Console
 from rich.text import Text
 
 from schemas.catalogue import CATALOGUE
-from switchyard.core.admin import RestateAdmin
-from switchyard.core.bootstrap import BootstrapReport, bootstrap
+from switchyard.core.admin import ComponentDown, DeploymentConflict, RestateAdmin
+from switchyard.core.bootstrap import BootstrapReport, bootstrap, served_version
 from switchyard.core.identity import ensure_identity
+from switchyard.core.poll import poll_until
+from switchyard.core.settings import split_host_port
+from switchyard.core.versions import versioned_url
 from switchyard.ops.upgrade import UpgradeRefused, UpgradeReport, roll
 from switchyard.settings import Settings
 from switchyard.simulators.provider import is_local
@@ -27,12 +33,12 @@ from switchyard.simulators.smtp import is_local as is_local_smtp
 from switchyard.stack.cluster import brokers, replica_settings
 from switchyard.stack.containers import start_kafka_container, start_restate_container
 from switchyard.stack.ephemeral import free_ports
-from switchyard.stack.haproxy import start_haproxy
+from switchyard.stack.haproxy import Master, Route, reload_haproxy, start_haproxy
 from switchyard.stack.kafka import BrokerSpec, await_broker, spawn_broker, start_broker
-from switchyard.stack.paths import SERVICE_BIND_FILE
-from switchyard.stack.processes import pidfile_names, stop_from_pidfiles, wait_until
+from switchyard.stack.paths import REPLICAS_FILE, SERVICE_BIND_FILE
+from switchyard.stack.processes import Managed, pidfile_names, stop_from_pidfiles, wait_until
 from switchyard.stack.restate import all_partitions_led, node_healthy, provision, spawn_node, start_restate
-from switchyard.stack.service import start_service
+from switchyard.stack.service import await_service, spawn_service, start_service
 from switchyard.stack.simulators import start_provider, start_smtp
 from switchyard.stack.streams import start_streams
 
@@ -86,6 +92,27 @@ def _reveal(model: BaseModel, dumped: dict[str, Any]) -> None:
             _reveal(value, dumped[name])
 
 
+@dataclass
+class ReplicaGroup:
+    """One version's service replicas on a cluster: their component names and addresses."""
+
+    version: str
+    names: list[str]
+    binds: list[str]
+
+    @property
+    def route(self) -> Route:
+        return self.version, self.binds
+
+
+def _serves_through(url: str, version: str) -> bool:
+    """A new connection to ``url`` (HAProxy) reaches a process of ``version``."""
+    try:
+        return served_version(url, timeout=5) == version
+    except ComponentDown:
+        return False
+
+
 class Stack:
     """Kafka, Restate and the service on this machine, started in order and stopped in reverse."""
 
@@ -100,6 +127,10 @@ class Stack:
         self.components: dict[str, Component] = {}
         # How to start each component again on its data dir, ports and settings (the fault suite's lever).
         self.restarters: dict[str, Callable[[], None]] = {}
+        # On a cluster amid a rolling upgrade (one left draining past its timeout): each
+        # version's replicas, oldest first, as HAProxy routes them. Empty: the replicas of
+        # the settings, one version (`service-1`, ... on `stack.service_replicas`).
+        self.replica_groups: list[ReplicaGroup] = []
         # A spinner while each step waits, in place of its "..." line: only when the lines
         # go to a terminal (the default `print` on a TTY); logs and CI get the plain lines.
         self.live = progress is print and sys.stdout.isatty() if live is None else live
@@ -210,7 +241,8 @@ class Stack:
         what = f"HAProxy: service replicas on {s.service.bind} (h2)"
         if s.stack.restate_nodes:
             what += f", Restate ingress {s.restate.ingress_url} and admin {s.restate.admin_url} over every node"
-        self._step(n, total, what, lambda: start_haproxy(s, self.home, s.stack.start_timeout.total_seconds()))
+        routes = [g.route for g in self.replica_groups]
+        self._step(n, total, what, lambda: start_haproxy(s, self.home, s.stack.start_timeout.total_seconds(), routes))
 
     def _restart(self, name: str, start: Callable[[], tuple[Component, float]]) -> None:
         managed, _ = start()
@@ -340,7 +372,10 @@ class Stack:
         """Starts the service's new version beside the running one (on ``port``, or a free
         one), registers it, waits until the old version has nothing in flight, unregisters
         it and stops its process. ``adjust`` changes the new process's settings (its
-        version, a drill's changed handler). The stack then runs the new version only."""
+        version, a drill's changed handler). The stack then runs the new version only.
+        On a cluster: `upgrade_cluster` (``port`` then is the first new replica's)."""
+        if self.settings.stack.is_cluster:
+            return self.upgrade_cluster(adjust, drain_timeout, [port] if port else None)
         old = self.settings
         host, _ = old.service.address
         port = port or free_ports(1)[0]
@@ -375,6 +410,155 @@ class Stack:
         (self.run_dir / SERVICE_BIND_FILE).write_text(new.service.bind)
         self.progress(f"[3/3] version {report.old_version} retired; {name} serves version {report.new_version}")
         return report
+
+    def _groups(self) -> list[ReplicaGroup]:
+        """The replica groups running now, oldest first (each asked its version at rest)."""
+        if self.replica_groups:
+            return list(self.replica_groups)
+        binds = list(self.settings.stack.service_replicas)
+        versions = {served_version(f"http://{bind}") for bind in binds}
+        if len(versions) != 1 or "" in versions:
+            raise UpgradeRefused(f"the replicas at {', '.join(binds)} do not run one version (GET /version: "
+                                 f"{', '.join(sorted(versions)) or 'none'}): nothing to roll from")
+        return [ReplicaGroup(versions.pop(), [f"service-{i}" for i in range(1, len(binds) + 1)], binds)]
+
+    def upgrade_cluster(self, adjust: Callable[[Settings], None] | None = None, drain_timeout: float = 3600.0,
+                        ports: list[int] | None = None) -> UpgradeReport:
+        """A rolling upgrade behind HAProxy, whose address is the one deployment URL of
+        every version: the new version's replicas start beside the old (as many, each on
+        ``ports`` or a free port), HAProxy is reloaded to route each version's path to its
+        own replicas and everything else to the newest, the new version is registered at
+        HAProxy's address, the old drains and is unregistered, then HAProxy drops its
+        backend (reloaded again) and its replicas stop. The new replicas then take the
+        names `service-1`, ... and `stack.service_replicas` their addresses. Past
+        ``drain_timeout`` both versions keep serving (and routed): a later upgrade drains
+        every older one."""
+        old = self.settings
+        if "haproxy" not in self.components:
+            raise UpgradeRefused("HAProxy is not running: the cluster's upgrade routes each version through it "
+                                 "(`switchyard up --cluster` starts it again)")
+        olds = self._groups()
+        count = len(old.stack.service_replicas)
+        given = list(ports or [])
+        fresh = iter(free_ports(count))
+        binds = [f"{split_host_port(bind)[0] or '127.0.0.1'}:{given[i] if i < len(given) else next(fresh)}"
+                 for i, bind in enumerate(old.stack.service_replicas)]
+        new = old.model_copy(update={"stack": old.stack.model_copy(update={"service_replicas": binds})}, deep=True)
+        if adjust is not None:
+            adjust(new)
+        timeout = new.stack.start_timeout.total_seconds()
+        url = str(old.restate.deployment_url)
+        # Named by version while both run (service-<version>-<i>); service-<i> once the old is gone.
+        starting = f"service-{new.service.version or 'new'}"
+        started: list[Managed] = []
+
+        def starter(bind: str, name: str) -> Callable[[], tuple[Component, float]]:
+            replica = replica_settings(new, bind)
+            return lambda: start_service(replica, self.home, settings_env(replica), timeout, name)
+
+        admin = RestateAdmin(old.restate.admin_url)
+        routed = False
+        try:
+            def start_all() -> list[Component]:  # together: each takes seconds to import the handlers
+                for i, bind in enumerate(binds, start=1):
+                    replica = replica_settings(new, bind)
+                    started.append(spawn_service(replica, self.home, settings_env(replica), f"{starting}-{i}"))
+                for managed, bind in zip(started, binds, strict=True):
+                    await_service(managed, replica_settings(new, bind), timeout)
+                return list(started)
+
+            self._group(1, 4, f"the new version's {count} replicas on {', '.join(binds)}", start_all)
+            version = served_version(f"http://{binds[0]}")
+            if version in {g.version for g in olds}:
+                raise UpgradeRefused(f"the new replicas run version {version}, as running ones do: nothing to roll "
+                                     f"out (a code change, or SWITCHYARD_SERVICE__VERSION, makes a new version)")
+            group = ReplicaGroup(version, [m.name for m in started], binds)
+            routed = True
+            self._route(new, [*olds, group], f"[2/4] HAProxy: /v/{version}/ and every unversioned path to the new "
+                                             f"replicas, each older version's path to its own")
+            # Routed once a new connection through HAProxy reaches the new version; its
+            # registration (Restate's discovery) is tried again while an old worker answers.
+            poll_until(functools.partial(_serves_through, url, version), timeout, 0.2,
+                       f"HAProxy to route to version {version}")
+            self._register(admin, versioned_url(url, version), timeout)
+        except BaseException:
+            # Nothing is pinned to the new version yet: back to the old alone.
+            if routed:
+                with contextlib.suppress(Exception):
+                    self._route(old, olds, "HAProxy: back to the running version(s)")
+            for managed in started:
+                self.components.pop(managed.name, None)
+                managed.stop()
+            admin.close()
+            raise
+        # From here both versions serve; past the drain timeout both keep serving, routed
+        # (and recorded, so a later `switchyard upgrade` finds and drains them).
+        self.replica_groups = [*olds, group]
+        self._record_replicas(self.replica_groups)
+        try:
+            with self._waiting(f"[3/4] version {version} registered at {url}; draining "
+                               f"{', '.join(g.version for g in olds)} ..."):
+                report = roll(admin, url, url, drain_timeout=drain_timeout, progress=self.progress,
+                              old_version=olds[-1].version, new_version=version)
+        finally:
+            admin.close()
+        # Drained and unregistered: HAProxy forgets the old versions, then their replicas stop.
+        self._route(new, [group], f"[4/4] HAProxy: every path to version {version}")
+        retiring = [self.components.pop(name) for g in olds for name in g.names if name in self.components]
+        with ThreadPoolExecutor(max(1, len(retiring))) as pool:  # each takes seconds (its key gate leaves)
+            list(pool.map(lambda replica: replica.stop(), retiring))
+        for g in olds:
+            for name in g.names:
+                self.restarters.pop(name, None)
+                log = self.run_dir / f"{name}.log"
+                if log.exists():
+                    log.rename(self.run_dir / f"service-{g.version}-{name.rsplit('-', 1)[1]}.log")
+        for i, (managed, bind) in enumerate(zip(started, binds, strict=True), start=1):
+            self._rename(managed, f"service-{i}")
+            self.restarters[f"service-{i}"] = functools.partial(self._restart, f"service-{i}",
+                                                                starter(bind, f"service-{i}"))
+        self.replica_groups = []
+        self._record_replicas([ReplicaGroup(version, [f"service-{i}" for i in range(1, len(binds) + 1)], binds)])
+        self.settings = new
+        self.progress(f"[4/4] version {', '.join(g.version for g in olds)} retired; service-1..{len(binds)} "
+                      f"on {', '.join(binds)} serve version {version}")
+        return report
+
+    def _record_replicas(self, groups: list[ReplicaGroup]) -> None:
+        """Where each version's replicas run, for later commands (paths.live_service)."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / REPLICAS_FILE).write_text(json.dumps([dataclasses.asdict(g) for g in groups], indent=1))
+
+    def _route(self, settings: Settings, groups: list[ReplicaGroup], line: str) -> None:
+        master = cast(Master, self.components["haproxy"])
+        with self._waiting(f"{line} ..."):
+            took = reload_haproxy(master, settings, self.home, settings.stack.start_timeout.total_seconds(),
+                                  [g.route for g in groups])
+        self.progress(f"{line}: reloaded in {took:.1f}s")
+
+    def _register(self, admin: RestateAdmin, deployment: str, timeout: float) -> None:
+        """Registers ``deployment`` (through HAProxy), tried again while Restate's discovery
+        reaches an old HAProxy worker (its old version's 404)."""
+        began = time.monotonic()
+        while True:
+            try:
+                admin.register_deployment(deployment)
+                return
+            except DeploymentConflict:
+                raise
+            except RuntimeError:
+                if time.monotonic() - began > timeout:
+                    raise
+                time.sleep(0.5)
+
+    def _rename(self, managed: Managed, name: str) -> None:
+        """A running replica under another component name: its pid file and log moved."""
+        pidfile, log = self.run_dir / f"{name}.pid", self.run_dir / f"{name}.log"
+        managed.pidfile.replace(pidfile)
+        if managed.log.exists():
+            managed.log.replace(log)
+        self.components.pop(managed.name)
+        self.components[name] = Managed(name, managed.process, log, pidfile)
 
     def stop(self) -> None:
         for name in in_stop_order(list(self.components)):

@@ -3,26 +3,45 @@
 machine. Nodes are lost under load: a Restate node (the one leading the most partitions),
 a broker (the leader of a busy partition, then the active controller), a service replica;
 and the cluster keeps going with a Restate node and a broker down. Counted from state and
-from the -results/-dlq topics, as the single-stack fault suite counts."""
+from the -results/-dlq topics, as the single-stack fault suite counts. Last, a rolling
+upgrade behind HAProxy's one address while posts sleep (issue 25), and `switchyard
+upgrade` on the cluster."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[attr-defined]
 
+from schemas.catalogue import topic
 from switchyard.core.admin import RestateAdmin
-from switchyard.core.versions import base_of
+from switchyard.core.bootstrap import served_version
+from switchyard.core.kafka import RecordProducer
+from switchyard.core.poll import tcp_listening
+from switchyard.core.results import TopicReader
+from switchyard.core.settings import split_host_port
+from switchyard.core.versions import base_of, version_of
 from switchyard.faults.suite import CLUSTER_SCENARIOS, Timings, fault_settings, run_scenario
+from switchyard.ops.upgrade import journal_mismatches
+from switchyard.settings import Settings
 from switchyard.stack.cluster import brokers
+from switchyard.stack.paths import REPLICAS_FILE
+from switchyard.stack.processes import Managed
 from switchyard.stack.restate import partition_leaders
 from switchyard.stack.stack import Stack, settings_env
+from tests.integration.kafka_driver import KafkaDriver, source_of
+from tests.integration.test_upgrade import asleep_now, post
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
@@ -97,3 +116,121 @@ def test_losing_a_node_loses_nothing(cluster: Stack, scenario: str) -> None:
     else:
         hit = [d.split()[1] for d in report.disrupted]
         assert [h.split("-")[0] for h in hit] == ["restate", "kafka", "service"], hit
+
+
+def test_a_changed_version_rolls_out_behind_haproxy_while_posts_sleep(cluster: Stack) -> None:
+    """Issue 25 on the cluster: both versions at one deployment address, HAProxy's. The new
+    version's replicas start beside the old, HAProxy (soft-reloaded, its master kept) routes
+    `/v/<old>/` to the old replicas and everything else to the new, the old drains and is
+    retired, its replicas stop. First a version whose posts sleep 2 s between moderation
+    polls (the fault scenarios above need quick ones), rolled out with nothing asleep; then,
+    with posts asleep on it, a version with a new `ctx.run` step at the top of processPost."""
+    posts = topic("social-media-posts")
+    url = str(cluster.settings.restate.deployment_url)
+    haproxy = cast(Managed, cluster.components["haproxy"])
+
+    def slow(new: Settings) -> None:
+        new.service.version = "slow"
+        new.feed.moderation_poll_interval = timedelta(seconds=2)
+        new.feed.moderation_pending_probability = 0.7
+
+    first = cluster.upgrade(slow, drain_timeout=120)
+    assert (first.new_version, served_version(url)) == ("slow", "slow")
+    old_replicas = [cast(Managed, cluster.components[name]) for name in ("service-1", "service-2")]
+    old_binds = list(cluster.settings.stack.service_replicas)
+
+    settings = cluster.settings
+    admin = RestateAdmin(settings.restate.admin_url)
+    client = settings.kafka.client_config()
+    producer = RecordProducer(client)
+    users = [f"cluster-user-{n}" for n in range(8)]
+    with TopicReader(client, [posts.results, posts.dlq]) as reader:
+        for n, user in enumerate(users):
+            producer.send(posts.name, user, post(n))
+        producer.flush()
+        deadline, asleep = time.monotonic() + 30, 0
+        while asleep < 3 and time.monotonic() < deadline:
+            asleep = max(asleep, asleep_now(admin))
+            time.sleep(0.2)
+        assert asleep >= 3, "the drill needs posts asleep on the old version"
+
+        def keep_posting() -> None:  # across the reloads and the switch: to the old version, then the new
+            for n, user in enumerate(users):
+                producer.send(posts.name, user, post(100 + n))
+                time.sleep(2.0)
+
+        during = threading.Thread(target=keep_posting)
+        during.start()
+
+        def changed(new: Settings) -> None:
+            new.service.version = "v2"
+            new.feed.audit_step = True
+
+        report = cluster.upgrade(changed, drain_timeout=120)
+        during.join()
+        producer.flush()
+        sent = producer.delivered
+        got = reader.collect(lambda rs: {source_of(r) for r in rs} >= set(sent), timeout=120)
+        got += reader.collect(lambda rs: False, 1.0)
+
+    by_source: dict[tuple[str, int, int], list[object]] = {}
+    for r in got:
+        by_source.setdefault(source_of(r), []).append(r)
+    assert {s: len(by_source.get(s, [])) for s in sent} == dict.fromkeys(sent, 1)  # one outcome each
+    assert all(r.topic == posts.results and r.json()["result"]["status"] == "DONE" for r in got), \
+        [r.value for r in got if r.topic != posts.results][:3]
+    assert report.in_flight_at_switch >= 1  # the old version had work to drain
+    # Nothing met the other version's code: no journal mismatch (RT0016, "[570 Journal mismatch]").
+    assert journal_mismatches(admin) == []
+    # One deployment left, the new version's, at HAProxy's address; HAProxy serves it.
+    [deployment] = admin.deployments()
+    admin.close()
+    assert (version_of(str(deployment["uri"])), base_of(str(deployment["uri"]))) == ("v2", url)
+    assert served_version(url) == "v2"
+    # The old replicas stopped; the new ones are service-1 and -2 on new ports.
+    assert not any(replica.alive() for replica in old_replicas)
+    assert not any(tcp_listening(*split_host_port(bind)) for bind in old_binds)
+    assert sorted(n for n in cluster.components if n.startswith("service")) == ["service-1", "service-2"]
+    assert set(cluster.settings.stack.service_replicas).isdisjoint(old_binds)
+    assert all(served_version(f"http://{bind}") == "v2" for bind in cluster.settings.stack.service_replicas)
+    # HAProxy soft-reloaded: the same master, its pid file kept, one backend again.
+    assert cluster.components["haproxy"] is haproxy
+    assert haproxy.alive()
+    assert (cluster.run_dir / "haproxy.pid").read_text().split()[0] == str(haproxy.process.pid)
+    config = (cluster.home / "haproxy.cfg").read_text()
+    assert "backend replicas\n" in config
+    assert "replicas-" not in config
+    # The new version's step ran on the new replicas.
+    assert any("Auditing a post" in (cluster.run_dir / f"service-{i}.log").read_text() for i in (1, 2))
+
+
+def test_switchyard_upgrade_rolls_the_cluster_and_status_shows_it(cluster: Stack) -> None:
+    """The command a user runs on `switchyard up --cluster` (HAProxy and the replicas known
+    by their pid files), then `switchyard status`: the replicas where the upgrade moved them."""
+    url = str(cluster.settings.restate.deployment_url)
+    before, running = list(cluster.settings.stack.service_replicas), served_version(url)
+    env = {**os.environ, **settings_env(cluster.settings)}
+    cli = [str(Path(sys.executable).parent / "switchyard")]
+    done = subprocess.run([*cli, "upgrade", "--version", "v3", "--drain-timeout", "60"], env=env,
+                          capture_output=True, text=True, timeout=240, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"retired: {running}" in done.stdout
+    [group] = json.loads((cluster.run_dir / REPLICAS_FILE).read_text())
+    assert (group["version"], group["names"]) == ("v3", ["service-1", "service-2"])
+    assert set(group["binds"]).isdisjoint(before)
+    assert all(served_version(f"http://{bind}") == "v3" for bind in group["binds"])
+    assert served_version(url) == "v3"
+    assert not any(tcp_listening(*split_host_port(bind)) for bind in before)
+    status = subprocess.run([*cli, "status"], env=env, capture_output=True, text=True, timeout=120, check=False)
+    lines = status.stdout.splitlines()
+    deployments = [line for line in lines if line.startswith("dp_")]
+    assert len(deployments) == 1, status.stdout
+    assert " v3 " in deployments[0]
+    for name, bind in zip(group["names"], group["binds"], strict=True):
+        row = next((line for line in lines if line.startswith(name) and bind in line), None)
+        assert row is not None, f"{name} not shown on {bind}:\n{status.stdout}"
+        assert " up " in f" {row} "
+    # Records still flow through the new replicas (which accept Restate's signed requests).
+    [outcome] = KafkaDriver(cluster.settings.kafka.client_config()).send(
+        topic("bench-events"), [("after-v3", json.dumps({"amount": 3}))], timeout=60)
+    assert outcome.ok, outcome.error

@@ -3,6 +3,7 @@ runs it)."""
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from switchyard.settings import Settings
 from switchyard.stack.cluster import as_cluster, brokers, cluster_sections
 from switchyard.stack.haproxy import haproxy_config
 from switchyard.stack.kafka import BrokerSpec, server_properties
+from switchyard.stack.paths import REPLICAS_FILE, live_service
 from switchyard.stack.restate import LEADER_LINE, node_config, to_toml
 from switchyard.stack.stack import in_stop_order
 
@@ -101,3 +103,32 @@ def test_sizing_adds_up_the_replicas_and_leaves_headroom() -> None:
     assert kinds(doc["rows"]["cluster"]["cpu_ms_per_record"])["kafka"] == 0.5
     rows = {kind: cores for kind, _, cores in sizing(doc, (10_000,), 0.5)}
     assert rows == {"kafka": [10.0], "restate": [10.0], "service": [12.0]}  # 10k x ms / 1000 / 0.5
+
+
+def test_haproxy_routes_each_version_to_its_own_replicas_during_an_upgrade() -> None:
+    """Both versions behind the one service address: `/v/<old>/` to the old replicas,
+    everything else (the new version's path, unversioned paths) to the newest."""
+    s = cluster_settings()
+    config = haproxy_config(s, [("v1", ["127.0.0.1:1", "127.0.0.1:2"]), ("v2", ["127.0.0.1:3", "127.0.0.1:4"])])
+    lines = config.splitlines()
+    assert "    use_backend replicas-v1 if { path_beg /v/v1/ }" in lines
+    assert "    default_backend replicas-v2" in lines
+    assert sum(line.startswith("    use_backend") for line in lines) == 1
+    v1 = lines[lines.index("backend replicas-v1") + 1:lines.index("backend replicas-v2")]
+    assert [line.split()[2] for line in v1 if line.startswith("    server")] == ["127.0.0.1:1", "127.0.0.1:2"]
+    assert sum("proto h2 check" in line for line in lines) == 4
+    # One version again: the config `up` writes, on that version's replicas.
+    assert haproxy_config(s, [("v2", ["127.0.0.1:3", "127.0.0.1:4"])]) == haproxy_config(
+        s.model_copy(update={"stack": s.stack.model_copy(update={"service_replicas": ["127.0.0.1:3", "127.0.0.1:4"]})}))
+
+
+def test_the_cluster_s_replicas_are_where_an_upgrade_recorded_them(tmp_path: Path) -> None:
+    s = Settings.model_validate({**PORTS, "stack": {**PORTS["stack"], "home": tmp_path}, "_env_file": None})
+    assert live_service(s).stack.service_replicas == ["127.0.0.1:19180", "127.0.0.1:19181"]
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / REPLICAS_FILE).write_text(json.dumps([
+        {"version": "v1", "names": ["service-1", "service-2"], "binds": ["127.0.0.1:1", "127.0.0.1:2"]},
+        {"version": "v2", "names": ["service-v2-1", "service-v2-2"], "binds": ["127.0.0.1:3", "127.0.0.1:4"]}]))
+    live = live_service(s)
+    assert live.stack.service_replicas == ["127.0.0.1:3", "127.0.0.1:4"]  # the newest version's
+    assert live.service.bind == s.service.bind  # HAProxy's, unmoved

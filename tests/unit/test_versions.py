@@ -31,6 +31,9 @@ async def inner(scope: Any, receive: Any, send: Any) -> None:
 def test_a_build_serves_its_own_version_and_refuses_another() -> None:
     app = with_version(inner, "abc123")
     assert call(app, "/version") == (200, json.dumps({"version": "abc123"}).encode())
+    # Also at its own path: behind HAProxy each version's path reaches that version's replicas.
+    assert call(app, "/v/abc123/version") == (200, json.dumps({"version": "abc123"}).encode())
+    assert call(app, "/v/old999/version")[0] == 404
     assert call(app, "/v/abc123/invoke/UserFeed/processPost") == (200, b"handled")
     assert call(app, "/invoke/UserFeed/processPost") == (200, b"handled")  # registered before versions
     status, body = call(app, "/v/old999/invoke/UserFeed/processPost")
