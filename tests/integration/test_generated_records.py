@@ -24,6 +24,7 @@ takes about two minutes; `PROPERTY_EXAMPLES=N` runs N batches per topic.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -54,12 +55,12 @@ TOPICS = {
 }
 # Batches per topic: the default takes about two minutes for the three together. Not a
 # SWITCHYARD_* name: the settings refuse a SWITCHYARD_ variable that names no section.
-EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES") or 10)
+EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES") or 12)
 SEPARATOR = "\t"  # the console producer's key.separator: generated lines holding one are not sent that way
 CONSOLE = Path(sys.executable).parent / "kafka-console-producer"  # Apache Kafka's, installed by `switchyard fetch`
 OUTCOME_TIMEOUT = 60.0  # the most a batch's outcomes may take
 QUIET = 10.0  # ... and how long nothing new may arrive while some are missing
-READ_BACK_TIMEOUT = 30.0
+READ_BACK_TIMEOUT = 90.0  # a loaded machine: the console producer's JVM is slow
 
 Position = tuple[str, int, int]  # topic, partition, offset
 
@@ -454,8 +455,6 @@ class BatchRun:
 
 
 def _good_value(t: Topic, n: int) -> bytes:
-    import json
-
     return json.dumps(sample_object(t, n)).encode()
 
 
@@ -471,10 +470,22 @@ def consoles(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> It
     logs = tmp_path_factory.mktemp("console")
     running = {kind: ConsoleProducer(settings, t, logs / f"{t.name}.log") for kind, t in TOPICS.items()}
     try:
+        for kind, t in TOPICS.items():  # each JVM up and connected before the first batch is timed
+            warm_up(settings, t, running[kind])
         yield running
     finally:
         for c in running.values():
             c.close()
+
+
+def warm_up(settings: Settings, t: Topic, console: ConsoleProducer, timeout: float = 180.0) -> None:
+    """One good record through ``console``, waited for on the topic (its outcome is not judged)."""
+    key = f"warm-up-{uuid.uuid4().hex[:12]}"
+    with TopicReader(settings.kafka.client_config(), [t.name]) as reader:
+        console.send([f"{key}{SEPARATOR}{_good_value(t, 0).decode()}"])
+        got = reader.collect(lambda rs: any(r.key == key.encode() for r in rs), timeout)
+    assert any(r.key == key.encode() for r in got), f"kafka-console-producer wrote nothing in {timeout:g}s: " \
+                                                     f"{console.tail()}"
 
 
 @pytest.fixture(scope="module")
