@@ -97,16 +97,24 @@ class RoutedRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     source: SourceRecord
-    value_b64: str  # the record's value bytes, untouched (they may be anything)
+    # The record's value bytes, untouched (they may be anything); None for a tombstone, so
+    # its dead letter is a tombstone again.
+    value_b64: str | None
     timestamp_ms: int | None = None
 
     @classmethod
     def wrap(cls, source: SourceRecord, value: bytes | None, timestamp_ms: int | None) -> "RoutedRecord":
-        return cls(source=source, value_b64=base64.b64encode(value or b"").decode(), timestamp_ms=timestamp_ms)
+        encoded = None if value is None else base64.b64encode(value).decode()
+        return cls(source=source, value_b64=encoded, timestamp_ms=timestamp_ms)
 
     @property
     def value(self) -> bytes:
-        return base64.b64decode(self.value_b64)
+        """The value as a handler parses it (a tombstone as no bytes)."""
+        return base64.b64decode(self.value_b64) if self.value_b64 is not None else b""
+
+    @property
+    def tombstone(self) -> bool:
+        return self.value_b64 is None
 
     def to_json(self) -> bytes:
         return self.model_dump_json().encode()

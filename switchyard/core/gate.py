@@ -316,7 +316,7 @@ def oversize(key: bytes | None, value: bytes | None, envelope: RoutedRecord) -> 
     """Why a record cannot be copied to its routed topic (its base64 envelope would pass the
     routed topic's `max.message.bytes`, as an input topic created with a larger limit allows);
     None if it can. Such a record is dead-lettered instead of failing every batch."""
-    wrapped = len(envelope.value_b64) + len(key or b"") + HEADROOM
+    wrapped = len(envelope.value_b64 or "") + len(key or b"") + HEADROOM
     if wrapped <= MAX_RECORD_BYTES:
         return None
     kept = "" if (value is None or len(value) + len(key or b"") + HEADROOM <= MAX_RECORD_BYTES) else \
@@ -335,7 +335,7 @@ def chunks(records: list[RoutedRecord], most: int, max_bytes: int) -> list[list[
     current: list[RoutedRecord] = []
     size = 0
     for record in records:
-        weight = len(record.value_b64) + 200
+        weight = len(record.value_b64 or "") + 200
         if current and (len(current) >= most or size + weight > max_bytes):
             out.append(current)
             current, size = [], 0

@@ -138,7 +138,7 @@ class AsyncProducer:
             self._producer.poll(0.1)
 
     async def produce(
-        self, topic: str, key: str | bytes | None, value: bytes, headers: Headers | None = None, *,
+        self, topic: str, key: str | bytes | None, value: bytes | None, headers: Headers | None = None, *,
         verbatim_key: bool = False,
     ) -> tuple[int, int]:
         """Returns the record's (partition, offset) once the broker has it. ``verbatim_key``:

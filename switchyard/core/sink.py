@@ -71,8 +71,11 @@ class KafkaOrigin:
     topic: str
     partition: int
     offset: int
-    key: bytes
+    key: bytes | None  # None: the record had none (Restate leaves `kafka.key` out); b"": an empty one
     timestamp_ms: int | None
+    # The record's value was null (known through the key gate's copy; Restate hands a plain
+    # service a null value as empty bytes), so its dead letter is a tombstone too.
+    tombstone: bool = False
 
     @classmethod
     def from_headers(cls, headers: dict[str, str]) -> KafkaOrigin | None:
@@ -91,7 +94,7 @@ class KafkaOrigin:
             partition=int(headers.get("kafka.partition", "-1")),
             offset=int(headers.get("kafka.offset", "-1")),
             # Restate hands the key over in URL-safe base64: these are the record's own bytes.
-            key=decode_header_key(headers.get("kafka.key", "")),
+            key=decode_header_key(headers["kafka.key"]) if "kafka.key" in headers else None,
             timestamp_ms=int(timestamp) if timestamp else None,
         )
 
@@ -102,7 +105,8 @@ class KafkaOrigin:
         if not self.topic.endswith(ROUTED_SUFFIX):
             return [(self, raw)]
         return [(replace(self, topic=envelope.source.topic, partition=envelope.source.partition,
-                         offset=envelope.source.offset, timestamp_ms=envelope.timestamp_ms), envelope.value)
+                         offset=envelope.source.offset, timestamp_ms=envelope.timestamp_ms,
+                         tombstone=envelope.tombstone), envelope.value)
                 for envelope in parse_routed(raw)]
 
     @property
@@ -111,7 +115,7 @@ class KafkaOrigin:
 
     @property
     def key_text(self) -> str:
-        return self.key.decode("utf-8", errors="replace")
+        return (self.key or b"").decode("utf-8", errors="replace")
 
 
 INGRESS_PATH = "x-restate-ingress-path"
@@ -162,8 +166,10 @@ class SinkRuntime:
     async def publish_dead_letter(
         self, topic: Topic, origin: KafkaOrigin, raw: bytes, reason: DlqReason
     ) -> dict[str, int]:
-        # The original key, whatever it is (Restate hands a missing key over as an empty one).
-        partition, offset = await self.producer.produce(topic.dlq, origin.key or None, raw, headers=reason.headers(),
+        # The original key and value, whatever they are: a missing key stays missing, a
+        # tombstone stays one.
+        value = None if origin.tombstone else raw
+        partition, offset = await self.producer.produce(topic.dlq, origin.key, value, headers=reason.headers(),
                                                         verbatim_key=True)
         self.metrics.finished(topic.name, "dead_lettered")
         return {"partition": partition, "offset": offset}
@@ -428,7 +434,7 @@ async def _run_batch(
     object_ctx = cast(restate.ObjectContext, ctx)  # the gate batches objects' records only
     for origin, raw in deliveries:
         assert origin is not None  # a batch only ever comes from a subscription delivery
-        key = origin.key
+        key = origin.key or b""  # the gate routes keyed records only
         if await _seen_before(object_ctx, origin):
             continue
         try:
@@ -508,8 +514,9 @@ async def _report(
     seconds: float | None = None,
 ) -> None:
     record = _outcome(topic, origin, ok=ok, result=result, error=error)
-    await ctx.run_typed("publish result", runtime.publish_results, WHERE_PUBLISHED, topic, origin.key, [record],
-                        [seconds])
+    # Only a record whose key can run gets this far (the gate and the sink dead-letter the rest).
+    await ctx.run_typed("publish result", runtime.publish_results, WHERE_PUBLISHED, topic, origin.key or b"",
+                        [record], [seconds])
 
 
 class _Timer:

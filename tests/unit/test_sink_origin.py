@@ -75,9 +75,31 @@ def test_the_kafka_key_header_gives_back_any_keys_bytes(key: bytes, urlsafe: boo
 def test_ordinary_utf8_keys_survive_the_header(key: str) -> None:
     origin = KafkaOrigin.from_headers({**DELIVERY, "kafka.key": base64.urlsafe_b64encode(key.encode()).decode()})
     assert origin is not None
+    assert origin.key is not None
     assert origin.key.decode() == key
 
 
 def test_a_header_that_is_not_base64_is_named() -> None:
     with pytest.raises(ValueError, match=r"kafka\.key"):
         KafkaOrigin.from_headers({**DELIVERY, "kafka.key": "not*base64"})
+
+
+def test_a_missing_key_and_an_empty_key_stay_apart() -> None:
+    """Restate leaves `kafka.key` out for a null key and sends "" for an empty one: a dead
+    letter keeps whichever the record had."""
+    missing = KafkaOrigin.from_headers({k: v for k, v in DELIVERY.items() if k != "kafka.key"})
+    empty = KafkaOrigin.from_headers({**DELIVERY, "kafka.key": ""})
+    assert missing is not None
+    assert empty is not None
+    assert (missing.key, empty.key) == (None, b"")
+
+
+def test_a_tombstone_survives_the_gates_copy() -> None:
+    origin = KafkaOrigin.from_headers({**DELIVERY, "kafka.topic": "package-location-updates-routed"})
+    assert origin is not None
+    envelope = RoutedRecord.wrap(SourceRecord(topic="package-location-updates", partition=1, offset=3), None, 5)
+    [(source, raw)] = origin.unwrapped(envelope.to_json())
+    assert source.tombstone
+    assert raw == b""
+    [(kept, _)] = origin.unwrapped(RoutedRecord.wrap(envelope.source, b"", 5).to_json())
+    assert not kept.tombstone  # an empty value is not a tombstone
