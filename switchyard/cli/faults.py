@@ -9,7 +9,7 @@ from switchyard.cli.base import RunFailed, Subcommands, command, one_of
 
 SCENARIOS = ("service", "restate-server", "kafka", "all-in-turn", "frozen", "provider-outage", "poison-storm",
              "upgrade")
-CLUSTER_SCENARIOS = ("restate-node", "kafka-broker", "service-replica", "cluster-in-turn", "degraded")
+CLUSTER_SCENARIOS = ("restate-node", "kafka-broker", "service-replica", "cluster-in-turn", "degraded", "upgrade")
 
 DESCRIPTION = f"""\
 Kill, freeze, cut off and poison each part under load on a private stack (free ports, a

@@ -94,6 +94,8 @@ CLUSTER_SCENARIOS: dict[str, tuple[Step, ...]] = {
     "cluster-in-turn": (Step("kill", "restate:leader"), Step("kill", "kafka:leader"), Step("kill", "service-1")),
     # One Restate node and one broker gone while the load goes on: the cluster keeps going.
     "degraded": (Step("down", "restate:leader"), Step("down", "kafka:leader")),
+    # A changed version rolled out behind HAProxy under the load (Stack.upgrade_cluster).
+    "upgrade": (Step("upgrade"),),
 }
 
 
