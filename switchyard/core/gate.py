@@ -239,7 +239,7 @@ class KeyGate:
         if partition < known:
             return
         known = partition_count(producer, t.routed)
-        if partition >= known:
+        if 0 < known <= partition:  # 0: no answer now (a broker lost): the copy's produce will tell
             wanted = max(partition + 1, partition_count(producer, t.name))
             log.warning("key gate: %s has %d partitions, %s has %d: growing it", t.name, wanted, t.routed, known)
             grow_topic(self.kafka.client_config(), t.routed, wanted)
@@ -365,9 +365,11 @@ def takeover_offsets(client: Mapping[str, str], partitions: list[TopicPartition]
 
 
 def partition_count(producer: Producer, name: str) -> int:
-    """Partitions of ``name`` per a fresh metadata request (0 if the topic is unknown)."""
+    """Partitions of ``name`` per a fresh metadata request (0 if unknown). A topic-level
+    error while a leader moves (a broker lost) still lists the partitions: they count, or
+    a failover would be taken for a short twin and wait out the growth's timeout."""
     meta = producer.list_topics(name, timeout=10).topics.get(name)
-    return 0 if meta is None or meta.error is not None else len(meta.partitions)
+    return 0 if meta is None else len(meta.partitions)
 
 
 def grow_topic(client: Mapping[str, str], name: str, partitions: int) -> None:

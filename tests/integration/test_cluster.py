@@ -108,7 +108,10 @@ def test_losing_a_node_loses_nothing(cluster: Stack, scenario: str) -> None:
     assert (report.lost, report.duplicated, report.order_violations, report.stuck) == (0, 0, 0, 0), report
     assert report.processed == report.produced
     assert (report.outcomes_missing, report.outcome_copies_differ) == (0, 0), report
-    assert 0 < report.recovery_s < 60 or scenario == "degraded"
+    # A bound against "never recovers", not a performance figure (`switchyard faults --cluster`
+    # measures that): a broker loss took 31-45 s in the last measured run, up to 73 s in runs
+    # beside other tests on this 2-core machine.
+    assert 0 < report.recovery_s < 120 or scenario == "degraded"
     if scenario == "degraded":
         assert report.throughput_degraded is not None, report
         assert report.throughput_degraded > 0, report
