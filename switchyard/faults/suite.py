@@ -505,8 +505,15 @@ def disrupt(stack: Stack, step: Step, timings: Timings, poison: PoisonProducer, 
         wait_for_paused(stack.settings, timings.outage * 6)  # down past the retry horizon, by construction
         report.paused += resume_paused(stack.settings)
         stack.restart(step.target)
-        time.sleep(1.0)
-        report.paused += resume_paused(stack.settings)  # paused while it came back
+        # Invocations whose retry horizon ends while it comes back pause after it is back: keep
+        # resuming until a few seconds pass with none paused.
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < 5.0:
+            time.sleep(1.0)
+            resumed = resume_paused(stack.settings)
+            report.paused += resumed
+            if resumed:
+                quiet_since = time.monotonic()
     elif step.action == "upgrade":
         stack.upgrade(next_version, drain_timeout=timings.settle)
     elif step.action == "poison":
