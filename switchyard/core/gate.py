@@ -5,8 +5,7 @@ key that is not UTF-8 makes its Kafka consumer fail, restart from the committed 
 fail again, forever: one foreign producer's binary key halts every partition of the topic
 (restatedev/restate#4682). A missing key would run as the object `""`.
 
-So Restate does not read those topics. The gate does, exactly once (a Kafka transaction
-holds the copies, the dead letters and the consumed offsets), and writes
+So Restate does not read those topics. The gate does, and writes
 
 * a record whose key can be an object key to `<topic>-routed`, same partition and key,
   its value wrapped with its source (`switchyard.core.envelope.RoutedRecord`), where Restate's
@@ -15,8 +14,18 @@ holds the copies, the dead letters and the consumed offsets), and writes
 
 Per-key order holds: one partition is read in order and copied to the same partition.
 The gate runs as a thread of each service process (one consumer group, so replicas share
-the partitions); a crashed or frozen member's open transaction is aborted by the broker
-(or fenced by its successor), and its partitions resume from the last committed batch.
+the partitions); a crashed or frozen member's partitions resume from the last committed
+batch. How a batch is made safe is `gate.mode`:
+
+* ``idempotent`` (default): an idempotent producer copies the batch, and the source
+  offsets are committed only once every copy is acknowledged. A crash in between copies
+  the batch again: each partition's copies are gapless and in source order per producer,
+  so the sinks' applied marks (objects, and the workflows' ingest objects) skip every
+  repeat, and each record still has one outcome. No transaction: nothing waits for the
+  broker to write the previous batch's transaction markers (~100 ms per batch).
+* ``transactional``: copies, dead letters and offsets in one Kafka transaction per batch,
+  so no repeat ever reaches a routed topic; a crashed member's open transaction is aborted
+  by the broker (or fenced by its successor).
 """
 
 from __future__ import annotations
@@ -26,12 +35,13 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
     ConsumerGroupTopicPartitions,
+    KafkaError,
     KafkaException,
     Message,
     Producer,
@@ -48,6 +58,7 @@ from switchyard.core.settings import GateSettings, KafkaSettings
 log = logging.getLogger(__name__)
 
 METADATA_REFRESH_MS = 10_000
+DeliveryReport = Callable[[KafkaError | None, Message], None]
 # Big enough for a 1 MB record wrapped in base64 plus headers: a record the broker took on
 # the input topic can always be copied or dead-lettered (companion topics get this limit).
 MAX_RECORD_BYTES = COMPANION_MAX_BYTES
@@ -168,24 +179,36 @@ class KeyGate:
             # move to a live gate (another replica's, or its own replacement).
             "max.poll.interval.ms": str(int(self.stall_limit() * 1000 * 0.75)),
         })
-        producer = Producer({
-            **client, "transactional.id": self.transactional_id, "enable.idempotence": "true",
-            "transaction.timeout.ms": str(int(self.settings.transaction_timeout.total_seconds() * 1000)),
-            "linger.ms": "1", "message.max.bytes": str(MAX_RECORD_BYTES), "log_level": "3",
+        config = {**client, "enable.idempotence": "true", "linger.ms": "1",
+                  "message.max.bytes": str(MAX_RECORD_BYTES), "log_level": "3"}
+        if self.transactional:
             # librdkafka's default retry backoff (100 ms) stays, though a batch's offsets
             # commit waits for it (~100 ms per batch at 200 rec/s): with 5 ms, one fault run
             # saw send_offsets_to_transaction hang for 10 minutes after a broker restart
             # (docs/benchmarks.md, "Levers"). Correctness first, until that is understood.
-        })
-        return consumer, producer
+            config |= {"transactional.id": self.transactional_id,
+                       "transaction.timeout.ms": str(int(self.settings.transaction_timeout.total_seconds() * 1000))}
+        else:
+            # The applied marks are high-water marks, so a partition's copies must never
+            # have a hole (a later copy applied first would make the earlier one's repeat
+            # look applied): a copy is never given up on locally (message.timeout.ms 0; a
+            # stuck batch fails at flush and the clients are rebuilt), and any other error
+            # that could leave a gap stops the producer (gapless guarantee).
+            config |= {"acks": "all", "message.timeout.ms": "0", "enable.gapless.guarantee": "true"}
+        return consumer, Producer(config)
+
+    @property
+    def transactional(self) -> bool:
+        return self.settings.mode == "transactional"
 
     def _serve(self, generation: int = 0) -> None:
         consumer, producer = self._clients()
         try:
             self._await_topics(consumer)
-            self._enter(generation)
-            producer.init_transactions(30)
-            self._leave(generation)
+            if self.transactional:
+                self._enter(generation)
+                producer.init_transactions(30)
+                self._leave(generation)
             self._routed_partitions = {}
 
             def on_assign(c: Consumer, partitions: list[TopicPartition]) -> None:
@@ -200,7 +223,10 @@ class KeyGate:
                     continue
                 batch = [first, *consumer.consume(self.settings.max_batch - 1, 0)]
                 self._enter(generation)
-                self._forward(consumer, producer, batch)
+                if self.transactional:
+                    self._forward(consumer, producer, batch)
+                else:
+                    self._forward_idempotent(consumer, producer, batch)
                 self._leave(generation)
         finally:
             consumer.close()
@@ -247,44 +273,75 @@ class KeyGate:
         self._routed_partitions[t.routed] = known
 
     def _forward(self, consumer: Consumer, producer: Producer, batch: list[Message]) -> None:
+        """Transactional mode: the batch's copies and its offsets commit together."""
         producer.begin_transaction()
         try:
-            next_offsets: dict[tuple[str, int], int] = {}
-            seen = 0
-            dead: dict[str, int] = {}
-            # Per topic, partition and key, in offset order: what each key's copies carry.
-            keyed: dict[tuple[Topic, int, bytes], list[RoutedRecord]] = {}
-            for msg in batch:
-                err = msg.error()
-                if err is not None:
-                    raise KafkaException(err)
-                t = self._by_name[msg.topic() or ""]
-                envelope = self._admit(producer, t, msg)
-                if envelope is None:
-                    dead[t.name] = dead.get(t.name, 0) + 1
-                else:
-                    keyed.setdefault((t, envelope.source.partition, msg.key() or b""), []).append(envelope)
-                seen += 1
-                next_offsets[(t.name, msg.partition() or 0)] = (msg.offset() or 0) + 1
-            for (t, partition, key), records in keyed.items():
-                self._ensure_routed_partition(producer, t, partition)
-                # Workflows run once per record (the ingest object), so only objects batch.
-                most = self.settings.batch_records if t.kind == "object" else 1
-                for chunk in chunks(records, most, BATCH_BYTES):
-                    value = chunk[0].to_json() if len(chunk) == 1 else RoutedBatch(records=chunk).to_json()
-                    producer.produce(t.routed, key=key, value=value, partition=partition)
-            offsets = [TopicPartition(t, p, o) for (t, p), o in next_offsets.items()]
+            offsets, dead = self._copy(producer, batch, None)
             producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 30)
             producer.commit_transaction(30)
         except BaseException:
             _abort(producer)
             raise
+        self._count(len(batch), dead)
+
+    def _forward_idempotent(self, consumer: Consumer, producer: Producer, batch: list[Message]) -> None:
+        """Idempotent mode: the batch's offsets are committed only after every copy and dead
+        letter of it is acknowledged (all replicas, acks=all). Any failure before the commit
+        raises, the clients are rebuilt and the batch is read again from the last commit."""
+        failed: list[KafkaError] = []
+
+        def delivered(err: KafkaError | None, _msg: Message) -> None:
+            if err is not None:
+                failed.append(err)
+
+        offsets, dead = self._copy(producer, batch, delivered)
+        left = producer.flush(30)
+        if failed:
+            raise KafkaException(failed[0])
+        if left:
+            raise KafkaException(f"{left} copies of a batch still unacknowledged after 30s")
+        # Asynchronous: a later batch's copies need not wait for it. A commit that fails
+        # (a rebalance) only means the next owner copies these records again.
+        consumer.commit(offsets=offsets, asynchronous=True)
+        self._count(len(batch), dead)
+
+    def _count(self, seen: int, dead: dict[str, int]) -> None:
         self.routed += seen - sum(dead.values())
         self.dead_lettered += sum(dead.values())
         for name, count in dead.items():  # counted once committed: an aborted batch is read again
             SINK.refused_at_gate(name, count)
 
-    def _admit(self, producer: Producer, t: Topic, msg: Message) -> RoutedRecord | None:
+    def _copy(
+        self, producer: Producer, batch: list[Message], delivered: DeliveryReport | None
+    ) -> tuple[list[TopicPartition], dict[str, int]]:
+        """Produces the batch's copies and dead letters; returns the offsets to commit once
+        they are safe and the dead letters per topic."""
+        next_offsets: dict[tuple[str, int], int] = {}
+        dead: dict[str, int] = {}
+        # Per topic, partition and key, in offset order: what each key's copies carry.
+        keyed: dict[tuple[Topic, int, bytes], list[RoutedRecord]] = {}
+        for msg in batch:
+            err = msg.error()
+            if err is not None:
+                raise KafkaException(err)
+            t = self._by_name[msg.topic() or ""]
+            envelope = self._admit(producer, t, msg, delivered)
+            if envelope is None:
+                dead[t.name] = dead.get(t.name, 0) + 1
+            else:
+                keyed.setdefault((t, envelope.source.partition, msg.key() or b""), []).append(envelope)
+            next_offsets[(t.name, msg.partition() or 0)] = (msg.offset() or 0) + 1
+        for (t, partition, key), records in keyed.items():
+            self._ensure_routed_partition(producer, t, partition)
+            # Workflows run once per record (the ingest object), so only objects batch.
+            most = self.settings.batch_records if t.kind == "object" else 1
+            for chunk in chunks(records, most, BATCH_BYTES):
+                value = chunk[0].to_json() if len(chunk) == 1 else RoutedBatch(records=chunk).to_json()
+                producer.produce(t.routed, key=key, value=value, partition=partition, on_delivery=delivered)
+        return [TopicPartition(t, p, o) for (t, p), o in next_offsets.items()], dead
+
+    def _admit(self, producer: Producer, t: Topic, msg: Message,
+               delivered: DeliveryReport | None = None) -> RoutedRecord | None:
         """``msg`` wrapped for its routed topic, or None once it is dead-lettered (a key
         that cannot be an object key)."""
         source = SourceRecord(topic=t.name, partition=msg.partition() or 0, offset=msg.offset() or 0)
@@ -293,7 +350,7 @@ class KeyGate:
         if problem is not None:
             log.warning("dead-lettering %s[%d]@%d: %s", t.name, source.partition, source.offset, problem.reason)
             reason = DlqReason(reason=problem.reason, error_class=problem.error_class, source=source)
-            producer.produce(t.dlq, key=key, value=value, headers=list(reason.headers()))
+            producer.produce(t.dlq, key=key, value=value, headers=list(reason.headers()), on_delivery=delivered)
             return None
         kind, stamp = msg.timestamp()
         envelope = RoutedRecord.wrap(source, value, stamp if kind else None)
@@ -303,7 +360,7 @@ class KeyGate:
             reason = DlqReason(reason=too_large, error_class="RecordTooLarge", source=source)
             # The original value if the DLQ takes it; past that only the reason survives.
             kept = value if value is None or len(value) + len(key or b"") + HEADROOM <= MAX_RECORD_BYTES else None
-            producer.produce(t.dlq, key=key, value=kept, headers=list(reason.headers()))
+            producer.produce(t.dlq, key=key, value=kept, headers=list(reason.headers()), on_delivery=delivered)
             return None
         return envelope
 

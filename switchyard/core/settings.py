@@ -167,7 +167,17 @@ class GateSettings(Section):
     # their records: only for a deployment that runs the gate elsewhere.
     enabled: bool = True
     group_id: str = "switchyard-gate"
-    # Defaults to one per host and service port (stable across restarts).
+    # How a batch's copies are made safe (docs/benchmarks.md, "Levers measured (issue 24)"):
+    # "idempotent": an idempotent producer (acks=all, no gap in a partition's copies), and
+    #   the source offsets committed only once the batch's copies are acknowledged. A crash
+    #   between the two copies the batch again; the sinks' applied marks skip the repeats
+    #   (outcomes stay one per record, a gate dead letter may be published twice). No
+    #   transaction to commit, so nothing waits for the broker's transaction markers.
+    # "transactional": copies, dead letters and offsets in one Kafka transaction per batch:
+    #   no repeat ever reaches a routed topic, but each batch's offsets commit waits ~100 ms
+    #   (librdkafka's retry backoff while the previous transaction's markers are written).
+    mode: Literal["idempotent", "transactional"] = "idempotent"
+    # Defaults to one per host and service port (stable across restarts); transactional mode.
     transactional_id: str | None = None
     max_batch: int = Field(default=500, ge=1)
     # Up to this many consecutive records of one key (read in one batch) travel as one

@@ -13,7 +13,8 @@ and then:
 * plain-service sink    -> the business call is re-issued with the record key as its
   idempotency key, so a re-produced record never runs the business step twice;
 * workflow sink         -> fed through `<Workflow>Ingest/ingest` (one record at a time
-  per key), which calls `run` and reports a second record for the same id as a 409;
+  per key, with the same applied mark as an object sink), which calls `run` and reports
+  a second record for the same id as a 409;
 * otherwise             -> the business function runs, and a record fed from Kafka gets
   its outcome (ok or terminal failure) on `<topic>-results`;
 * failure in handler code -> (a bug, a poison record) retried with backoff through a
@@ -277,6 +278,11 @@ def _register_front(front: Registrar, topic: Topic, runtime: SinkRuntime, run: R
             raise restate.TerminalError(f"{topic.subscribed_service}/{INGEST_HANDLER} takes Kafka deliveries "
                                         f"only; call {topic.target}", 400)
         _took_in(ctx, topic, runtime, 1)
+        # A repeated copy (the key gate's idempotent mode copies a batch again after a
+        # crash) would otherwise run into the workflow's 409 and publish a second outcome
+        # that says something else than the first.
+        if await _seen_before(ctx, origin):
+            return None
         await _validated(ctx, topic, runtime, origin, raw)
         try:
             return to_jsonable_python(await _forward(ctx, topic, runtime, origin, raw, run, key=ctx.key()))

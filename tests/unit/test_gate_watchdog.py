@@ -76,7 +76,7 @@ class StuckInInit(KeyGate):
     init_transactions (as a librdkafka call can after a broker loss)."""
 
     def __init__(self) -> None:
-        super().__init__(KafkaSettings(), GateSettings(), "gate-test", [topic("bench-events")])
+        super().__init__(KafkaSettings(), GateSettings(mode="transactional"), "gate-test", [topic("bench-events")])
         self.release = threading.Event()
         self.inits = 0
         self.subscribed: list[int] = []
