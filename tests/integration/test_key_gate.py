@@ -19,6 +19,7 @@ from confluent_kafka.admin import AdminClient
 from schemas.catalogue import CATALOGUE, Topic, topic
 from switchyard.core.admin import RestateAdmin
 from switchyard.core.bootstrap import retire_direct_subscriptions
+from switchyard.core.envelope import parse_routed
 from switchyard.core.gate import KeyGate, takeover_offsets
 from switchyard.core.results import Record, TopicReader
 from switchyard.core.settings import GateSettings
@@ -230,3 +231,74 @@ def test_gate_dead_letters_carry_the_source_for_a_replay(settings: Settings, uni
     assert "not UTF-8" in (letter.header("error.reason") or "")
     assert "userId" in (letter.header("error.reason") or "")
     assert Counter(k for k, _ in letter.headers)["error.class"] == 1
+
+
+class CommitsNothing(KeyGate):
+    """An idempotent gate that dies after its copies are acknowledged and before it commits
+    their offsets (gate.mode idempotent: the crash that leaves repeated copies behind)."""
+
+    def _forward_idempotent(self, consumer: Any, producer: Any, batch: Any) -> None:
+        class NoCommit:
+            def commit(self, **_: Any) -> None:
+                pass
+
+        super()._forward_idempotent(NoCommit(), producer, batch)  # type: ignore[arg-type]
+
+
+def run_gate(gate: KeyGate, records: int) -> None:
+    gate.start()
+    try:
+        deadline = time.monotonic() + 60
+        while gate.routed < records:
+            assert time.monotonic() < deadline, f"the gate copied {gate.routed} of {records} records"
+            time.sleep(0.2)
+    finally:
+        gate.stop()
+
+
+@pytest.mark.parametrize("t", [BENCH, TRIPS], ids=lambda t: t.name)
+def test_a_batch_copied_again_after_a_crash_before_the_commit_has_one_outcome_per_record(
+    t: Topic, settings: Settings, ingress: httpx.Client, unique: str
+) -> None:
+    """Records copied by the service's gate, by a gate that crashed before its commit, and
+    again by that gate's successor (from the uncommitted offsets) run once each: the object's
+    and the workflow ingest's applied marks skip the repeated copies, so each record has
+    exactly one outcome, and a workflow's repeat is not a second (409) outcome."""
+    client = settings.kafka.client_config()
+    group = f"gate-{unique}"
+    group_at_end(client, group, t.name)
+    key = f"{unique}-k"
+
+    def value(i: int) -> bytes:
+        return json.dumps({"amount": 1}).encode() if t is BENCH else good_value(t, i)
+
+    keys = [key.encode()] * 4 if t is BENCH else [f"{unique}-trip-{i}".encode() for i in range(4)]
+    producer = RawProducer(client)
+    with TopicReader(client, [t.results, t.dlq]) as reader, TopicReader(client, [t.routed]) as routed:
+        for i, k in enumerate(keys):
+            producer.send(t.name, k, value(i), partition=0)
+        producer.flush()
+        sent = [s for s, _, _ in producer.sent]
+        gate_settings = GateSettings(group_id=group, mode="idempotent")
+        run_gate(CommitsNothing(settings.kafka, gate_settings, group, [t]), len(sent))
+        assert committed(client, group, TopicPartition(t.name, 0)) <= sent[0][2]  # nothing committed
+        run_gate(KeyGate(settings.kafka, gate_settings, group, [t]), len(sent))
+        # A last record of the same key (of every trip) comes after every copy above on its
+        # key's partition, so once it has an outcome each copy before it has run.
+        for k in dict.fromkeys(keys):
+            producer.send(t.name, k, value(9), partition=0)
+        producer.flush()
+        got = outcomes(reader, [s for s, _, _ in producer.sent], timeout=90)
+        copies = Counter(source_of_copy for r in routed.collect(lambda rs: False, timeout=5.0, idle=1.0)
+                         for source_of_copy in routed_sources(r))
+    assert all(copies[s] >= 3 for s in sent), copies  # the service's gate, the crashed one, its successor
+    for s in sent:
+        [outcome] = got[s]  # exactly one outcome per record
+        assert outcome.topic == t.results
+        assert outcome.json()["ok"] is True, outcome.json()
+    if t is BENCH:
+        assert ingress.post(f"/BenchCounter/{key}/get").json()["count"] == len(keys) + 1
+
+
+def routed_sources(r: Record) -> list[Sent]:
+    return [(e.source.topic, e.source.partition, e.source.offset) for e in parse_routed(r.value or b"{}")]
