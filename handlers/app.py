@@ -37,6 +37,7 @@ from switchyard.core.asgi import with_lifespan, with_metrics
 from switchyard.core.gate import start_gate
 from switchyard.core.identity import check_exposure, service_identity_keys
 from switchyard.core.kafka import AsyncProducer
+from switchyard.core.preflight import check_service
 from switchyard.core.settings import load_or_exit
 from switchyard.core.sink import SinkRuntime
 from switchyard.core.versions import code_version, with_version
@@ -75,6 +76,7 @@ def create_app(settings: HandlerSettings | None = None) -> Any:
     logs.configure(settings.service.log_level)
     identity_keys = service_identity_keys(settings.service)
     check_exposure(settings.service, identity_keys)
+    check_service(CATALOGUE, settings.kafka)  # a refused login or a missing ACL: one line, exit 2
     producer = AsyncProducer(settings.kafka.client_config(), settings.kafka.results_linger.total_seconds() * 1000)
     atexit.register(producer.close)
     # The key gate feeds Restate the object and workflow topics (switchyard/core/gate.py).

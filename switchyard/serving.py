@@ -116,6 +116,7 @@ def create_app(app: App | None = None, settings: CoreSettings | None = None) -> 
     from switchyard.core.gate import start_gate
     from switchyard.core.identity import check_exposure, service_identity_keys
     from switchyard.core.kafka import AsyncProducer
+    from switchyard.core.preflight import check_service
     from switchyard.core.sink import SinkRuntime
     from switchyard.core.versions import with_version
 
@@ -132,6 +133,7 @@ def create_app(app: App | None = None, settings: CoreSettings | None = None) -> 
     logs.configure(settings.service.log_level)
     identity_keys = service_identity_keys(settings.service)
     check_exposure(settings.service, identity_keys)
+    check_service(app.catalogue(), settings.kafka)  # a refused login or a missing ACL: one line, exit 2
     producer = AsyncProducer(settings.kafka.client_config(), settings.kafka.results_linger.total_seconds() * 1000)
     atexit.register(producer.close)
     gate = start_gate(app.catalogue(), settings.kafka, settings.gate, settings.service.bind, settings.service.workers)
