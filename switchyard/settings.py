@@ -41,6 +41,9 @@ class LocalStackSettings(Section):
     # Extra RESTATE_* settings on top of restate.toml, e.g. a shorter retry horizon for
     # tests: {"RESTATE_DEFAULT_RETRY_POLICY__MAX_INTERVAL": "500ms"}.
     restate_env: dict[str, str] = Field(default_factory=dict)
+    # A broker that takes SASL_SSL (SCRAM) only, with ACLs per principal (`switchyard up
+    # --secure`, switchyard/stack/secure.py); a home once secured stays secured.
+    secure: bool = False
     # A cluster on this machine (`switchyard up --cluster`, switchyard/stack/cluster.py).
     # One Kafka broker per address in kafka.bootstrap_servers, each a KRaft controller too,
     # its controller port at the same index here:

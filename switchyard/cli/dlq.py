@@ -48,12 +48,15 @@ def register(sub: Subcommands) -> None:
 def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
     import json
 
+    from switchyard.core.preflight import check_kafka
     from switchyard.ops.dlq import DlqTools, Selection, source_topic, summary, table
 
     t = source_topic(args.topic)
     selection = Selection(args.partition, args.first, args.last)
     if args.action == "replay" and args.all == selection.is_range:
         raise UsageError("replay: give --all or --from N --to M (not both)")
+    # A refused login or a missing ACL: one line (the tools read the DLQ, a replay writes the topic).
+    check_kafka(settings.kafka, read=[t.dlq], write=[t.name, t.dlq_replayed] if args.action == "replay" else [])
     tools = DlqTools(settings)
     if args.action == "list":
         letters = tools.dead_letters(t, selection)

@@ -32,6 +32,9 @@ def register(sub: Subcommands) -> None:
                      settings=[HOME, ADMIN])
     for p in (up, reset):
         p.add_argument("--cluster", action="store_true", help=CLUSTER_HELP)
+    up.add_argument("--secure", action="store_true",
+                    help="a broker that takes SASL_SSL (SCRAM-SHA-512) only, with ACLs per principal; the "
+                         "principals' client settings in <stack home>/secure/ (the home stays secured)")
     down.add_argument("--cluster", action="store_true", help="only the local cluster (default: both)")
     status.add_argument("--cluster", action="store_true",
                         help="the local cluster's (default: the cluster's when one runs, else the single stack's)")
@@ -121,8 +124,14 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
 
     # The service where it runs since an upgrade: kept there, or started there again.
     settings = live_service(on_cluster(settings, args))
+    if getattr(args, "secure", False):
+        settings.stack.secure = True
     start = time.monotonic()
-    decision, _ = up(Stack(settings, dev_home(settings)))
+    stack = Stack(settings, dev_home(settings))
+    decision, _ = up(stack)
+    if stack.secured is not None:
+        print(f"Kafka takes SASL_SSL only: client settings per principal in {stack.secured.dir} "
+              f"(`set -a; . {stack.secured.dir}/switchyard.env; set +a` before other commands)")
     took = f"{time.monotonic() - start:.1f}s"
     if not decision.start:
         print(f"stack already up; bootstrapped again in {took}")

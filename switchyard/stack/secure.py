@@ -162,7 +162,7 @@ def ensure_material(home: Path, hosts: list[str]) -> SecureKafka:
 
 
 def _make_certificates(into: SecureKafka, hosts: list[str]) -> None:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "switchyard throwaway CA")])
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())

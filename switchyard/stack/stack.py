@@ -36,8 +36,17 @@ from switchyard.stack.ephemeral import free_ports
 from switchyard.stack.haproxy import Master, Route, reload_haproxy, start_haproxy
 from switchyard.stack.kafka import BrokerSpec, await_broker, spawn_broker, start_broker
 from switchyard.stack.paths import REPLICAS_FILE, SERVICE_BIND_FILE
-from switchyard.stack.processes import Managed, pidfile_names, stop_from_pidfiles, wait_until
+from switchyard.stack.processes import Managed, StartupError, pidfile_names, stop_from_pidfiles, wait_until
 from switchyard.stack.restate import all_partitions_led, node_healthy, provision, spawn_node, start_restate
+from switchyard.stack.secure import (
+    SERVICE,
+    STREAMS,
+    SecureKafka,
+    acl_bindings,
+    create_acls,
+    ensure_material,
+    is_secured,
+)
 from switchyard.stack.service import await_service, spawn_service, start_service
 from switchyard.stack.simulators import start_provider, start_smtp
 from switchyard.stack.streams import start_streams
@@ -134,6 +143,14 @@ class Stack:
         # A spinner while each step waits, in place of its "..." line: only when the lines
         # go to a terminal (the default `print` on a TTY); logs and CI get the plain lines.
         self.live = progress is print and sys.stdout.isatty() if live is None else live
+        # A secured broker (switchyard/stack/secure.py): every client of the stack then
+        # connects as the service's principal, the stream worker as its own.
+        self.secured: SecureKafka | None = None
+        if settings.stack.secure or is_secured(self.home):
+            if settings.stack.is_cluster or use_containers:
+                raise StartupError("a secured stack runs one native broker: not with --cluster or containers")
+            self.secured = ensure_material(self.home, [settings.kafka_address[0]])
+            self.settings = settings.model_copy(update={"kafka": self.secured.kafka_settings(settings.kafka, SERVICE)})
 
     def _waiting(self, line: str) -> contextlib.AbstractContextManager[object]:
         if self.live:
@@ -256,10 +273,26 @@ class Stack:
             self._step(n, total, f"Kafka broker (container) on {host}:{port}",
                        lambda: _timed(lambda: start_kafka_container(s, self.home, timeout)))
             return
+        if self.secured is not None:
+            self._step(n, total, f"Kafka broker (KRaft, SASL_SSL with ACLs) on {host}:{port}", self._secure_broker)
+            return
         self._step(n, total, f"Kafka broker (KRaft) on {host}:{port}", lambda: start_broker(
             self.home, host, port, s.stack.kafka_controller_port, s.kafka.topic_partitions,
             s.stack.start_timeout.total_seconds(),
         ))
+
+    def _secure_broker(self) -> tuple[Component, float]:
+        """The broker with TLS, SCRAM users and ACLs; the principals' client files beside them."""
+        s, secured = self.settings, self.secured
+        assert secured is not None
+        host, port = s.kafka_address
+        controller = s.stack.kafka_controller_port
+        broker, took = start_broker(
+            self.home, host, port, controller, s.kafka.topic_partitions, s.stack.start_timeout.total_seconds(),
+            secured.broker_properties(host, port, controller), secured.format_args(), s.kafka.client_config())
+        create_acls(s.kafka.bootstrap_servers, secured, acl_bindings(CATALOGUE, s.streams.app_id))
+        secured.write_client_files(s.kafka.bootstrap_servers)
+        return broker, took
 
     def request_identity(self) -> Path | None:
         """The key restate-server signs with; its public half becomes the service's
@@ -312,6 +345,8 @@ class Stack:
         if not s.streams.enabled:
             self.progress(f"[{n}/{total}] stream workers: disabled (streams.enabled = false)")
             return
+        if self.secured is not None:  # as its own principal
+            s = s.model_copy(update={"kafka": self.secured.kafka_settings(s.kafka, STREAMS)})
         self._step(n, total, f"stream workers (Faust, web http://{s.streams.web_bind}/pipeline/)",
                    lambda: start_streams(s, self.home, settings_env(s), s.stack.start_timeout.total_seconds()))
 
