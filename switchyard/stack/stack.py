@@ -149,6 +149,9 @@ class Stack:
         if settings.stack.secure or is_secured(self.home):
             if settings.stack.is_cluster or use_containers:
                 raise StartupError("a secured stack runs one native broker: not with --cluster or containers")
+            if not is_secured(self.home) and (self.home / "kafka" / "logs" / "meta.properties").exists():
+                raise StartupError(f"the stack in {self.home} was made without --secure (its broker has no SCRAM "
+                                   f"users): `switchyard reset` first, or use another stack.home")
             self.secured = ensure_material(self.home, [settings.kafka_address[0]])
             self.settings = settings.model_copy(update={"kafka": self.secured.kafka_settings(settings.kafka, SERVICE)})
 
