@@ -27,7 +27,10 @@ from switchyard.core.preflight import KafkaAccessError, check_kafka
 from switchyard.core.results import TopicReader
 from switchyard.core.settings import KafkaSettings
 from switchyard.settings import Settings
+from switchyard.stack.ephemeral import free_ports
+from switchyard.stack.paths import REPO
 from switchyard.stack.secure import PRODUCER, SERVICE, STREAMS, SecureKafka
+from switchyard.stack.service import service_command
 from switchyard.stack.stack import Stack, settings_env
 from tests.integration.conftest import test_settings as stack_settings  # not collected as a test
 from tests.integration.kafka_driver import KafkaDriver
@@ -215,9 +218,22 @@ def test_a_missing_acl_is_one_line_naming_the_topic_and_principal(secure_stack: 
     s = secure_stack.settings
     line = one_line_error(cli(s, as_user(secured, s, PRODUCER), "bootstrap"))
     assert "principal User:producer may not READ topic" in line or "principal User:producer may not WRITE" in line
-    env = {**os.environ, **settings_env(s.model_copy(update={"kafka": as_user(secured, s, PRODUCER)}))}
-    service = subprocess.run([sys.executable, "-c", "from handlers.app import create_app; create_app()"],
-                             capture_output=True, text=True, timeout=60, check=False, env=env)
-    line = one_line_error(service)
+    # The service as the stack runs it (granian), on a port of its own: it exits, it does not serve.
+    [port] = free_ports(1)
+    wrong = s.model_copy(update={"kafka": as_user(secured, s, PRODUCER),
+                                 "service": s.service.model_copy(update={"bind": f"127.0.0.1:{port}"})})
+    service = subprocess.run(service_command(wrong), capture_output=True, text=True, timeout=60, check=False,
+                             env={**os.environ, **settings_env(wrong)}, cwd=REPO)
+    assert service.returncode != 0
+    [line] = [x for x in (service.stdout + service.stderr).splitlines() if x.startswith("switchyard: error: ")]
     assert "principal User:producer may not" in line
     assert "TOPIC_AUTHORIZATION_FAILED" in line
+
+
+def test_no_password_in_any_log(secure_stack: Stack, secured: SecureKafka) -> None:
+    """Last in this module: what every component (the broker's config dump included) logged."""
+    logs = {log.name: log.read_text(errors="replace") for log in secure_stack.run_dir.glob("*.log")}
+    assert {"kafka.log", "restate.log", "service.log", "streams.log"} <= set(logs)
+    for user, password in secured.passwords.items():
+        leaked = [name for name, text in logs.items() if password in text]
+        assert not leaked, f"{user}'s password in {leaked}"
