@@ -163,7 +163,7 @@ def checked_producer(settings: Settings, topic_name: str) -> RecordProducer:
     from switchyard.core.kafka import RecordProducer
     from switchyard.core.preflight import check_kafka
 
-    check_kafka(settings.kafka, write=[topic_name])
+    check_kafka(settings.kafka, write=[topic_name], require_topics=True)
     return RecordProducer(settings.kafka.client_config())
 
 

@@ -59,11 +59,12 @@ def _classify(kafka: KafkaSettings, errors: list[KafkaError]) -> str | None:
 
 
 def check_kafka(kafka: KafkaSettings, *, write: Sequence[str] = (), read: Sequence[str] = (),
-                timeout: float = 10.0, require_reachable: bool = True) -> None:
+                timeout: float = 10.0, require_reachable: bool = True, require_topics: bool = False) -> None:
     """KafkaAccessError (one line) when the settings cannot log in, do not trust the
     broker, or name a principal without WRITE on a ``write`` topic or READ on a ``read``
-    topic that exists. Topics not created yet are not judged. With ``require_reachable``
-    false, a broker that does not answer is left to the caller's own retries."""
+    topic that exists. Topics not created yet are not judged, unless ``require_topics``
+    (a producer's: librdkafka would fail each record). With ``require_reachable`` false,
+    a broker that does not answer is left to the caller's own retries."""
     errors: list[KafkaError] = []
     config: dict[str, Any] = {**kafka.client_config(), "log_level": "0", "error_cb": errors.append}
     admin = AdminClient(config)
@@ -81,8 +82,10 @@ def check_kafka(kafka: KafkaSettings, *, write: Sequence[str] = (), read: Sequen
                 return
             if time.monotonic() >= deadline:
                 seen = errors[0].str() if errors else "no answer"
+                hint = "" if "security.protocol" in kafka.properties else (
+                    f", or set security.protocol in {PROPERTIES} if its listener takes SSL or SASL")
                 raise KafkaUnreachable(f"Kafka at {kafka.bootstrap_servers} is not reachable within {timeout:.0f}s "
-                                       f"({seen}); check SWITCHYARD_KAFKA__BOOTSTRAP_SERVERS") from None
+                                       f"({seen}); check SWITCHYARD_KAFKA__BOOTSTRAP_SERVERS{hint}") from None
     wanted = {**{name: AclOperation.READ for name in read}, **{name: AclOperation.WRITE for name in write}}
     if not wanted:
         return
@@ -95,6 +98,9 @@ def check_kafka(kafka: KafkaSettings, *, write: Sequence[str] = (), read: Sequen
         except KafkaException as exc:
             err = exc.args[0]
             if err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                if require_topics:
+                    raise KafkaAccessError(f"Kafka at {kafka.bootstrap_servers}: topic {name} does not exist: run "
+                                           f"`switchyard bootstrap`") from None
                 continue  # not created yet: the bootstrap makes it (and is checked itself)
             if err.code() != KafkaError.TOPIC_AUTHORIZATION_FAILED:
                 raise KafkaAccessError(f"Kafka at {kafka.bootstrap_servers}: describing topic {name} failed "
