@@ -100,7 +100,7 @@ def test_every_client_connects_with_the_generated_settings_only(secure_stack: St
         assert f"username=\"{user}\"" in (secured.dir / f"{user}.properties").read_text()
 
 
-def test_package_tracker_walkthrough(kafka: KafkaDriver, ingress: httpx.Client) -> None:
+def test_package_tracker_walkthrough(secure_stack: Stack, kafka: KafkaDriver, ingress: httpx.Client) -> None:
     pkg = "secure-pkg-1"
     r = ingress.post(f"/PackageTracker/{pkg}/registerPackage", json={"finalDestination": "Bridge 6, Amsterdam"})
     assert r.status_code == 200, r.text
@@ -114,6 +114,11 @@ def test_package_tracker_walkthrough(kafka: KafkaDriver, ingress: httpx.Client) 
     assert ghost.error == {"code": 404, "message": "Package secure-ghost not found"}
     [dead] = kafka.send(PACKAGES, [(pkg, b"\xffnot json")])
     assert dead.dead_lettered  # the service's principal writes -dlq too
+    # The DLQ tools read it with the service's settings only (the generated switchyard.env's).
+    s = secure_stack.settings
+    listed = cli(s, s.kafka, "dlq", "list", PACKAGES.name, "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [d["key"] for d in json.loads(listed.stdout)] == [pkg]
 
 
 def test_user_feed_walkthrough(kafka: KafkaDriver, ingress: httpx.Client) -> None:
