@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     import httpx
 
     from switchyard.core.catalogue import Topic
-    from switchyard.core.kafka import RecordProducer
     from switchyard.settings import Settings
 
 KAFKA = "kafka.bootstrap_servers"
@@ -136,6 +135,7 @@ def delay(text: str) -> timedelta:
 def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
     from producers.load import sample_records
     from producers.records import produce
+    from switchyard.core.preflight import checked_producer
 
     t = input_topic(args.topic)
     validate = not args.no_validate
@@ -152,19 +152,9 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
         records = [(args.key, args.value.encode())]
     else:
         raise UsageError("produce: give --key and --value, --file FILE (- for standard input), or --generate N")
-    sent = produce(checked_producer(settings, t.name), t, records, validate=validate)
+    sent = produce(checked_producer(settings.kafka, t.name), t, records, validate=validate)
     print(f"sent {sent} record(s) to {t.name}")
     return 0
-
-
-def checked_producer(settings: Settings, topic_name: str) -> RecordProducer:
-    """A producer for ``topic_name``, once the settings log in and may write it: otherwise
-    one line naming the setting or the ACL (librdkafka would retry until the flush times out)."""
-    from switchyard.core.kafka import RecordProducer
-    from switchyard.core.preflight import check_kafka
-
-    check_kafka(settings.kafka, write=[topic_name], require_topics=True)
-    return RecordProducer(settings.kafka.client_config())
 
 
 def lines_of(name: str, t: Topic, separator: str, validate: bool) -> list[tuple[str, bytes]]:
@@ -187,8 +177,9 @@ def lines_of(name: str, t: Topic, separator: str, validate: bool) -> list[tuple[
 def cmd_post(settings: Settings, args: argparse.Namespace) -> int:
     from producers import posts as post_events
     from producers.records import produce
+    from switchyard.core.preflight import checked_producer
 
-    producer = checked_producer(settings, "social-media-posts")
+    producer = checked_producer(settings.kafka, "social-media-posts")
     sent = produce(producer, input_topic("social-media-posts"), [post_events.post(args.user, args.content,
                                                                                    args.metadata)])
     print(f"sent {sent} post for {args.user}")
@@ -200,8 +191,9 @@ def cmd_locate(settings: Settings, args: argparse.Namespace) -> int:
 
     from producers import packages as package_events
     from producers.records import produce
+    from switchyard.core.preflight import checked_producer
 
-    producer = checked_producer(settings, "package-location-updates")
+    producer = checked_producer(settings.kafka, "package-location-updates")
     when = args.timestamp if args.timestamp is not None else time.strftime("%Y-%m-%d %H:%M")
     sent = produce(producer, input_topic("package-location-updates"),
                    [package_events.location(args.package, args.location, when)])

@@ -19,6 +19,7 @@ from confluent_kafka.admin import AclOperation, AdminClient  # type: ignore[attr
 
 from switchyard.core.catalogue import Catalogue
 from switchyard.core.errors import UsageProblem
+from switchyard.core.kafka import RecordProducer
 from switchyard.core.settings import KafkaSettings, exit_with_error
 
 PROPERTIES = "SWITCHYARD_KAFKA__PROPERTIES"
@@ -113,6 +114,14 @@ def check_kafka(kafka: KafkaSettings, *, write: Sequence[str] = (), read: Sequen
                 f"Kafka at {kafka.bootstrap_servers}: principal {principal(kafka)} may not {operation.name} topic "
                 f"{name} (TOPIC_AUTHORIZATION_FAILED); grant it {operation.name} on {name} with an ACL, or connect "
                 f"as a principal that has it ({CREDENTIALS})")
+
+
+def checked_producer(kafka: KafkaSettings, topic_name: str) -> RecordProducer:
+    """A producer for ``topic_name``, once the settings log in and may write it (and it
+    exists): otherwise one line naming the setting or the ACL, where librdkafka would retry
+    until the flush times out. For the commands that produce (`switchyard produce`, ...)."""
+    check_kafka(kafka, write=[topic_name], require_topics=True)
+    return RecordProducer(kafka.client_config())
 
 
 def check_service(catalogue: Catalogue, kafka: KafkaSettings) -> None:
