@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from switchyard.core.settings import load
-from switchyard.settings import Settings
+from switchyard.settings import Settings, settings_class
 
 
 def free_ports(n: int) -> list[int]:
@@ -45,7 +45,8 @@ def ephemeral_settings(home: Path, read_env_file: bool = True, **sections: dict[
     }
     for name, values in sections.items():
         base[name] = {**base.get(name, {}), **values}
-    return load(Settings, **base) if read_env_file else load(Settings, _env_file=None, **base)
+    cls = settings_class()
+    return load(cls, **base) if read_env_file else load(cls, _env_file=None, **base)
 
 
 def ephemeral_cluster_settings(home: Path, read_env_file: bool = True, **sections: dict[str, Any]) -> Settings:

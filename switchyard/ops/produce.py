@@ -1,5 +1,5 @@
 """Producing catalogue records (from arguments, ``--file`` lines read by
-``producers.console``, or sample records), validated first.
+``switchyard.ops.record_lines``, or sample records), validated first.
 
 A record that does not fit its topic's schema is refused before it reaches Kafka, with
 an error naming the field (pass ``validate=False`` to send it anyway, e.g. to try the DLQ).
@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from confluent_kafka import KafkaError, KafkaException
 
-from schemas.catalogue import Topic, describe_error
+from switchyard.core.catalogue import Topic, describe_error
 from switchyard.core.errors import UsageProblem
 from switchyard.core.kafka import RecordProducer, encode_key
 
