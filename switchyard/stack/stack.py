@@ -19,7 +19,6 @@ from pydantic import BaseModel, SecretStr
 from rich.console import Console
 from rich.text import Text
 
-from schemas.catalogue import CATALOGUE
 from switchyard.core.admin import ComponentDown, DeploymentConflict, RestateAdmin
 from switchyard.core.bootstrap import BootstrapReport, bootstrap, served_version
 from switchyard.core.identity import ensure_identity
@@ -27,6 +26,7 @@ from switchyard.core.poll import poll_until
 from switchyard.core.settings import split_host_port
 from switchyard.core.versions import versioned_url
 from switchyard.ops.upgrade import UpgradeRefused, UpgradeReport, roll
+from switchyard.serving import current_app
 from switchyard.settings import Settings
 from switchyard.simulators.provider import is_local
 from switchyard.simulators.smtp import is_local as is_local_smtp
@@ -293,7 +293,7 @@ class Stack:
         broker, took = start_broker(
             self.home, host, port, controller, s.kafka.topic_partitions, s.stack.start_timeout.total_seconds(),
             secured.broker_properties(host, port, controller), secured.format_args(), s.kafka.client_config())
-        create_acls(s.kafka.bootstrap_servers, secured, acl_bindings(CATALOGUE, s.streams.app_id))
+        create_acls(s.kafka.bootstrap_servers, secured, acl_bindings(current_app().catalogue(), s.streams.app_id))
         secured.write_client_files(s.kafka.bootstrap_servers)
         return broker, took
 
@@ -343,20 +343,22 @@ class Stack:
                    lambda: start_service(s, self.home, settings_env(s), s.stack.start_timeout.total_seconds()))
 
     def start_streams(self, n: int = 7, total: int = 7) -> None:
-        """The Faust worker (streams/): after the bootstrap, which creates the topics it reads and writes."""
-        s = self.settings
-        if not s.streams.enabled:
-            self.progress(f"[{n}/{total}] stream workers: disabled (streams.enabled = false)")
+        """The app's stream worker (the examples': Faust, streams/): after the bootstrap, which
+        creates the topics it reads and writes."""
+        s, module = self.settings, current_app().streams
+        if not s.streams.enabled or module is None:
+            why = "streams.enabled = false" if module else "the app has none"
+            self.progress(f"[{n}/{total}] stream workers: disabled ({why})")
             return
         if self.secured is not None:  # as its own principal
             s = s.model_copy(update={"kafka": self.secured.kafka_settings(s.kafka, STREAMS)})
-        self._step(n, total, f"stream workers (Faust, web http://{s.streams.web_bind}/pipeline/)",
-                   lambda: start_streams(s, self.home, settings_env(s), s.stack.start_timeout.total_seconds()))
+        self._step(n, total, f"stream workers ({module}, web http://{s.streams.web_bind}/pipeline/)",
+                   lambda: start_streams(s, module, self.home, settings_env(s), s.stack.start_timeout.total_seconds()))
 
     def bootstrap(self, n: int = 4, total: int = 4) -> BootstrapReport:
         start = time.monotonic()
         with self._waiting(f"[{n}/{total}] bootstrap: topics, Kafka cluster, deployment, subscriptions ..."):
-            report = bootstrap(self.settings, CATALOGUE)
+            report = bootstrap(self.settings, current_app().catalogue())
         for line in report.lines():
             self.progress(f"      {line}")
         self.progress(f"[{n}/{total}] bootstrap done in {time.monotonic() - start:.1f}s")
@@ -405,7 +407,7 @@ class Stack:
             raise UpgradeRefused(f"an upgrade needs one service process, this stack has {names or 'none'}")
         return names[0]
 
-    def upgrade(self, adjust: Callable[[Settings], None] | None = None, drain_timeout: float = 3600.0,
+    def upgrade(self, adjust: Callable[[Any], None] | None = None, drain_timeout: float = 3600.0,
                 port: int | None = None) -> UpgradeReport:
         """Starts the service's new version beside the running one (on ``port``, or a free
         one), registers it, waits until the old version has nothing in flight, unregisters
@@ -460,7 +462,7 @@ class Stack:
                                  f"{', '.join(sorted(versions)) or 'none'}): nothing to roll from")
         return [ReplicaGroup(versions.pop(), [f"service-{i}" for i in range(1, len(binds) + 1)], binds)]
 
-    def upgrade_cluster(self, adjust: Callable[[Settings], None] | None = None, drain_timeout: float = 3600.0,
+    def upgrade_cluster(self, adjust: Callable[[Any], None] | None = None, drain_timeout: float = 3600.0,
                         ports: list[int] | None = None) -> UpgradeReport:
         """A rolling upgrade behind HAProxy, whose address is the one deployment URL of
         every version: the new version's replicas start beside the old (as many, each on
