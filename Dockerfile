@@ -6,6 +6,8 @@ COPY schemas schemas
 COPY handlers handlers
 COPY producers producers
 COPY streams streams
+COPY bench bench
+COPY faults faults
 COPY switchyard switchyard
 COPY LICENSE restate.toml ./
 RUN pip install --no-cache-dir .

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.procs import CpuMeter, load_average
-from producers.load import LoadSpec, generate_load
 from schemas.catalogue import topic
 from switchyard.core.text import render_table
+from switchyard.ops.load import LoadSpec, generate_load
 from switchyard.settings import Settings
 from switchyard.stack.ephemeral import ephemeral_cluster_settings, ephemeral_settings
 from switchyard.stack.stack import Stack

@@ -15,10 +15,10 @@ import tempfile
 from pathlib import Path
 
 from bench.topics import BENCH
-from producers.load import LoadSpec, generate_load, latency_summary
 from switchyard.core.envelope import parse_routed
 from switchyard.core.results import Record, TopicReader, source_of
 from switchyard.core.text import render_table
+from switchyard.ops.load import LoadSpec, generate_load, latency_summary
 from switchyard.stack.ephemeral import ephemeral_settings
 from switchyard.stack.stack import Stack
 

@@ -45,7 +45,8 @@ def stream_worker(stack: Stack, home: Path) -> Iterator[int | None]:
         return
     settings = stack.settings.model_copy(
         update={"streams": stack.settings.streams.model_copy(update={"enabled": True})})
-    worker, _ = start_streams(settings, home, settings_env(settings), settings.stack.start_timeout.total_seconds())
+    worker, _ = start_streams(settings, "streams.worker", home, settings_env(settings),
+                              settings.stack.start_timeout.total_seconds())
     try:
         settle(worker.process.pid)
         yield worker.process.pid

@@ -81,7 +81,7 @@ def restate_env(items: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace, command_line: str) -> int:
-    """The benchmark as `switchyard bench` gives it (switchyard/cli/bench.py has the options);
+    """The benchmark as `switchyard bench` gives it (bench/commands.py has the options);
     BenchInputError before anything starts if an option is wrong."""
     plan = plan_from(args)
     restate_env(args.restate_env)

@@ -23,8 +23,8 @@ from bench.plan import Plan
 from bench.procs import CpuMeter, RssSampler, load_average
 from bench.profile import profiled
 from bench.topics import BENCH, create_topics, peer_topics, switchyard_topic
-from producers.load import LoadReport, LoadSpec, generate_load, line_progress
 from schemas.catalogue import CATALOGUE
+from switchyard.ops.load import LoadReport, LoadSpec, generate_load, line_progress
 from switchyard.stack.stack import Stack
 
 Progress = Callable[[str], None]

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from producers.load import latency_summary
+from switchyard.ops.load import latency_summary
 
 PATH = "/BenchWorkflow/{id}/run"
 

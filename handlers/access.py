@@ -1,41 +1,8 @@
-"""Who may call a handler through Restate's ingress: anyone, or only other handlers.
+"""Who may call an example's handler through Restate's ingress: the framework's
+``public``/``private`` (switchyard/core/access.py), under the name the examples import.
+CONTRACT.md's HTTP paths, the Kafka sinks it names and the queries (``get*`` shared
+handlers) are public; tests/unit/test_ingress_access.py checks the set against it."""
 
-CONTRACT.md: the HTTP paths of its table, the Kafka sinks it names and the queries
-(`get*` shared handlers) are public. Every other handler is one service's helper for
-another (a wallet credit, a limit reset, an account move, a saga step, a ledger entry):
-it is registered ingress-private, so Restate answers a caller on the ingress with a 4xx
-before any code runs, and only a call from a handler reaches it.
+from switchyard.core.access import QUERY, WHY, Access, private, public
 
-Every registration says which and why, in one phrase: ``**public("...")`` or
-``**private("...")``. The flag is the SDK's ``ingress_private``; the phrase travels as
-handler metadata (``switchyard.ingress``, shown by Restate's admin API and UI). The
-README's handler table is made from both (`switchyard handlers`), and
-tests/unit/test_ingress_access.py checks the public set against the contract.
-"""
-
-from __future__ import annotations
-
-from typing import TypedDict
-
-WHY = "switchyard.ingress"  # handler metadata: why the handler is public or private
-
-
-class Access(TypedDict, total=False):
-    """Registration options of a handler (for ``service.handler(...)``, ``sink_handler``,
-    ``body_handler``)."""
-
-    ingress_private: bool
-    metadata: dict[str, str]
-
-
-def public(why: str) -> Access:
-    """A handler of the public surface: an HTTP path, a Kafka sink or a query."""
-    return {"metadata": {WHY: why}}
-
-
-def private(why: str) -> Access:
-    """A helper only other handlers call: refused on the ingress."""
-    return {"ingress_private": True, "metadata": {WHY: why}}
-
-
-QUERY = public("query: reads state only")
+__all__ = ["QUERY", "WHY", "Access", "private", "public"]

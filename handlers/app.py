@@ -1,19 +1,16 @@
-"""The one `restate.app(...)` call: every example's services in one ASGI app.
+"""The examples as one ``switchyard.App``: every example's topics and services.
 
-granian (or hypercorn, `service.server`) serves it through the `create_app` factory;
-settings come from the environment. `GET /metrics` on the same port is the service's
-Prometheus metrics (switchyard/core/metrics.py, docs/metrics.md).
+The framework reaches it only through its import string, ``handlers.app:app`` (the
+default app of every command; ``SWITCHYARD_APP`` or ``--app`` names another), and serves
+it as any app (switchyard/serving.py: granian over HTTP/2, the key gate, ``GET /metrics``).
+The examples are written on the lower layer (``Topic`` in schemas/catalogue.py and
+``sink_handler`` in each module), included here with ``app.include``.
 """
 
 from __future__ import annotations
 
-import atexit
-from pathlib import Path
-from typing import Any
-
 import restate
 
-import handlers
 from handlers import (
     bench,
     bookings,
@@ -31,15 +28,9 @@ from handlers import (
 )
 from handlers.provider_client import ProviderClient
 from handlers.settings import HandlerSettings
-from schemas.catalogue import CATALOGUE
-from switchyard.core import logs
-from switchyard.core.asgi import with_lifespan, with_metrics
-from switchyard.core.gate import start_gate
-from switchyard.core.identity import check_exposure, service_identity_keys
-from switchyard.core.kafka import AsyncProducer
-from switchyard.core.settings import load_or_exit
+from schemas.catalogue import STREAM_TOPICS, TOPICS
+from switchyard.app import App
 from switchyard.core.sink import SinkRuntime
-from switchyard.core.versions import code_version, with_version
 
 ServiceDef = restate.Service | restate.VirtualObject | restate.Workflow
 
@@ -68,37 +59,6 @@ def services(settings: HandlerSettings, runtime: SinkRuntime) -> list[ServiceDef
     ]
 
 
-def create_app(settings: HandlerSettings | None = None) -> Any:
-    if settings is None:
-        # The server's worker would print a long traceback; one line says it all (exit 2).
-        settings = load_or_exit(HandlerSettings)
-    logs.configure(settings.service.log_level)
-    identity_keys = service_identity_keys(settings.service)
-    check_exposure(settings.service, identity_keys)
-    producer = AsyncProducer(settings.kafka.client_config(), settings.kafka.results_linger.total_seconds() * 1000)
-    atexit.register(producer.close)
-    # The key gate feeds Restate the object and workflow topics (switchyard/core/gate.py).
-    gate = start_gate(CATALOGUE, settings.kafka, settings.gate, settings.service.bind, settings.service.workers)
-    if gate is not None:
-        atexit.register(gate.stop)
-    app = restate.app(
-        services(settings, SinkRuntime(producer, settings.retries)),
-        identity_keys=identity_keys or None,
-    )
-
-    def shutdown() -> None:
-        if gate is not None:
-            gate.stop()
-        producer.close()
-
-    return with_lifespan(with_version(with_metrics(app), app_version(settings)), shutdown)
-
-
-def app_version(settings: HandlerSettings) -> str:
-    """The configured version, or a digest of the code this app runs: its handlers, its
-    schemas and the framework (switchyard/core/versions.py)."""
-    import schemas
-    import switchyard
-
-    roots = [Path(module.__file__ or "").parent for module in (handlers, schemas, switchyard)]
-    return settings.service.version or code_version(roots)
+# "switchyard": its key gate's consumer group is switchyard-gate, as before there were apps.
+app = App("switchyard", settings=HandlerSettings, streams="streams.worker", version_packages=("schemas",))
+app.include(TOPICS, services, stream_topics=STREAM_TOPICS)

@@ -1,18 +1,23 @@
 """The examples' settings: one section per example on top of the core's.
 
-``HandlerSettings`` is what the service (handlers/app.py) loads; the producers and the
-simulators read their example's section from it.
+``HandlerSettings`` is what the service (handlers/app.py) loads; the producers read their
+example's section from it. ``ExampleStackSettings`` is what the CLI and the tools load for
+the examples: the framework's ``Settings`` joined with these sections.
 """
 
 from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
-from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field
 
-from switchyard.core.settings import LOOPBACK, CoreSettings, Duration, HttpUrl, Port, Section
+from switchyard.core.components import SIMULATOR_SECRET_KEY as SIMULATOR_SECRET_KEY
+from switchyard.core.components import SIMULATOR_WEBHOOK_SECRET as SIMULATOR_WEBHOOK_SECRET
+from switchyard.core.components import EmailSettings as EmailSettings
+from switchyard.core.components import ProviderSettings as ProviderSettings
+from switchyard.core.settings import CoreSettings, Duration, Section
+from switchyard.settings import Settings
 
 
 class FeedSettings(Section):
@@ -103,53 +108,6 @@ class UploadSettings(Section):
         return int.from_bytes(digest[:8], "big") / 2**64 < self.fast_upload_probability
 
 
-class EmailSettings(Section):
-    """SMTP for outgoing mail; the dev stack and tests run a local sink here."""
-
-    smtp_host: str = "127.0.0.1"
-    smtp_port: Port = 1025
-    sender: str = "switchyard@localhost"
-
-
-SIMULATOR_SECRET_KEY = "sk_test_switchyard_simulator"
-SIMULATOR_WEBHOOK_SECRET = "whsec_switchyard_simulator"
-
-
-class ProviderSettings(Section):
-    """The payment provider (PaymentService). Defaults point at the local simulator;
-    set the real API base and keys to talk to the real provider."""
-
-    api_base: HttpUrl = "http://127.0.0.1:12111"
-    secret_key: SecretStr = SecretStr(SIMULATOR_SECRET_KEY)
-    webhook_secret: SecretStr = SecretStr(SIMULATOR_WEBHOOK_SECRET)
-    # Where the simulator delivers webhooks (Restate ingress), and after how long.
-    webhook_url: HttpUrl = "http://127.0.0.1:8080/PaymentService/processWebhook"
-    delayed_status_after: Duration = timedelta(seconds=2)
-    # The provider library's own quick retries inside one attempt; Restate retries the
-    # whole step durably on top (restate.toml's retry policy).
-    network_retries: int = Field(default=1, ge=0)
-    # How old a webhook's signature may be (the provider library's default, 300 s); a
-    # webhook replayed from Kafka later than this is refused like a forged one.
-    webhook_tolerance: Duration = timedelta(minutes=5)
-    # How long processPayment waits for the webhook before asking the provider itself: a
-    # lost webhook must not strand the payment (nor its record's outcome) for ever.
-    webhook_timeout: Duration = timedelta(hours=1)
-
-    @model_validator(mode="after")
-    def _no_simulator_secrets_off_loopback(self) -> ProviderSettings:
-        """The simulator's secrets are in this source code: against any provider but a
-        local simulator, anyone could sign webhooks with them."""
-        host = urlsplit(self.api_base).hostname or ""
-        if host in LOOPBACK:
-            return self
-        for name, secret, known in (("secret_key", self.secret_key, SIMULATOR_SECRET_KEY),
-                                    ("webhook_secret", self.webhook_secret, SIMULATOR_WEBHOOK_SECRET)):
-            if secret.get_secret_value() == known:
-                raise ValueError(f"provider.{name} is the local simulator's published default, but api_base "
-                                 f"{self.api_base} is not local: set SWITCHYARD_PROVIDER__{name.upper()}")
-        return self
-
-
 class DepositSettings(Section):
     """PaymentService/deposit (betting)."""
 
@@ -171,3 +129,16 @@ class HandlerSettings(CoreSettings):
     email: EmailSettings = Field(default_factory=EmailSettings)
     provider: ProviderSettings = Field(default_factory=ProviderSettings)
     deposits: DepositSettings = Field(default_factory=DepositSettings)
+
+
+class ExampleStackSettings(Settings, HandlerSettings):
+    """The framework's settings and the examples' sections: what ``settings_for`` gives
+    for the examples' app (switchyard/settings.py), typed for the examples' own tools."""
+
+
+def example_settings(settings: Settings) -> ExampleStackSettings:
+    """``settings`` as the examples' (what the stack and the CLI load when the app is the
+    examples'); a TypeError names the app otherwise."""
+    if not isinstance(settings, ExampleStackSettings):
+        raise TypeError(f"{type(settings).__name__} are not the examples' settings: is SWITCHYARD_APP another app?")
+    return settings

@@ -24,6 +24,7 @@ from schemas.catalogue import TOPICS, topic_for_routed
 from schemas.streams import InvocationIssue, PipelineRow
 from streams.settings import StreamsSettings
 from switchyard.core.admin import ComponentDown, RestateAdmin
+from switchyard.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ def count_issues(issues: list[InvocationIssue], target: str) -> tuple[int, int]:
 class Collector:
     """Gathers the non-stream half of the pipeline view; ``problems`` says what did not answer."""
 
-    def __init__(self, settings: StreamsSettings) -> None:
+    def __init__(self, settings: StreamsSettings | Settings) -> None:  # the worker's, or the CLI's
         self.settings = settings
         self.problems: list[str] = []
         self._peeker: Consumer | None = None

@@ -15,8 +15,8 @@ import httpx
 
 from schemas.streams import PipelineView
 from streams.pipeline import Collector
-from streams.settings import StreamsSettings
 from switchyard.core.text import render_table
+from switchyard.settings import Settings
 
 COLUMNS = ("topic", "subscription", "lag", "in/s", "in", "ok", "failed", "dlq", "p50 ms", "p90 ms", "p99 ms",
            "DLQ size", "retrying", "paused")
@@ -26,7 +26,7 @@ class ViewError(RuntimeError):
     """The worker refused the request (e.g. a window size it does not keep)."""
 
 
-def fetch(settings: StreamsSettings, window: int | None = None) -> dict[str, Any]:
+def fetch(settings: Settings, window: int | None = None) -> dict[str, Any]:
     """The pipeline view as the worker serves it, or the live half gathered here."""
     url = f"http://{settings.streams.web_bind}/views/pipeline/"
     try:
@@ -40,7 +40,7 @@ def fetch(settings: StreamsSettings, window: int | None = None) -> dict[str, Any
     return body
 
 
-def direct(settings: StreamsSettings, why: str) -> dict[str, Any]:
+def direct(settings: Settings, why: str) -> dict[str, Any]:
     collector = Collector(settings)
     rows, issues = collector.rows()
     view = PipelineView(generatedAt=int(time.time() * 1000), windowSeconds=0, rows=rows,

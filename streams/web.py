@@ -57,10 +57,22 @@ def register(app: Any, settings: StreamsSettings, traffic: Traffic, velocity: Ve
     def fail(web: Any, status: int, message: str) -> Any:
         return web.json({"error": message}, status=status)
 
+    async def changelogs_known() -> bool:
+        """Faust hashes a table write to its changelog partition with the producer's cached
+        metadata, without waiting for it: a changelog created moments before (no leader
+        yet when the producer looked) crashes the worker on its first write. Wait here."""
+        producer = app.producer._ensure_producer()
+        try:
+            for table in app.tables.values():
+                await asyncio.wait_for(producer.partitions_for(table.changelog_topic.get_topic_name()), 2)
+        except Exception:  # noqa: BLE001 - not known yet, whatever the reason
+            return False
+        return True
+
     async def ready(web: Any, request: Any) -> Any:
         assigned = bool(app.consumer.assignment())
         recovered = app.tables.recovery.completed.is_set()
-        ok = assigned and recovered and not getattr(app, "rebalancing", False)
+        ok = assigned and recovered and not getattr(app, "rebalancing", False) and await changelogs_known()
         return web.json({"ready": ok, "assigned": assigned, "recovered": recovered}, status=200 if ok else 503)
 
     async def traffic_all(web: Any, request: Any) -> Any:

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import faust
 
+from schemas.catalogue import CATALOGUE
 from streams.app import create_app
 from streams.settings import StreamsSettings
-from switchyard.core.settings import load_or_exit
+from switchyard.core.preflight import KafkaAccessError, check_kafka
+from switchyard.core.settings import exit_with_error, load_or_exit
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -21,6 +23,11 @@ def main(argv: list[str] | None = None) -> None:
     datadir = Path(args.datadir)
     datadir.mkdir(parents=True, exist_ok=True)
     settings = load_or_exit(StreamsSettings)  # a bad setting: one line, no traceback, exit 2
+    try:  # a refused login, an untrusted broker or a missing ACL: one line, exit 2
+        check_kafka(settings.kafka, read=[t.name for t in CATALOGUE.topics],
+                    write=[s.name for s in CATALOGUE.stream_topics], require_reachable=False)
+    except KafkaAccessError as exc:
+        exit_with_error(exc)
     app = create_app(settings, datadir)
     # Faust's Worker parses no arguments of its own here; it runs until SIGTERM/SIGINT.
     faust.Worker(app, loglevel=args.loglevel, workdir=str(datadir)).execute_from_commandline()

@@ -20,6 +20,12 @@ the same services with ``app.handler``.
 ``switchyard run pkg.module:app`` serves it (switchyard/serving.py) and bootstraps its
 topics; ``switchyard.testing`` runs it in-process (``Harness``) or on a private stack.
 
+The lower layer stays open: ``app.include(topics, build)`` adds catalogue entries and a
+builder of ready-made Restate services (``Topic`` and ``sink_handler``), which is how the
+examples' app (handlers/app.py) is declared. An app also names what the tools need of
+it: its settings class (``settings=``: extra ``SWITCHYARD_*`` sections), its stream
+worker module (``streams=``) and further packages whose code is part of its version (``version_packages=``).
+
 Import rule: the core only (docs/architecture.md).
 """
 
@@ -30,7 +36,7 @@ import inspect
 import re
 import sys
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -39,7 +45,8 @@ from pydantic import BaseModel
 from restate.handler import RESTATE_UNIQUE_HANDLER_SYMBOL, Handler
 from restate.serde import PydanticJsonSerde
 
-from switchyard.core.catalogue import INGEST_SUFFIX, ROUTED_SUFFIX, Catalogue, ServiceKind, Topic
+from switchyard.core.catalogue import INGEST_SUFFIX, ROUTED_SUFFIX, Catalogue, ServiceKind, StreamTopic, Topic
+from switchyard.core.settings import CoreSettings
 from switchyard.core.sink import SinkRuntime, ingest_object, sink_handler
 
 ServiceDef = restate.Service | restate.VirtualObject | restate.Workflow
@@ -90,25 +97,48 @@ class PlainDecl:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+# Ready-made Restate services for the lower layer: built from the app's settings and the
+# sink runtime (``app.include``).
+Builder = Callable[[Any, SinkRuntime], list[ServiceDef]]
+
+
+@dataclass(frozen=True)
+class Included:
+    topics: tuple[Topic, ...]
+    stream_topics: tuple[StreamTopic, ...]
+    build: Builder
+
+
 class App:
     """A deployment's handlers, topics and services, declared with decorators.
 
     ``name`` names the app: its default Restate service (``service``: another name), its
     key gate's consumer group (``<name>-gate``) and transactional id; the environment's
-    ``SWITCHYARD_GATE__*`` variables still win.
+    ``SWITCHYARD_GATE__*`` variables still win. ``settings``: the settings class its
+    handlers read (a ``CoreSettings`` subclass with the app's own sections); ``streams``:
+    the module of its stream worker (run with ``python -m``), if it has one;
+    ``version_packages``: more packages whose code is part of the app's version, beside
+    the one it is declared in.
     """
 
-    def __init__(self, name: str, *, service: str | None = None) -> None:
+    def __init__(self, name: str, *, service: str | None = None, settings: type[CoreSettings] = CoreSettings,
+                 streams: str | None = None, version_packages: Sequence[str] = ()) -> None:
         if not NAME.fullmatch(name):
             raise AppError(f"App({name!r}): a name is a letter, then letters, digits, '-', '_' or '.'")
+        if not (isinstance(settings, type) and issubclass(settings, CoreSettings)):
+            raise AppError(f"App({name!r}): settings= takes a subclass of switchyard's CoreSettings")
         self.name = name
         self.service_name = service or service_name(name)
         caller = sys._getframe(1).f_globals.get("__name__", "__main__")
         self.module: str = str(caller)  # where the app is declared: its code is the app's version
+        self.settings = settings
+        self.streams = streams
+        self.version_packages = tuple(version_packages)
         self._kinds: dict[str, tuple[ServiceKind, str]] = {}  # service -> its kind, and who said so
         self._sinks: list[SinkDecl] = []
         self._plain: list[PlainDecl] = []
         self._names: set[tuple[str, str]] = set()
+        self._included: list[Included] = []
 
     def __repr__(self) -> str:
         return f"App({self.name!r}: {', '.join(self.targets()) or 'no handlers'})"
@@ -126,15 +156,27 @@ class App:
         return f"{self.name}-gate-{host}-{port}"
 
     def catalogue(self) -> Catalogue:
-        """The app's topics, one per topic decorator, in declaration order."""
-        return Catalogue(tuple(s.topic for s in self._sinks))
+        """The app's topics: one per topic decorator, in declaration order, then the included ones."""
+        included = [t for inc in self._included for t in inc.topics]
+        streams = tuple(s for inc in self._included for s in inc.stream_topics)
+        return Catalogue((*(s.topic for s in self._sinks), *included), streams)
 
     def topic(self, name: str) -> Topic:
         return self.catalogue().topic(name)
 
     def targets(self) -> list[str]:
-        """Every handler the app declares, ``Service/handler``."""
+        """Every handler the app declares, ``Service/handler`` (included services' handlers
+        are known once built: ``build``)."""
         return [s.topic.target for s in self._sinks] + [f"{p.service}/{p.name}" for p in self._plain]
+
+    # -- the lower layer --------------------------------------------------------------------------
+
+    def include(self, topics: Iterable[Topic], build: Builder, *, stream_topics: Iterable[StreamTopic] = ()) -> None:
+        """Ready-made catalogue entries and the services that serve them: ``build(settings,
+        runtime)`` returns Restate services whose sink handlers ``sink_handler`` made."""
+        entries, streams = tuple(topics), tuple(stream_topics)
+        Catalogue((*self.catalogue().topics, *entries), (*self.catalogue().stream_topics, *streams))  # no twice
+        self._included.append(Included(entries, streams, build))
 
     def kind_of(self, service: str) -> ServiceKind:
         try:
@@ -265,9 +307,10 @@ class App:
 
     # -- the Restate services ---------------------------------------------------------------------
 
-    def build(self, runtime: SinkRuntime) -> list[ServiceDef]:
+    def build(self, runtime: SinkRuntime, settings: CoreSettings | None = None) -> list[ServiceDef]:
         """The app's Restate services, its sink handlers registered with ``runtime`` (a
-        workflow topic's ingest object included); fresh objects on every call."""
+        workflow topic's ingest object included); fresh objects on every call. ``settings``
+        (default: the app's settings class from the environment) go to included builders."""
         made: dict[str, ServiceDef] = {}
         fronts: list[ServiceDef] = []
 
@@ -300,7 +343,15 @@ class App:
             else:
                 target.handler(name=plain.name, **plain.options)(plain.fn)
             _callable_as(plain.fn, target.handlers[plain.name])
-        return [*made.values(), *fronts]
+        built: list[ServiceDef] = [*made.values(), *fronts]
+        if self._included:
+            if settings is None:
+                from switchyard.core.settings import load
+
+                settings = load(self.settings)
+            for inc in self._included:
+                built.extend(inc.build(settings, runtime))
+        return built
 
 
 def _callable_as(fn: Callable[..., Any], handler: Handler[Any, Any]) -> None:

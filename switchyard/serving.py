@@ -1,4 +1,4 @@
-"""Any ``switchyard.App`` served as the examples' service is (handlers/app.py).
+"""Any ``switchyard.App`` served: the examples' (handlers/app.py) and yours alike.
 
 ``create_app`` is the ASGI factory granian runs (``switchyard run`` starts it): it reads
 the app's import string from ``SWITCHYARD_APP`` (``pkg.module:app``) and serves the app's
@@ -17,6 +17,7 @@ Import rule: ``switchyard.app`` and the core (docs/architecture.md).
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
 import importlib
 import os
@@ -34,7 +35,10 @@ if TYPE_CHECKING:
 # Light at import: the stack's launcher takes granian_command from here; what serving an
 # app needs (restate, the gate, Kafka) is imported by the functions that serve it.
 
-APP_ENV = "SWITCHYARD_APP"  # the app a served process runs: "pkg.module:app"
+APP_ENV = "SWITCHYARD_APP"  # the app a process serves or a command works on: "pkg.module:app"
+# Unless SWITCHYARD_APP (or the CLI's --app) names another: the examples, reached only
+# through this import string (the framework imports none of their packages).
+DEFAULT_APP = "handlers.app:app"
 FACTORY = "switchyard.serving:create_app"
 
 
@@ -69,12 +73,27 @@ def load_app(spec: str) -> App:
     return found
 
 
+def app_spec() -> str:
+    """The import string of the app this process works on: ``SWITCHYARD_APP``, or the examples."""
+    return os.environ.get(APP_ENV) or DEFAULT_APP
+
+
+def current_app() -> App:
+    """The app ``app_spec`` names, imported once per spec."""
+    return _loaded(app_spec())
+
+
+@functools.cache
+def _loaded(spec: str) -> App:
+    return load_app(spec)
+
+
 def app_settings(app: App, **overrides: Any) -> CoreSettings:
     """``CoreSettings`` from the environment, with what follows from ``app`` where no
     variable (nor ``overrides``) set it: the key gate's consumer group (``<name>-gate``)
     and transactional id (``<name>-gate-<host>-<port>``), and the deployment URL Restate
     reaches the service at (``http://<service.bind>``, loopback for a wildcard host)."""
-    settings = load(CoreSettings, **overrides)
+    settings = load(app.settings, **overrides)
     host, port = settings.service.address
     if "group_id" not in settings.gate.model_fields_set:
         settings.gate.group_id = app.gate_group
@@ -94,6 +113,8 @@ def app_version(app: App, settings: CoreSettings) -> str:
     import switchyard
 
     roots = [Path(switchyard.__file__).parent]
+    for package in app.version_packages:
+        roots.append(Path(importlib.import_module(package).__file__ or "").parent)
     module = sys.modules.get(app.module)
     source = Path(getattr(module, "__file__", None) or "")
     package = app.module.split(".", 1)[0]
@@ -108,7 +129,7 @@ def app_version(app: App, settings: CoreSettings) -> str:
 
 
 def create_app(app: App | None = None, settings: CoreSettings | None = None) -> Any:
-    """The ASGI app serving ``app`` (default: the one ``SWITCHYARD_APP`` names)."""
+    """The ASGI app serving ``app`` (default: the one ``SWITCHYARD_APP`` names, else the examples)."""
     import restate
 
     from switchyard.core import logs
@@ -116,15 +137,13 @@ def create_app(app: App | None = None, settings: CoreSettings | None = None) -> 
     from switchyard.core.gate import start_gate
     from switchyard.core.identity import check_exposure, service_identity_keys
     from switchyard.core.kafka import AsyncProducer
+    from switchyard.core.preflight import check_service
     from switchyard.core.sink import SinkRuntime
     from switchyard.core.versions import with_version
 
     try:
         if app is None:
-            spec = os.environ.get(APP_ENV)
-            if not spec:
-                raise AppNotFound(f"{APP_ENV} is not set: it names the app to serve, as pkg.module:app")
-            app = load_app(spec)
+            app = load_app(app_spec())
         if settings is None:
             settings = app_settings(app)
     except UsageProblem as exc:  # the server's worker would print a long traceback: one line (exit 2)
@@ -132,12 +151,14 @@ def create_app(app: App | None = None, settings: CoreSettings | None = None) -> 
     logs.configure(settings.service.log_level)
     identity_keys = service_identity_keys(settings.service)
     check_exposure(settings.service, identity_keys)
+    check_service(app.catalogue(), settings.kafka)  # a refused login or a missing ACL: one line, exit 2
     producer = AsyncProducer(settings.kafka.client_config(), settings.kafka.results_linger.total_seconds() * 1000)
     atexit.register(producer.close)
     gate = start_gate(app.catalogue(), settings.kafka, settings.gate, settings.service.bind, settings.service.workers)
     if gate is not None:
         atexit.register(gate.stop)
-    served = restate.app(app.build(SinkRuntime(producer, settings.retries)), identity_keys=identity_keys or None)
+    served = restate.app(app.build(SinkRuntime(producer, settings.retries), settings),
+                         identity_keys=identity_keys or None)
 
     def shutdown() -> None:
         if gate is not None:

@@ -106,9 +106,9 @@ def registered_targets() -> set[str]:
     any catalogue topic has none.
     """
     from handlers.app import services
+    from handlers.settings import ExampleStackSettings as Settings
     from switchyard.core.kafka import AsyncProducer
     from switchyard.core.sink import SinkRuntime
-    from switchyard.settings import Settings
 
     # The runtime is only stored by the builders, never used: no producer is needed.
     runtime = SinkRuntime(cast(AsyncProducer, None))

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
 if TYPE_CHECKING:
     from switchyard.core.catalogue import Topic
-    from switchyard.settings import Settings
 
 PROG = "switchyard"
 SETTINGS_NOTE = "Settings come from the environment (or .env): SWITCHYARD_<SECTION>__<KEY>."
 PRIVATE_STACK_NOTE = ("It runs a private stack on free ports: the ports and paths are its own, every other\n"
                       "setting comes from the environment (or .env): SWITCHYARD_<SECTION>__<KEY>.")
 
-WithSettings = Callable[["Settings", argparse.Namespace], int]
+# An app's own commands take its settings class (a subclass of Settings): Any here.
+WithSettings = Callable[[Any, argparse.Namespace], int]
 WithoutSettings = Callable[[argparse.Namespace], int]
 
 
@@ -131,7 +131,18 @@ def command(
     p: Parser = sub.add_parser(name, help=summary, description=description or summary[:1].upper() + summary[1:],
                                epilog=epilog, aliases=list(aliases))
     p.set_defaults(run=run, needs_settings=settings is not None)
+    if settings is not None or private_stack:
+        app_option(p)
     return p
+
+
+APP_HELP = ("the app it works on, as MODULE:APP (default: env SWITCHYARD_APP, else the examples, "
+            "handlers.app:app)")
+
+
+def app_option(p: argparse.ArgumentParser) -> None:
+    """``--app MODULE:APP``: sets SWITCHYARD_APP for the command (switchyard/cli/main.py)."""
+    p.add_argument("--app", dest="app_spec", metavar="MODULE:APP", default=argparse.SUPPRESS, help=APP_HELP)
 
 
 def one_of(name: str, value: str, known: Sequence[str]) -> str:
@@ -143,10 +154,10 @@ def one_of(name: str, value: str, known: Sequence[str]) -> str:
 
 
 def input_topic(name: str) -> Topic:
-    """The catalogue's input topic ``name``, or a UsageError naming the known ones."""
-    from schemas.catalogue import CATALOGUE
+    """The app's input topic ``name``, or a UsageError naming the known ones."""
+    from switchyard.serving import current_app
 
     try:
-        return CATALOGUE.topic(name)
+        return current_app().catalogue().topic(name)
     except KeyError as exc:
         raise UsageError(f"topic: {exc.args[0]}") from None

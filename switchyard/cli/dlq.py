@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from switchyard.cli.base import HelpFormatter, Parser, Subcommands, UsageError, command
+from switchyard.cli.base import HelpFormatter, Parser, Subcommands, UsageError, app_option, command
 
 if TYPE_CHECKING:
     from switchyard.settings import Settings
@@ -35,6 +35,7 @@ def register(sub: Subcommands) -> None:
         cmd: Parser = actions.add_parser(name, help=summary, description=summary[:1].upper() + summary[1:],
                                          epilog=dlq.epilog, formatter_class=HelpFormatter)
         cmd.add_argument("topic", metavar="TOPIC", help="the input topic (its -dlq name is accepted too)")
+        app_option(cmd)
         cmd.add_argument("--partition", type=int, help="only this DLQ partition (needed with --from/--to when the "
                                                        "DLQ has several; default: every partition)")
         cmd.add_argument("--from", dest="first", type=int, metavar="N", help="first DLQ offset (inclusive)")
@@ -48,12 +49,15 @@ def register(sub: Subcommands) -> None:
 def cmd_dlq(settings: Settings, args: argparse.Namespace) -> int:
     import json
 
+    from switchyard.core.preflight import check_kafka
     from switchyard.ops.dlq import DlqTools, Selection, source_topic, summary, table
 
     t = source_topic(args.topic)
     selection = Selection(args.partition, args.first, args.last)
     if args.action == "replay" and args.all == selection.is_range:
         raise UsageError("replay: give --all or --from N --to M (not both)")
+    # A refused login or a missing ACL: one line (the tools read the DLQ, a replay writes the topic).
+    check_kafka(settings.kafka, read=[t.dlq], write=[t.name, t.dlq_replayed] if args.action == "replay" else [])
     tools = DlqTools(settings)
     if args.action == "list":
         letters = tools.dead_letters(t, selection)

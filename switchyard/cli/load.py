@@ -43,7 +43,7 @@ def register(sub: Subcommands) -> None:
 def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
     import json
 
-    from producers.load import LoadSpec, generate_load, progress_display
+    from switchyard.ops.load import LoadSpec, generate_load, progress_display
 
     count = DEFAULT_COUNT if args.count is None and args.duration is None else args.count
     if args.keys < 1:

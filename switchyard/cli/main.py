@@ -9,10 +9,19 @@ record). Errors are one line on stderr: `switchyard: error: ...`.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from switchyard.cli import bench, dlq, faults, load, pipeline, records, run, stack, upgrade
-from switchyard.cli.base import PROG, SETTINGS_NOTE, CliError, Parser, VersionAction, error_line
+from switchyard.cli import dlq, load, look, records, run, stack, upgrade
+from switchyard.cli.base import (
+    PROG,
+    SETTINGS_NOTE,
+    CliError,
+    Parser,
+    Subcommands,
+    VersionAction,
+    app_option,
+    error_line,
+)
 
 # Usage errors still defined outside UsageProblem's tree, named "module:Class" and looked
 # up in sys.modules (a module not loaded raised none of its errors): SettingsError and
@@ -27,10 +36,30 @@ USAGE_ERRORS = (
 def parser() -> Parser:
     p = Parser(prog=PROG, description=__doc__, epilog=SETTINGS_NOTE)
     p.add_argument("--version", action=VersionAction, help="print the version and exit")
+    app_option(p)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", title="commands", required=True)
-    for module in (stack, upgrade, run, records, pipeline, dlq, load, bench, faults):
+    for module in (stack, upgrade, run, records, look, dlq, load):
         module.register(sub)
+    for register in plugin_commands():
+        register(sub)
     return p
+
+
+PLUGINS = "switchyard.commands"  # entry-point group: functions adding subcommands
+
+
+def plugin_commands() -> list[Callable[[Subcommands], None]]:
+    """The ``register`` functions installed packages add to the CLI (the examples' `post`,
+    `demo`, `pipeline`, the bench and the fault suite are theirs), in name order."""
+    from importlib.metadata import entry_points
+
+    found = []
+    for ep in sorted(entry_points(group=PLUGINS), key=lambda ep: ep.name):
+        try:
+            found.append(ep.load())
+        except ImportError as exc:  # a package installed without its files: the rest still works
+            sys.stderr.write(f"{PROG}: warning: commands of {ep.value} not loaded: {exc}\n")
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,15 +67,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
     args.argv = argv
+    if getattr(args, "app_spec", None):
+        import os
+
+        # One way to name the app for the whole command and what it starts: the variable.
+        os.environ["SWITCHYARD_APP"] = args.app_spec
     import logging
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         if args.needs_settings:
             from switchyard.core.settings import load
-            from switchyard.settings import Settings
+            from switchyard.settings import settings_class
 
-            return int(args.run(load(Settings), args))
+            return int(args.run(load(settings_class()), args))
         return int(args.run(args))
     except CliError as exc:
         sys.stderr.write(error_line(exc))

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from switchyard.cli.base import RunFailed, Subcommands, UsageError, command, one_of
+from switchyard.cli.base import Subcommands, UsageError, command
 
 if TYPE_CHECKING:
     from switchyard.settings import Settings
@@ -32,6 +32,9 @@ def register(sub: Subcommands) -> None:
                      settings=[HOME, ADMIN])
     for p in (up, reset):
         p.add_argument("--cluster", action="store_true", help=CLUSTER_HELP)
+    up.add_argument("--secure", action="store_true",
+                    help="a broker that takes SASL_SSL (SCRAM-SHA-512) only, with ACLs per principal; the "
+                         "principals' client settings in <stack home>/secure/ (the home stays secured)")
     down.add_argument("--cluster", action="store_true", help="only the local cluster (default: both)")
     status.add_argument("--cluster", action="store_true",
                         help="the local cluster's (default: the cluster's when one runs, else the single stack's)")
@@ -40,11 +43,6 @@ def register(sub: Subcommands) -> None:
     command(sub, "serve", cmd_serve, "run the Python service in the foreground (one replica when scaling out)",
             settings=["service.bind", "service.server", "service.workers", "service.identity_keys",
                       "service.identity_dir", "service.insecure_accept_unsigned"])
-    demo = command(sub, "demo", cmd_demo, "the stack up and the seeds' demo traffic through every example",
-                   settings=[HOME, KAFKA, INGRESS])
-    demo.add_argument("--cluster", action="store_true", help=CLUSTER_HELP)
-    demo.add_argument("--only", action="append", metavar="SCENE",
-                      help="run only this scene (repeatable; e.g. UserFeed, PackageTracker; default: every scene)")
     identity = command(sub, "identity", cmd_identity,
                        "make Restate's request-identity key pair in DIR (if missing); print its public key",
                        settings=None)
@@ -121,8 +119,14 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
 
     # The service where it runs since an upgrade: kept there, or started there again.
     settings = live_service(on_cluster(settings, args))
+    if getattr(args, "secure", False):
+        settings.stack.secure = True
     start = time.monotonic()
-    decision, _ = up(Stack(settings, dev_home(settings)))
+    stack = Stack(settings, dev_home(settings))
+    decision, _ = up(stack)
+    if stack.secured is not None:
+        print(f"Kafka takes SASL_SSL only: client settings per principal in {stack.secured.dir} "
+              f"(`set -a; . {stack.secured.dir}/switchyard.env; set +a` before other commands)")
     took = f"{time.monotonic() - start:.1f}s"
     if not decision.start:
         print(f"stack already up; bootstrapped again in {took}")
@@ -235,9 +239,9 @@ def cluster_section(settings: Settings) -> list[str]:
 
 def subscriptions_section(settings: Settings) -> list[str]:
     """Per topic: its sink and subscription; then the paused invocations."""
-    from schemas.catalogue import TOPICS
     from switchyard.core.admin import RestateAdmin
     from switchyard.ops.paused import paused
+    from switchyard.serving import current_app
 
     admin = RestateAdmin(settings.restate.admin_url, timeout=5)
     try:
@@ -248,7 +252,7 @@ def subscriptions_section(settings: Settings) -> list[str]:
     finally:
         admin.close()
     lines = [f"{'topic':28} {'sink':40} subscription (of the routed topic, for topics behind the key gate)"]
-    for t in TOPICS:
+    for t in current_app().catalogue().topics:
         ids = subs.get(t.subscribed_topic, [])
         direct = subs.get(t.name, []) if t.gated else []
         # A second subscription (e.g. the seed's curl) delivers every record twice: object
@@ -309,11 +313,11 @@ STATUS_SECTIONS = (components_section, deployments_section, subscriptions_sectio
 
 
 def cmd_bootstrap(settings: Settings, args: argparse.Namespace) -> int:
-    from schemas.catalogue import CATALOGUE
     from switchyard.core.bootstrap import bootstrap
+    from switchyard.serving import current_app
     from switchyard.stack.paths import live_service
 
-    for line in bootstrap(live_service(settings), CATALOGUE).lines():
+    for line in bootstrap(live_service(settings), current_app().catalogue()).lines():
         print(line)
     return 0
 
@@ -337,41 +341,4 @@ def cmd_identity(args: argparse.Namespace) -> int:
     from switchyard.core.identity import ensure_identity
 
     print(ensure_identity(args.dir).public_key)
-    return 0
-
-
-# -- demo -------------------------------------------------------------------------------
-
-
-def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    import httpx
-
-    from producers.demos import SCENES
-    from producers.demos.base import DemoEnv, DemoFailed
-    from switchyard.cli.pipeline import show_pipeline
-    from switchyard.core.kafka import RecordProducer
-    from switchyard.stack.paths import dev_home
-
-    scenes = [one_of("--only", name, list(SCENES)) for name in args.only or SCENES]
-    settings = on_cluster(settings, args)
-    cmd_up(settings, args)
-    producer = RecordProducer(settings.kafka.client_config())
-    failed = []
-    with httpx.Client(base_url=settings.restate.ingress_url, timeout=60) as http:
-        env = DemoEnv(settings, producer, http, print, dev_home(settings) / "mail")
-        for name in scenes:
-            print(f"\n=== {name} " + "=" * max(0, 60 - len(name)))
-            start = time.monotonic()
-            try:
-                SCENES[name](env)
-            except DemoFailed as exc:
-                failed.append(name)
-                print(f"  FAILED: {exc}")
-            print(f"  ({time.monotonic() - start:.1f}s)")
-    show_pipeline(settings)
-    print(f"\n{len(scenes) - len(failed)}/{len(scenes)} demo scenes succeeded" +
-          (f"; failed: {', '.join(failed)}" if failed else ""))
-    print("The stack keeps running: try the seed README steps (see README), `make status`, `make down`.")
-    if failed:
-        raise RunFailed(f"demo scenes failed: {', '.join(failed)}")
     return 0

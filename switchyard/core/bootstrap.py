@@ -20,6 +20,7 @@ from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic  # type: 
 from switchyard.core.admin import ComponentDown, RestateAdmin, kafka_source
 from switchyard.core.catalogue import COMPANION_MAX_BYTES, Catalogue, Topic
 from switchyard.core.poll import poll_until
+from switchyard.core.preflight import KafkaUnreachable, check_kafka
 from switchyard.core.settings import CoreSettings
 from switchyard.core.versions import VERSION_PATH, base_of, version_of, versioned_url
 
@@ -55,11 +56,13 @@ class BootstrapReport:
 
 
 def ensure_topics(settings: CoreSettings, catalogue: Catalogue) -> list[str]:
-    admin = AdminClient({**settings.kafka.client_config(), "log_level": "0"})
+    # A refused login, an untrusted certificate or a missing ACL: one line, before any change.
     try:
-        admin.list_topics(timeout=10)
-    except KafkaException as exc:
-        raise ComponentDown(f"Kafka at {settings.kafka.bootstrap_servers} is not reachable ({exc})") from None
+        check_kafka(settings.kafka, read=[t.name for t in catalogue.topics],
+                    write=[*catalogue.routed_topics(), *catalogue.companion_topics()])
+    except KafkaUnreachable as exc:
+        raise ComponentDown(str(exc)) from None
+    admin = AdminClient({**settings.kafka.client_config(), "log_level": "0"})
     created = create_missing(admin, catalogue.all_topic_names(), settings.kafka.topic_partitions,
                              settings.kafka.replication_factor, catalogue)
     grow_routed(admin, catalogue)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, RootModel, ValidationError
 
 ServiceKind = Literal["object", "workflow", "service"]
 # A topic's sample record: (record number, approximate value size in bytes) -> a value its
-# schema takes. The load generator (producers/load.py) and `switchyard produce --generate` send these.
+# schema takes. The load generator (switchyard/ops/load.py) and `switchyard produce --generate` send these.
 Sample = Callable[[int, int], BaseModel]
 
 # The names of an input topic's companions: `<topic>-results`, `<topic>-dlq`, and (gated

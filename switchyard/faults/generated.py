@@ -2,7 +2,7 @@
 
 One module, two users: the property-based suite (tests/integration/test_generated_records.py)
 produces batches of these against the real stack, and the fault suite's poison storm
-(``switchyard.faults.suite``, ``outcomes.PoisonProducer``) draws its bad records here.
+(``faults.suite``, ``outcomes.PoisonProducer``) draws its bad records here.
 
 What a record may be, as the contract (docs CONTRACT, README "How a record flows") puts it:
 

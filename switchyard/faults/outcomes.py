@@ -19,8 +19,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from schemas.catalogue import Topic
-from switchyard.core.catalogue import DLQ_SUFFIX
+from switchyard.core.catalogue import DLQ_SUFFIX, Topic
 from switchyard.core.results import Record, TopicReader, source_of
 from switchyard.faults.generated import GeneratedRecord, draw_examples, poison_records, topic_seed
 

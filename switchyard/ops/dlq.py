@@ -35,14 +35,14 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from confluent_kafka.admin import AdminClient
 from pydantic import BaseModel, ConfigDict
 
-from schemas.catalogue import CATALOGUE, Topic
 from switchyard.core.bootstrap import create_missing
-from switchyard.core.catalogue import DLQ_SUFFIX
+from switchyard.core.catalogue import DLQ_SUFFIX, Topic
 from switchyard.core.envelope import DlqReason, ReplayMarker, SourceRecord
 from switchyard.core.errors import UsageProblem
 from switchyard.core.kafka import producer_config
 from switchyard.core.results import message_headers
 from switchyard.core.text import render_table
+from switchyard.serving import current_app
 from switchyard.settings import Settings
 
 READ_TIMEOUT = 30.0  # seconds to read a DLQ or marker topic up to its end
@@ -211,11 +211,11 @@ def iso(ms: int) -> str:
 def source_topic(name: str) -> Topic:
     """The catalogue topic ``name`` names; its DLQ's own name is accepted too."""
     try:
-        return CATALOGUE.topic(name)
+        return current_app().catalogue().topic(name)
     except KeyError as exc:
         if name.endswith(DLQ_SUFFIX):
             with contextlib.suppress(KeyError):
-                return CATALOGUE.topic(name.removesuffix(DLQ_SUFFIX))
+                return current_app().catalogue().topic(name.removesuffix(DLQ_SUFFIX))
         raise DlqError(f"topic: {exc.args[0]}") from None
 
 
@@ -403,7 +403,8 @@ class DlqTools:
         """One partition, compacted (the catalogue's config for marker topics)."""
         admin = AdminClient({**self.client, "log_level": "0"})
         try:
-            create_missing(admin, [t.dlq_replayed], 1, self.settings.kafka.replication_factor, CATALOGUE)
+            create_missing(admin, [t.dlq_replayed], 1, self.settings.kafka.replication_factor,
+                           current_app().catalogue())
         except KafkaException as exc:
             raise DlqError(f"creating {t.dlq_replayed}: {exc}") from None
 

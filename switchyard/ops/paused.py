@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.catalogue import TOPICS, Topic
 from switchyard.core.admin import RestateAdmin
+from switchyard.core.catalogue import Topic
+from switchyard.serving import current_app
 
 PAUSED_SQL = """
 SELECT id, target_service_name, target_handler_name, target_service_key, last_failure, retry_count
@@ -32,7 +33,7 @@ class PausedInvocation:
     @property
     def topic(self) -> Topic | None:
         """The input topic whose record this invocation handles, if any."""
-        for t in TOPICS:
+        for t in current_app().catalogue().topics:
             if self.target in (t.target, f"{t.subscribed_service}/{t.subscribed_handler}"):
                 return t
         return None

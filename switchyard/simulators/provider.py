@@ -46,7 +46,7 @@ from urllib.parse import parse_qsl
 import httpx
 from aiohttp import web
 
-from handlers.settings import HandlerSettings, ProviderSettings
+from switchyard.core.components import ProviderSettings, SimulatorSettings
 from switchyard.core.settings import LOOPBACK, host_port, load_or_exit, split_host_port
 
 log = logging.getLogger(__name__)
@@ -376,7 +376,7 @@ def is_local(settings: ProviderSettings) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    settings = load_or_exit(HandlerSettings).provider
+    settings = load_or_exit(SimulatorSettings).provider
     parser = argparse.ArgumentParser(description="the payment provider simulator")
     parser.add_argument("--bind", default="{}:{}".format(*bind_address(settings)))
     args = parser.parse_args(argv)

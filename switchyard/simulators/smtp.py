@@ -24,7 +24,7 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Mailbox
 
-from handlers.settings import EmailSettings, HandlerSettings
+from switchyard.core.components import EmailSettings, SimulatorSettings
 from switchyard.core.settings import LOOPBACK, load_or_exit, split_host_port
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def serve(host: str, port: int, mail_dir: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    settings = load_or_exit(HandlerSettings).email
+    settings = load_or_exit(SimulatorSettings).email
     parser = argparse.ArgumentParser(description="a local SMTP sink storing each message in a Maildir")
     parser.add_argument("--bind", default=f"{settings.smtp_host}:{settings.smtp_port}")
     parser.add_argument("--dir", required=True, help="the Maildir each received message is stored in")

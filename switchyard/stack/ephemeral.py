@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from switchyard.core.settings import load
-from switchyard.settings import Settings
+from switchyard.settings import Settings, settings_class
 
 
 def free_ports(n: int) -> list[int]:
@@ -22,10 +22,12 @@ def free_ports(n: int) -> list[int]:
             s.close()
 
 
-def ephemeral_settings(home: Path, read_env_file: bool = True, **sections: dict[str, Any]) -> Settings:
+def ephemeral_settings(home: Path, read_env_file: bool = True, cls: type[Settings] | None = None,
+                       **sections: dict[str, Any]) -> Settings:
     """Every port free, every path under ``home``; ``sections`` override or extend. The
     environment's SWITCHYARD_* variables apply, and a `.env` file unless ``read_env_file``
-    is false (the tests: a developer's `.env` must not change them)."""
+    is false (the tests: a developer's `.env` must not change them). ``cls``: the settings
+    class (default: joined with the app this process works on, ``settings_class``)."""
     kafka, controller, admin, ingress, node, service, smtp, provider, streams = free_ports(9)
     base: dict[str, dict[str, Any]] = {
         "kafka": {"bootstrap_servers": f"127.0.0.1:{kafka}"},
@@ -45,7 +47,8 @@ def ephemeral_settings(home: Path, read_env_file: bool = True, **sections: dict[
     }
     for name, values in sections.items():
         base[name] = {**base.get(name, {}), **values}
-    return load(Settings, **base) if read_env_file else load(Settings, _env_file=None, **base)
+    cls = cls or settings_class()
+    return load(cls, **base) if read_env_file else load(cls, _env_file=None, **base)
 
 
 def ephemeral_cluster_settings(home: Path, read_env_file: bool = True, **sections: dict[str, Any]) -> Settings:
@@ -60,4 +63,4 @@ def ephemeral_cluster_settings(home: Path, read_env_file: bool = True, **section
     cluster = cluster_sections(kafka, restate, replicas)
     for name, values in sections.items():
         cluster[name] = {**cluster.get(name, {}), **values}
-    return ephemeral_settings(home, read_env_file, **cluster)
+    return ephemeral_settings(home, read_env_file, None, **cluster)

@@ -10,6 +10,7 @@ import shlex
 import shutil
 import subprocess
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,21 +142,30 @@ def server_properties(data_dir: Path, node: BrokerSpec, voters: list[str], parti
     ])
 
 
-def spawn_broker(home: Path, node: BrokerSpec, voters: list[str], partitions: int) -> Managed:
+def spawn_broker(home: Path, node: BrokerSpec, voters: list[str], partitions: int,
+                 overrides: Mapping[str, str] | None = None, format_args: Sequence[str] = ()) -> Managed:
     """Formats the node's KRaft storage on its first start (all nodes of a cluster share one
-    cluster id, kept in home) and starts it; does not wait: a quorum needs its peers up."""
+    cluster id, kept in home) and starts it; does not wait: a quorum needs its peers up.
+    ``overrides`` replace or add server.properties lines and ``format_args`` go to the
+    format (the secured broker's: switchyard/stack/secure.py)."""
     libs = ensure_jars()
     data = home / node.name
     data.mkdir(parents=True, exist_ok=True)
     props = data / "server.properties"
-    props.write_text(server_properties(data, node, voters, partitions))
+    text = server_properties(data, node, voters, partitions)
+    if overrides:
+        lines = dict(line.split("=", 1) for line in text.splitlines() if line)
+        text = "".join(f"{k}={v}\n" for k, v in {**lines, **overrides}.items())
+    props.write_text(text)
+    props.chmod(0o600)  # a secured broker's holds its own password
     log4j = data / "log4j2.yaml"
     log4j.write_text(LOG4J2)
     heap = "-Xmx768m" if len(voters) == 1 else "-Xmx512m"
     java = ["java", "-Xms128m", heap, f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*"]
     if not (data / "logs" / "meta.properties").exists():
         fmt = subprocess.run(
-            [*java, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id(home)}", "-c", str(props)],
+            [*java, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id(home)}", "-c", str(props),
+             *format_args],
             capture_output=True, text=True, check=False,
         )
         if fmt.returncode != 0:
@@ -177,15 +187,19 @@ def await_broker(broker: Managed, node: BrokerSpec, timeout: float) -> float:
 
 
 def start_broker(
-    home: Path, host: str, port: int, controller_port: int, partitions: int, timeout: float
+    home: Path, host: str, port: int, controller_port: int, partitions: int, timeout: float,
+    overrides: Mapping[str, str] | None = None, format_args: Sequence[str] = (),
+    client: Mapping[str, str] | None = None,
 ) -> tuple[Managed, float]:
-    """The single broker of the dev stack: formats KRaft storage on first start, starts it, waits for clients."""
+    """The single broker of the dev stack: formats KRaft storage on first start, starts it, waits for
+    clients (``client``: the properties a client needs to reach it, on a secured broker)."""
     node = BrokerSpec(0, host, port, controller_port)
-    broker = spawn_broker(home, node, [node.voter], partitions)
-    return broker, await_broker(broker, node, timeout)
+    broker = spawn_broker(home, node, [node.voter], partitions, overrides, format_args)
+    return broker, wait_until(broker, f"Kafka at {host}:{port}", lambda: kafka_ready(f"{host}:{port}", client),
+                              timeout)
 
 
-def kafka_ready(bootstrap: str, config: dict[str, str] | None = None) -> bool:
+def kafka_ready(bootstrap: str, config: Mapping[str, str] | None = None) -> bool:
     quiet = {"socket.timeout.ms": "1000", "log_level": "0"}
     admin = AdminClient({"bootstrap.servers": bootstrap, **(config or {}), **quiet})
     try:

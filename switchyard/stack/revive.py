@@ -22,6 +22,7 @@ from pathlib import Path
 
 from switchyard.core.bootstrap import BootstrapReport
 from switchyard.core.poll import poll_until
+from switchyard.serving import current_app
 from switchyard.settings import Settings
 from switchyard.simulators.provider import is_local
 from switchyard.simulators.smtp import is_local as is_local_smtp
@@ -70,7 +71,7 @@ def expected(settings: Settings) -> list[str]:
         names.append("haproxy")
     else:
         names.append("service")
-    if s.streams.enabled:
+    if s.streams.enabled and current_app().streams:
         names.append("streams")
     return names
 

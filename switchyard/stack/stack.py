@@ -19,7 +19,6 @@ from pydantic import BaseModel, SecretStr
 from rich.console import Console
 from rich.text import Text
 
-from schemas.catalogue import CATALOGUE
 from switchyard.core.admin import ComponentDown, DeploymentConflict, RestateAdmin
 from switchyard.core.bootstrap import BootstrapReport, bootstrap, served_version
 from switchyard.core.identity import ensure_identity
@@ -27,6 +26,7 @@ from switchyard.core.poll import poll_until
 from switchyard.core.settings import split_host_port
 from switchyard.core.versions import versioned_url
 from switchyard.ops.upgrade import UpgradeRefused, UpgradeReport, roll
+from switchyard.serving import current_app
 from switchyard.settings import Settings
 from switchyard.simulators.provider import is_local
 from switchyard.simulators.smtp import is_local as is_local_smtp
@@ -36,8 +36,17 @@ from switchyard.stack.ephemeral import free_ports
 from switchyard.stack.haproxy import Master, Route, reload_haproxy, start_haproxy
 from switchyard.stack.kafka import BrokerSpec, await_broker, spawn_broker, start_broker
 from switchyard.stack.paths import REPLICAS_FILE, SERVICE_BIND_FILE
-from switchyard.stack.processes import Managed, pidfile_names, stop_from_pidfiles, wait_until
+from switchyard.stack.processes import Managed, StartupError, pidfile_names, stop_from_pidfiles, wait_until
 from switchyard.stack.restate import all_partitions_led, node_healthy, provision, spawn_node, start_restate
+from switchyard.stack.secure import (
+    SERVICE,
+    STREAMS,
+    SecureKafka,
+    acl_bindings,
+    create_acls,
+    ensure_material,
+    is_secured,
+)
 from switchyard.stack.service import await_service, spawn_service, start_service
 from switchyard.stack.simulators import start_provider, start_smtp
 from switchyard.stack.streams import start_streams
@@ -134,6 +143,17 @@ class Stack:
         # A spinner while each step waits, in place of its "..." line: only when the lines
         # go to a terminal (the default `print` on a TTY); logs and CI get the plain lines.
         self.live = progress is print and sys.stdout.isatty() if live is None else live
+        # A secured broker (switchyard/stack/secure.py): every client of the stack then
+        # connects as the service's principal, the stream worker as its own.
+        self.secured: SecureKafka | None = None
+        if settings.stack.secure or is_secured(self.home):
+            if settings.stack.is_cluster or use_containers:
+                raise StartupError("a secured stack runs one native broker: not with --cluster or containers")
+            if not is_secured(self.home) and (self.home / "kafka" / "logs" / "meta.properties").exists():
+                raise StartupError(f"the stack in {self.home} was made without --secure (its broker has no SCRAM "
+                                   f"users): `switchyard reset` first, or use another stack.home")
+            self.secured = ensure_material(self.home, [settings.kafka_address[0]])
+            self.settings = settings.model_copy(update={"kafka": self.secured.kafka_settings(settings.kafka, SERVICE)})
 
     def _waiting(self, line: str) -> contextlib.AbstractContextManager[object]:
         if self.live:
@@ -256,10 +276,26 @@ class Stack:
             self._step(n, total, f"Kafka broker (container) on {host}:{port}",
                        lambda: _timed(lambda: start_kafka_container(s, self.home, timeout)))
             return
+        if self.secured is not None:
+            self._step(n, total, f"Kafka broker (KRaft, SASL_SSL with ACLs) on {host}:{port}", self._secure_broker)
+            return
         self._step(n, total, f"Kafka broker (KRaft) on {host}:{port}", lambda: start_broker(
             self.home, host, port, s.stack.kafka_controller_port, s.kafka.topic_partitions,
             s.stack.start_timeout.total_seconds(),
         ))
+
+    def _secure_broker(self) -> tuple[Component, float]:
+        """The broker with TLS, SCRAM users and ACLs; the principals' client files beside them."""
+        s, secured = self.settings, self.secured
+        assert secured is not None
+        host, port = s.kafka_address
+        controller = s.stack.kafka_controller_port
+        broker, took = start_broker(
+            self.home, host, port, controller, s.kafka.topic_partitions, s.stack.start_timeout.total_seconds(),
+            secured.broker_properties(host, port, controller), secured.format_args(), s.kafka.client_config())
+        create_acls(s.kafka.bootstrap_servers, secured, acl_bindings(current_app().catalogue(), s.streams.app_id))
+        secured.write_client_files(s.kafka.bootstrap_servers)
+        return broker, took
 
     def request_identity(self) -> Path | None:
         """The key restate-server signs with; its public half becomes the service's
@@ -307,18 +343,22 @@ class Stack:
                    lambda: start_service(s, self.home, settings_env(s), s.stack.start_timeout.total_seconds()))
 
     def start_streams(self, n: int = 7, total: int = 7) -> None:
-        """The Faust worker (streams/): after the bootstrap, which creates the topics it reads and writes."""
-        s = self.settings
-        if not s.streams.enabled:
-            self.progress(f"[{n}/{total}] stream workers: disabled (streams.enabled = false)")
+        """The app's stream worker (the examples': Faust, streams/): after the bootstrap, which
+        creates the topics it reads and writes."""
+        s, module = self.settings, current_app().streams
+        if not s.streams.enabled or module is None:
+            why = "streams.enabled = false" if module else "the app has none"
+            self.progress(f"[{n}/{total}] stream workers: disabled ({why})")
             return
-        self._step(n, total, f"stream workers (Faust, web http://{s.streams.web_bind}/pipeline/)",
-                   lambda: start_streams(s, self.home, settings_env(s), s.stack.start_timeout.total_seconds()))
+        if self.secured is not None:  # as its own principal
+            s = s.model_copy(update={"kafka": self.secured.kafka_settings(s.kafka, STREAMS)})
+        self._step(n, total, f"stream workers ({module}, web http://{s.streams.web_bind}/pipeline/)",
+                   lambda: start_streams(s, module, self.home, settings_env(s), s.stack.start_timeout.total_seconds()))
 
     def bootstrap(self, n: int = 4, total: int = 4) -> BootstrapReport:
         start = time.monotonic()
         with self._waiting(f"[{n}/{total}] bootstrap: topics, Kafka cluster, deployment, subscriptions ..."):
-            report = bootstrap(self.settings, CATALOGUE)
+            report = bootstrap(self.settings, current_app().catalogue())
         for line in report.lines():
             self.progress(f"      {line}")
         self.progress(f"[{n}/{total}] bootstrap done in {time.monotonic() - start:.1f}s")
@@ -367,7 +407,7 @@ class Stack:
             raise UpgradeRefused(f"an upgrade needs one service process, this stack has {names or 'none'}")
         return names[0]
 
-    def upgrade(self, adjust: Callable[[Settings], None] | None = None, drain_timeout: float = 3600.0,
+    def upgrade(self, adjust: Callable[[Any], None] | None = None, drain_timeout: float = 3600.0,
                 port: int | None = None) -> UpgradeReport:
         """Starts the service's new version beside the running one (on ``port``, or a free
         one), registers it, waits until the old version has nothing in flight, unregisters
@@ -422,7 +462,7 @@ class Stack:
                                  f"{', '.join(sorted(versions)) or 'none'}): nothing to roll from")
         return [ReplicaGroup(versions.pop(), [f"service-{i}" for i in range(1, len(binds) + 1)], binds)]
 
-    def upgrade_cluster(self, adjust: Callable[[Settings], None] | None = None, drain_timeout: float = 3600.0,
+    def upgrade_cluster(self, adjust: Callable[[Any], None] | None = None, drain_timeout: float = 3600.0,
                         ports: list[int] | None = None) -> UpgradeReport:
         """A rolling upgrade behind HAProxy, whose address is the one deployment URL of
         every version: the new version's replicas start beside the old (as many, each on

@@ -108,6 +108,7 @@ def app_spec(app: App) -> str:
 def private_stack(app: App, *, home: Path | None = None, start_timeout: float = 120.0,
                   progress: Any = None) -> Iterator[ServedApp]:
     """``app`` served and bootstrapped on a stack of its own (module docstring)."""
+    from switchyard.settings import settings_for
     from switchyard.stack.ephemeral import ephemeral_settings, free_ports
 
     spec = app_spec(app)
@@ -120,7 +121,8 @@ def private_stack(app: App, *, home: Path | None = None, start_timeout: float = 
             from switchyard.stack.containers import docker_available
             from switchyard.stack.stack import Stack
 
-            full = ephemeral_settings(home, read_env_file=False)
+            # The app's own settings class: the examples' (the default app) are not loaded.
+            full = ephemeral_settings(home, read_env_file=False, cls=settings_for(app.settings))
             stack = Stack(full, home, progress=progress or (lambda line: None), use_containers=docker_available())
             cleanup.callback(stack.stop)
             stack.start_kafka(1, 2)

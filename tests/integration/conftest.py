@@ -12,10 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from handlers.settings import ExampleStackSettings as Settings
+from handlers.settings import example_settings
 from producers.demos.base import DemoEnv
 from switchyard.core.admin import RestateAdmin
 from switchyard.core.kafka import RecordProducer
-from switchyard.settings import Settings
 from switchyard.stack.containers import docker_available
 from switchyard.stack.ephemeral import ephemeral_settings
 from switchyard.stack.stack import Stack
@@ -25,7 +26,7 @@ from tests.integration.kafka_driver import KafkaDriver
 def test_settings(home: Path) -> Settings:
     """The private stack of ephemeral_settings (free ports, paths under ``home``), with
     durations shortened for the tests."""
-    return ephemeral_settings(
+    return example_settings(ephemeral_settings(
         home,
         read_env_file=False,
         kafka={"topic_partitions": 2},
@@ -56,7 +57,7 @@ def test_settings(home: Path) -> Settings:
         },
         # issue 5 stream workers
         streams={"windows": [2, 10], "velocity_window": 5},
-    )
+    ))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -80,7 +81,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="session")
 def settings(stack: Stack) -> Settings:
-    return stack.settings
+    return example_settings(stack.settings)
 
 
 @pytest.fixture(scope="session")

@@ -31,11 +31,11 @@ from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from producers.records import MAX_RECORD_BYTES, RecordError, produce
+from handlers.settings import ExampleStackSettings as Settings
 from schemas.catalogue import Topic
 from switchyard.core.kafka import InvalidKeyError, RecordProducer, producer_config
 from switchyard.core.results import TopicReader
-from switchyard.settings import Settings
+from switchyard.ops.produce import MAX_RECORD_BYTES, RecordError, produce
 from tests.examples import Example, example, http_path, keys, served_topics
 from tests.integration.kafka_driver import KafkaDriver, Outcome
 

@@ -9,10 +9,10 @@ from collections import Counter
 
 import httpx
 
+from handlers.settings import ExampleStackSettings as Settings
 from schemas.catalogue import topic
 from switchyard.core.admin import RestateAdmin
 from switchyard.core.results import TopicReader
-from switchyard.settings import Settings
 from tests.integration.kafka_driver import KafkaDriver, source_of
 
 PACKAGES = topic("package-location-updates")

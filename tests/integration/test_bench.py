@@ -14,7 +14,7 @@ import pytest
 
 from bench.plan import SCENARIOS, choose
 from bench.run import publish, run_on
-from switchyard.settings import Settings
+from handlers.settings import ExampleStackSettings as Settings
 from switchyard.stack.stack import Stack
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 
+from handlers.settings import ExampleStackSettings as Settings
 from producers.demos import bookings as demo
 from schemas.catalogue import topic
-from switchyard.settings import Settings
 from tests.integration.conftest import SceneOutput
 from tests.integration.kafka_driver import KafkaDriver
 

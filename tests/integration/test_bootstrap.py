@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from confluent_kafka.admin import AdminClient
 
+from handlers.settings import ExampleStackSettings as Settings
 from schemas.catalogue import CATALOGUE, TOPICS
 from switchyard.core.admin import ComponentDown, RestateAdmin, kafka_source
 from switchyard.core.bootstrap import await_leaders, bootstrap
-from switchyard.settings import Settings
 from switchyard.stack.ephemeral import free_ports
 
 

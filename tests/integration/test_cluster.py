@@ -24,6 +24,8 @@ import httpx
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[attr-defined]
 
+from faults.suite import CLUSTER_SCENARIOS, Timings, fault_settings, run_scenario
+from handlers.settings import ExampleStackSettings as Settings
 from schemas.catalogue import topic
 from switchyard.core.admin import RestateAdmin
 from switchyard.core.bootstrap import served_version
@@ -32,9 +34,7 @@ from switchyard.core.poll import tcp_listening
 from switchyard.core.results import TopicReader
 from switchyard.core.settings import split_host_port
 from switchyard.core.versions import base_of, version_of
-from switchyard.faults.suite import CLUSTER_SCENARIOS, Timings, fault_settings, run_scenario
 from switchyard.ops.upgrade import journal_mismatches
-from switchyard.settings import Settings
 from switchyard.stack.cluster import brokers
 from switchyard.stack.paths import REPLICAS_FILE
 from switchyard.stack.processes import Managed

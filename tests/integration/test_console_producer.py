@@ -10,10 +10,10 @@ from pathlib import Path
 
 import httpx
 
+from handlers.settings import ExampleStackSettings as Settings
 from schemas.catalogue import topic
 from switchyard.core.kafka import RecordProducer
 from switchyard.core.results import TopicReader
-from switchyard.settings import Settings
 from switchyard.stack.paths import KAFKA_POM
 
 TOPIC = topic("package-location-updates")

@@ -15,12 +15,12 @@ import httpx
 import pytest
 from confluent_kafka import Producer
 
+from handlers.settings import ExampleStackSettings as Settings
 from schemas.catalogue import topic
 from switchyard.cli.main import main as switchyard
 from switchyard.core.envelope import DlqReason, SourceRecord
 from switchyard.core.results import Record, TopicReader
 from switchyard.ops.dlq import DlqTools, Selection
-from switchyard.settings import Settings
 from switchyard.stack.stack import settings_env
 from tests.integration.kafka_driver import KafkaDriver, source_of
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from switchyard.faults.suite import SCENARIOS, Timings, fault_settings, run_scenario
+from faults.suite import SCENARIOS, Timings, fault_settings, run_scenario
 from switchyard.stack.stack import Stack
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from handlers.settings import ExampleStackSettings as Settings
 from schemas.catalogue import CATALOGUE
 from switchyard.core.admin import RestateAdmin, kafka_source
 from switchyard.core.bootstrap import bootstrap
@@ -30,7 +31,6 @@ from switchyard.core.kafka import RecordProducer
 from switchyard.core.poll import poll_until
 from switchyard.core.results import TopicReader
 from switchyard.core.versions import base_of
-from switchyard.settings import Settings
 from switchyard.stack.ephemeral import free_ports
 from switchyard.stack.stack import Stack
 
@@ -44,7 +44,8 @@ SWITCHYARD = str(Path(sys.executable).parent / "switchyard")
 class Page:
     files: dict[str, str]  # path -> the python block that is that file
     serve: list[str]  # terminal 1's command
-    steps: list[list[str]]  # terminal 2's commands, in order
+    looks: list[list[str]]  # terminal 2's commands: records, status, dead letters
+    steps: list[list[str]]  # terminal 3's commands (the tests), in order
     printed: list[str]  # what the page says `switchyard run` prints the first time
 
 
@@ -80,10 +81,11 @@ def read_page(text: str) -> Page:
         files[match[1]] = block
     shell = fenced(text, "sh")
     [serve] = [b for b in shell if b.startswith("# terminal 1")]
-    [steps] = [b for b in shell if b.startswith("# terminal 2")]
+    [looks] = [b for b in shell if b.startswith("# terminal 2")]
+    [steps] = [b for b in shell if b.startswith("# terminal 3")]
     [printed] = [b for b in fenced(text, "") if "topics created:" in b]
     [serve_command] = commands(serve)
-    return Page(files, serve_command, commands(steps), printed.splitlines())
+    return Page(files, serve_command, commands(looks), commands(steps), printed.splitlines())
 
 
 def test_the_page_has_its_files_and_commands() -> None:
@@ -93,6 +95,9 @@ def test_the_page_has_its_files_and_commands() -> None:
     assert page.serve == ["switchyard", "run", "flows.greeter:app", "--bind", f"127.0.0.1:{PAGE_PORT}"]
     assert page.steps == [["python", "-m", "pytest", "flows/test_greeter.py"],
                           ["python", "-m", "pytest", "flows/test_greeter_stack.py"]]
+    assert [c[:2] for c in page.looks] == [["switchyard", "produce"], ["switchyard", "produce"],
+                                           ["switchyard", "status"], ["switchyard", "dlq"]]
+    assert all(c[c.index("--app") + 1] == "flows.greeter:app" for c in page.looks)
     code = [line for line in page.files["flows/greeter.py"].splitlines() if line.strip()]
     assert len(code) <= 25, "the flow is about 25 lines"
 
@@ -226,6 +231,9 @@ def test_the_first_flow_runs_as_the_page_says(
     assert dead.json() == {"nom": "Ada"}
     assert "name" in (dead.header("error.reason") or "")
 
+    # Terminal 2: the CLI on the app (--app), as the page runs it, with a key of its own.
+    look_at_it(served, f"ada-{uuid.uuid4().hex[:8]}")
+
     # The page's word on HTTP: a first greeting answers as the page shows, a bad body a 400.
     fresh = f"ada-{uuid.uuid4().hex[:8]}"
     answer = ingress.post(f"/Greeter/{fresh}/greet", json={"name": "Ada"})
@@ -237,6 +245,38 @@ def test_the_first_flow_runs_as_the_page_says(
     # The server waits for Restate's open HTTP/2 connections, the gate for its last batch:
     # seconds usually, more than 30 s once in a fresh-clone run beside the fault stack.
     assert served.process.wait(90) == 0, served.log.read_text()
+
+
+def look_at_it(served: Served, person: str) -> None:
+    """Terminal 2's commands with the page's key made this run's: the records go through,
+    `status` lists the app's topic (not the examples') and counts its records, and `dlq
+    list` shows the bad record with its reason."""
+    env = {**served.env, "SWITCHYARD_SERVICE__BIND": f"127.0.0.1:{served.port}"}
+    good, bad, status, dlq = ([SWITCHYARD, *[person if a == "ada" else a for a in c[1:]]] for c in served.page.looks)
+    for produce in (good, bad):
+        assert "sent 1 record(s) to greetings" in run(produce, served.home, env)
+    # The app's topic with its sink and subscription; none of the examples' topics.
+    outputs: list[str] = []
+
+    def counted() -> bool:
+        outputs.append(run(status, served.home, env))
+        return bool(re.search(r"^greetings\s+\d+\s+\d+", outputs[-1], flags=re.M))
+
+    poll_until(counted, 60, 1.0, "status counting greetings' records")
+    shown = outputs[-1]
+    [row] = [line for line in shown.splitlines() if line.startswith("greetings ") and "Greeter/greet" in line]
+    assert "missing" not in row, shown
+    assert "social-media-posts" not in shown, shown
+
+    # The dead letter of this run's bad record, with its reason.
+    found: list[Any] = []
+
+    def dead_letters() -> bool:
+        found[:] = [d for d in json.loads(run([*dlq, "--json"], served.home, env)) if person in json.dumps(d)]
+        return bool(found)
+
+    poll_until(dead_letters, 60, 1.0, "the bad greeting in dlq list")
+    assert all("name" in json.dumps(dead) for dead in found), found
 
 
 def test_the_pages_tests_pass(stack: Stack, settings: Settings, admin: RestateAdmin, tmp_path: Path) -> None:

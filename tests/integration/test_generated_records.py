@@ -41,11 +41,11 @@ from confluent_kafka import Producer
 from hypothesis import HealthCheck, given, note
 from hypothesis import settings as hypothesis_settings
 
+from handlers.settings import ExampleStackSettings as Settings
 from schemas.catalogue import Topic, topic
 from switchyard.core.catalogue import DLQ_SUFFIX, RESULTS_SUFFIX
 from switchyard.core.results import Record, TopicReader, source_of
 from switchyard.faults.generated import GeneratedRecord, batches, clip, key_runs, sample_object, value_runs
-from switchyard.settings import Settings
 
 # One topic of each kind of sink.
 TOPICS = {

@@ -19,7 +19,7 @@ import pytest
 
 from switchyard.core.admin import RestateAdmin
 from switchyard.core.poll import poll_until
-from switchyard.ops.handlers_table import examples_services, handler_access
+from switchyard.ops.handlers_table import app_services, handler_access
 
 GOOD_CARD = "5555555555554444"
 # What a forger would send: amounts that would matter if they went through ({} otherwise).
@@ -102,7 +102,7 @@ def forge(ingress: httpx.Client, target: Target, key: str) -> httpx.Response:
 
 def test_restate_knows_the_apps_private_handlers(admin: RestateAdmin) -> None:
     known = {t.name for t in targets(admin, public=False)}
-    assert known == {a.target for a in handler_access(examples_services()) if a.private}
+    assert known == {a.target for a in handler_access(app_services()) if a.private}
     assert {"WalletService/deposit", "RGService/resetLimit", "Account/deposit", "PaymentProcessor/expire"} <= known
 
 

@@ -16,6 +16,7 @@ import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from handlers.settings import ExampleStackSettings as Settings
 from schemas.catalogue import CATALOGUE, Topic, topic
 from switchyard.core.admin import RestateAdmin
 from switchyard.core.bootstrap import retire_direct_subscriptions
@@ -23,7 +24,6 @@ from switchyard.core.envelope import parse_routed
 from switchyard.core.gate import KeyGate, takeover_offsets
 from switchyard.core.results import Record, TopicReader
 from switchyard.core.settings import GateSettings
-from switchyard.settings import Settings
 from switchyard.stack.stack import Stack
 from tests.examples import example
 from tests.integration.kafka_driver import group_at_end, source_of

@@ -9,9 +9,9 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from handlers.settings import ExampleStackSettings as Settings
 from schemas.catalogue import topic
 from switchyard.core.results import TopicReader
-from switchyard.settings import Settings
 from tests.integration.kafka_driver import KafkaDriver, source_of
 
 FANOUT = topic("fanout-tasks")

@@ -10,9 +10,9 @@ import json
 import pytest
 from confluent_kafka import Producer
 
+from handlers.settings import ExampleStackSettings as Settings
 from schemas.catalogue import Topic, topic
 from switchyard.core.results import TopicReader
-from switchyard.settings import Settings
 from tests.integration.kafka_driver import KafkaDriver, source_of
 
 SIZE = 1_040_000

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from producers.load import LoadSpec, generate_load
-from switchyard.settings import Settings
+from handlers.settings import ExampleStackSettings as Settings
+from switchyard.ops.load import LoadSpec, generate_load
 
 
 def test_every_record_gets_a_result_with_a_positive_latency(settings: Settings, unique: str) -> None:

@@ -12,11 +12,11 @@ import time
 import httpx
 from confluent_kafka import KafkaError, Message, Producer
 
+from handlers.settings import ExampleStackSettings as Settings
 from schemas.catalogue import topic
 from switchyard.core.poll import poll_until
 from switchyard.core.results import TopicReader, source_of
 from switchyard.ops.service_metrics import TopicRow, metrics_urls, summary
-from switchyard.settings import Settings
 from tests.integration.kafka_driver import KafkaDriver
 
 BENCH = topic("bench-events")  # BenchCounter/add: an object topic, through the key gate

@@ -21,11 +21,11 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     NewPartitions,
 )
 
+from handlers.settings import ExampleStackSettings as Settings
 from schemas.catalogue import topic
 from switchyard.core.gate import MAX_RECORD_BYTES
 from switchyard.core.kafka import producer_config
 from switchyard.core.results import Record, TopicReader
-from switchyard.settings import Settings
 from tests.examples import example
 from tests.integration.kafka_driver import source_of
 

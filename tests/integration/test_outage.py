@@ -13,13 +13,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from handlers.settings import ExampleStackSettings as Settings
 from schemas.catalogue import topic
-from switchyard.cli.pipeline import cmd_resume
+from switchyard.cli.look import cmd_resume
 from switchyard.core.admin import RestateAdmin
 from switchyard.core.kafka import RecordProducer
 from switchyard.core.results import TopicReader
 from switchyard.ops.paused import PausedInvocation, paused
-from switchyard.settings import Settings
 from switchyard.stack.stack import Stack
 from tests.integration.kafka_driver import KafkaDriver, source_of
 

@@ -6,8 +6,8 @@ import json
 
 import httpx
 
+from handlers.settings import ExampleStackSettings as Settings
 from schemas.catalogue import topic
-from switchyard.settings import Settings
 from tests.integration.kafka_driver import KafkaDriver
 
 TOPIC = topic("package-location-updates")

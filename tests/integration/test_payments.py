@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 
+from handlers.settings import ExampleStackSettings as Settings
 from producers.demos import payments as demo
 from schemas.catalogue import topic
 from switchyard.core.admin import RestateAdmin
-from switchyard.settings import Settings
 from tests.integration.conftest import SceneOutput
 from tests.integration.kafka_driver import KafkaDriver, Outcome
 

@@ -13,10 +13,10 @@ import pytest
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from handlers.settings import ExampleStackSettings as Settings
 from schemas.catalogue import topic
 from switchyard.core.admin import RestateAdmin
 from switchyard.core.results import TopicReader
-from switchyard.settings import Settings
 from tests.integration.kafka_driver import KafkaDriver, group_at_end
 
 TOPIC = topic("package-location-updates")

@@ -14,9 +14,9 @@ import json
 import httpx
 import pytest
 
+from handlers.settings import ExampleStackSettings as Settings
 from schemas.catalogue import Topic, topic
 from switchyard.core.admin import RestateAdmin
-from switchyard.settings import Settings
 from tests.examples import example, served_topics
 from tests.integration.kafka_driver import KafkaDriver, Outcome
 

@@ -8,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from handlers.settings import ExampleStackSettings as Settings
 from producers.demos import reservations as demo
 from producers.reservations import reserve
 from schemas.catalogue import topic
 from switchyard.cli.main import main as cli
-from switchyard.settings import Settings
 from tests.integration.conftest import SceneOutput
 from tests.integration.kafka_driver import KafkaDriver
 

@@ -7,8 +7,8 @@ import json
 
 import httpx
 
+from handlers.settings import ExampleStackSettings as Settings
 from schemas.catalogue import topic
-from switchyard.settings import Settings
 from tests.integration.kafka_driver import KafkaDriver
 
 PACKAGES = topic("package-location-updates")

@@ -22,10 +22,10 @@ import httpx
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from handlers.settings import ExampleStackSettings as Settings
 from schemas.catalogue import Topic, topic
 from switchyard.core.admin import RestateAdmin, Subscription, kafka_source
 from switchyard.core.results import Record, TopicReader, routed_sources
-from switchyard.settings import Settings
 from tests.integration.kafka_driver import KafkaDriver, Outcome
 
 PACKAGES = topic("package-location-updates")

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from switchyard.settings import Settings
+from handlers.settings import ExampleStackSettings as Settings
 from switchyard.stack.ephemeral import free_ports
 from switchyard.stack.processes import Managed
 from switchyard.stack.service import start_service

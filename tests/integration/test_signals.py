@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
+from handlers.settings import ExampleStackSettings as Settings
 from producers.demos import signals as demo
 from schemas.catalogue import topic
-from switchyard.settings import Settings
 from switchyard.stack.ephemeral import ephemeral_settings
 from switchyard.stack.stack import Stack
 from tests.integration.conftest import SceneOutput

@@ -5,7 +5,7 @@ from __future__ import annotations
 import smtplib
 from email.message import EmailMessage
 
-from switchyard.settings import Settings
+from handlers.settings import ExampleStackSettings as Settings
 from switchyard.simulators.smtp import received
 from switchyard.stack.stack import Stack
 

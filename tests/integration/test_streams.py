@@ -13,14 +13,14 @@ import httpx
 import pytest
 from confluent_kafka import Producer
 
+from handlers.settings import ExampleStackSettings as Settings
 from schemas.catalogue import TOPICS, stream_topic, topic
 from schemas.streams import RiskAlert
 from streams import histogram
+from streams.commands import show_pipeline
 from streams.windows import window_start
 from switchyard.cli import main as cli
-from switchyard.cli.pipeline import show_pipeline
 from switchyard.core.results import Record, TopicReader
-from switchyard.settings import Settings
 from switchyard.stack.ephemeral import free_ports
 from switchyard.stack.stack import settings_env
 from tests.integration.kafka_driver import source_of

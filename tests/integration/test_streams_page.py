@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
+from handlers.settings import ExampleStackSettings as Settings
 from schemas.catalogue import topic
 from switchyard.core.results import TopicReader
-from switchyard.settings import Settings
 from tests.integration.kafka_driver import source_of
 from tests.integration.test_streams import await_fresh_window, eventually, produce_at, web_json
 

@@ -13,13 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
+from handlers.settings import ExampleStackSettings as Settings
 from producers.demos import tasks as demo
 from producers.tasks import attach, idempotency_key, submit
 from schemas.catalogue import topic
 from schemas.tasks import TaskRequest
 from switchyard.cli.main import main as cli
 from switchyard.core.admin import RestateAdmin
-from switchyard.settings import Settings
 from tests.integration.conftest import SceneOutput
 from tests.integration.kafka_driver import KafkaDriver
 

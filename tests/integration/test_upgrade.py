@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from handlers.settings import ExampleStackSettings as Settings
+from handlers.settings import example_settings
 from schemas.catalogue import CATALOGUE, topic
 from switchyard.core.admin import RestateAdmin
 from switchyard.core.bootstrap import bootstrap
@@ -25,7 +27,6 @@ from switchyard.core.kafka import RecordProducer
 from switchyard.core.results import TopicReader
 from switchyard.core.versions import version_of
 from switchyard.ops.upgrade import UpgradeRefused, journal_mismatches
-from switchyard.settings import Settings
 from switchyard.stack.ephemeral import ephemeral_settings
 from switchyard.stack.stack import Stack, settings_env
 from tests.integration.kafka_driver import source_of
@@ -63,7 +64,7 @@ def post(n: int) -> bytes:
 
 
 def test_a_changed_version_rolls_out_while_posts_sleep(stack: Stack) -> None:
-    settings: Settings = stack.settings
+    settings: Settings = example_settings(stack.settings)
     admin = RestateAdmin(settings.restate.admin_url)
     client = settings.kafka.client_config()
     producer = RecordProducer(client)

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from handlers.settings import ExampleStackSettings as Settings
 from handlers.uploads import BUCKET_BASE, is_fast
 from producers.demos import uploads as demo
 from producers.uploads import request_of, upload
@@ -21,7 +22,6 @@ from schemas.catalogue import topic
 from schemas.uploads import UploadRequest
 from switchyard.cli.main import main as cli
 from switchyard.core.admin import RestateAdmin
-from switchyard.settings import Settings
 from switchyard.simulators.smtp import received
 from switchyard.stack.stack import Stack
 from tests.integration.conftest import SceneOutput

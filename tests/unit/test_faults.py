@@ -1,4 +1,4 @@
-from switchyard.faults.suite import FaultReport, ScenarioReport, Tally, sequence_of
+from faults.suite import FaultReport, ScenarioReport, Tally, sequence_of
 
 
 def test_the_tally_sees_loss_duplicates_and_disorder() -> None:
@@ -28,7 +28,7 @@ def test_report_json_has_the_contract_fields() -> None:
 
 
 def test_a_saga_trip_counts_once_when_its_ledgers_are_right() -> None:
-    from switchyard.faults.suite import effect_count
+    from faults.suite import effect_count
 
     one = {"r1": "CONFIRMED"}
     assert effect_count("CONFIRMED", one, one, {"p1": "CHARGED"}, declined=False) == 1
@@ -37,7 +37,7 @@ def test_a_saga_trip_counts_once_when_its_ledgers_are_right() -> None:
 
 
 def test_a_saga_trip_reserved_twice_counts_twice_and_a_wrong_end_counts_zero() -> None:
-    from switchyard.faults.suite import effect_count
+    from faults.suite import effect_count
 
     twice = {"r1": "CONFIRMED", "r2": "CONFIRMED"}
     assert effect_count("CONFIRMED", twice, {"c": "CONFIRMED"}, {"p1": "CHARGED"}, declined=False) == 2
@@ -48,7 +48,7 @@ def test_a_saga_trip_reserved_twice_counts_twice_and_a_wrong_end_counts_zero() -
 
 
 def test_saga_records_are_trips_of_their_own_and_alternate_cards() -> None:
-    from switchyard.faults.suite import ACCEPTED_CARD, DECLINED_CARD, payload, record_key
+    from faults.suite import ACCEPTED_CARD, DECLINED_CARD, payload, record_key
 
     assert record_key("trip-bookings", "svc-k1", 3) == "svc-k1-t3"
     assert record_key("package-location-updates", "svc-k1", 3) == "svc-k1"
@@ -61,10 +61,10 @@ def test_poison_records_never_run_and_cover_keys_of_every_kind() -> None:
     value, or a key that cannot run with a good value; never a good key with a good value."""
     import json
 
+    from faults.suite import FLOWS, payload
     from schemas.catalogue import topic
     from switchyard.faults.generated import is_utf8, key_runs
     from switchyard.faults.outcomes import poison_batch
-    from switchyard.faults.suite import FLOWS, payload
 
     for name in FLOWS:  # plain-service payments included
         t = topic(name)

@@ -17,7 +17,7 @@ from restate.discovery import compute_discovery_json
 from restate.endpoint import Endpoint
 
 from schemas.catalogue import TOPICS
-from switchyard.ops.handlers_table import HandlerAccess, ServiceDef, examples_services, handler_access
+from switchyard.ops.handlers_table import HandlerAccess, ServiceDef, app_services, handler_access
 
 # CONTRACT.md's table, column "HTTP (ingress :8080)".
 CONTRACT_HTTP = {
@@ -40,7 +40,7 @@ BENCHMARK = {"BenchWorkflow/run"}
 
 @pytest.fixture(scope="module")
 def services() -> list[ServiceDef]:
-    return examples_services()
+    return app_services()
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from producers.load import PlainProgress, Snapshot, line_progress
+from switchyard.ops.load import PlainProgress, Snapshot, line_progress
 
 
 def snapshot(elapsed: float) -> Snapshot:

@@ -1,13 +1,13 @@
 """`switchyard produce T --file F|-`: lines of key:json, each checked before any is sent,
-a refusal naming its line (producers/console.py)."""
+a refusal naming its line (switchyard/ops/record_lines.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from producers.console import read_lines
-from producers.records import MAX_RECORD_BYTES, RecordError
 from schemas.catalogue import topic
+from switchyard.ops.produce import MAX_RECORD_BYTES, RecordError
+from switchyard.ops.record_lines import read_lines
 
 PACKAGES = topic("package-location-updates")
 VALUE = b'{"timestamp": "13:00", "location": "Paris"}'

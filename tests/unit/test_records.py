@@ -1,4 +1,4 @@
-"""producers/records.py: what the producers refuse before Kafka sees a record."""
+"""switchyard/ops/produce.py: what the producers refuse before Kafka sees a record."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from producers.records import RecordError, produce, too_large
 from schemas.catalogue import topic
 from switchyard.core.kafka import RecordProducer
+from switchyard.ops.produce import RecordError, produce, too_large
 
 PACKAGES = topic("package-location-updates")
 VALUE = b'{"timestamp": "13:00", "location": "Paris"}'

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from producers.load import LoadSpec, sample_of, sample_records
 from schemas.catalogue import TOPICS, Topic, topic
+from switchyard.ops.load import LoadSpec, sample_of, sample_records
 
 
 @pytest.mark.parametrize("t", [t for t in TOPICS if t.sample is not None], ids=lambda t: t.name)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.settings import HandlerSettings, ProviderSettings
+from handlers.settings import ExampleStackSettings, HandlerSettings, ProviderSettings
 from switchyard.core.settings import CoreSettings, SettingsError, load, load_or_exit, split_host_port
 from switchyard.settings import Settings
 from switchyard.stack.ephemeral import ephemeral_settings
@@ -22,13 +22,13 @@ from switchyard.stack.ephemeral import ephemeral_settings
 ])
 def test_a_duration_is_seconds_or_iso8601(raw: str, expected: timedelta, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SWITCHYARD_UPLOADS__SYNC_TIMEOUT", raw)
-    assert Settings().uploads.sync_timeout == expected
+    assert ExampleStackSettings().uploads.sync_timeout == expected
 
 
 def test_a_bad_duration_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SWITCHYARD_UPLOADS__SYNC_TIMEOUT", "soon")
     with pytest.raises(SettingsError, match=r"^SWITCHYARD_UPLOADS__SYNC_TIMEOUT='soon': "):
-        load(Settings)
+        load(ExampleStackSettings)
 
 
 def test_window_lists_take_seconds_too(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -199,7 +199,7 @@ def _smtp() -> None:
 
 
 def _service() -> None:
-    from handlers.app import create_app
+    from switchyard.serving import create_app
 
     create_app()
 

@@ -1,21 +1,18 @@
-"""Looking at the pipeline and acting on it: topics, handlers, pipeline, resume."""
+"""`switchyard pipeline`: the examples' stream views per topic (an entry point adds it to
+the CLI: pyproject.toml's ``switchyard.commands``)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import TYPE_CHECKING
 
-from switchyard.cli.base import Subcommands, UsageError, command, input_topic, setting
+from switchyard.cli.base import Subcommands, UsageError, command, setting
 
 if TYPE_CHECKING:
     from switchyard.settings import Settings
 
 
 def register(sub: Subcommands) -> None:
-    command(sub, "topics", cmd_topics, "the topic catalogue as a table (what the README shows)", settings=None)
-    command(sub, "handlers", cmd_handlers,
-            "every handler, public or private on Restate's ingress, and why (what the README shows)",
-            settings=None)
     pipe = command(sub, "pipeline", cmd_pipeline,
                    "per topic: subscription, lag, rates, latencies, DLQ size, retrying and paused invocations",
                    settings=["streams.web_bind", "streams.windows", "streams.page_refresh", "restate.admin_url",
@@ -25,25 +22,6 @@ def register(sub: Subcommands) -> None:
     pipe.add_argument("--json", action="store_true", help="print the view as JSON (what the page renders)")
     pipe.add_argument("--watch", action="store_true",
                       help=f"print it again every {setting('streams.page_refresh')} until Ctrl-C")
-    res = command(sub, "resume", cmd_resume, "continue paused invocations (records whose retries ran out)",
-                  settings=["restate.admin_url"])
-    res.add_argument("ids", nargs="*", metavar="ID", help="invocation ids (default: every paused one)")
-    res.add_argument("--topic", metavar="TOPIC",
-                     help="only those handling this input topic's records (default: any topic)")
-
-
-def cmd_topics(args: argparse.Namespace) -> int:
-    from switchyard.ops.topics_table import topics_table
-
-    print(topics_table())
-    return 0
-
-
-def cmd_handlers(args: argparse.Namespace) -> int:
-    from switchyard.ops.handlers_table import handlers_table
-
-    print(handlers_table())
-    return 0
 
 
 def cmd_pipeline(settings: Settings, args: argparse.Namespace) -> int:
@@ -75,23 +53,3 @@ def show_pipeline(settings: Settings) -> None:
         print(render(fetch(settings)))
     except ViewError as exc:
         print(f"  (no view: {exc})")
-
-
-def cmd_resume(settings: Settings, args: argparse.Namespace) -> int:
-    from switchyard.core.admin import RestateAdmin
-    from switchyard.ops.paused import paused, resume, select
-
-    topic = input_topic(args.topic).name if args.topic is not None else None
-    admin = RestateAdmin(settings.restate.admin_url, timeout=10)
-    try:
-        chosen = select(paused(admin), topic, args.ids)
-        if not chosen:
-            print("no paused invocation matches")
-            return 0
-        for invocation in chosen:
-            print(f"resuming {invocation.line()}")
-        resume(admin, chosen)
-    finally:
-        admin.close()
-    print(f"resumed {len(chosen)}")
-    return 0

@@ -22,10 +22,10 @@ from confluent_kafka import KafkaError, Message, Producer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from schemas.catalogue import CATALOGUE
-from switchyard.core.catalogue import RESULTS_SUFFIX, Sample
+from switchyard.core.catalogue import RESULTS_SUFFIX, Catalogue, Sample
 from switchyard.core.kafka import producer_config
 from switchyard.core.results import Record, TopicReader, source_of
+from switchyard.serving import current_app
 
 Skew = Literal["uniform", "hot"]
 Source = tuple[str, int, int]  # (topic, partition, offset)
@@ -84,16 +84,21 @@ def per_second(times: list[float], start: float) -> list[int]:
     return buckets
 
 
+def catalogue() -> Catalogue:
+    """The topics of the app this process works on (``SWITCHYARD_APP``, ``--app``)."""
+    return current_app().catalogue()
+
+
 def sample_of(name: str) -> Sample:
     """The records to send to the catalogue topic ``name``: its entry's sample. ValueError
     for an unknown topic and for one without a sample, rather than records that would all
     be dead-lettered."""
     try:
-        t = CATALOGUE.topic(name)
+        t = catalogue().topic(name)
     except KeyError as exc:
         raise ValueError(exc.args[0]) from None
     if t.sample is None:
-        having = ", ".join(t.name for t in CATALOGUE.topics if t.sample is not None)
+        having = ", ".join(t.name for t in catalogue().topics if t.sample is not None)
         raise ValueError(f"{name}: no sample record to send (a valid {t.value.__name__} needs what only the "
                          f"deployment has, such as a signing secret); topics with one: {having}")
     return t.sample
@@ -105,7 +110,7 @@ def sample_records(name: str, count: int, keys: int | None, seed: int, size: int
     of ``keys`` keys drawn from ``seed`` as the load generator draws them, or (None) by a
     key of its own. ValueError as :func:`sample_of`, and for fewer than one key."""
     build = sample_of(name)
-    prefix = CATALOGUE.topic(name).key.removesuffix("Id")
+    prefix = catalogue().topic(name).key.removesuffix("Id")
     choose = None if keys is None else key_chooser(keys, "uniform", random.Random(seed), prefix)
     return [(f"{prefix}{n}" if choose is None else choose(), build(n, size).model_dump_json().encode())
             for n in range(count)]

@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from producers.records import MAX_RECORD_BYTES, RecordError, check, too_large_message
 from switchyard.core.catalogue import Topic
 from switchyard.core.kafka import InvalidKeyError, encode_key
+from switchyard.ops.produce import MAX_RECORD_BYTES, RecordError, check, too_large_message
 
 
 def read_lines(data: bytes, topic: Topic, separator: str = ":", validate: bool = True,

@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 from confluent_kafka.admin import AdminClient
 
+from handlers.settings import example_settings
 from schemas.catalogue import topic
 from switchyard.core.admin import RestateAdmin
 from switchyard.core.kafka import RecordProducer
@@ -529,7 +530,8 @@ def next_version(new: Settings) -> None:
     """The drill's changed build: its own version, and processPost's new first step (toggled,
     so each upgrade of a run changes the journal again)."""
     new.service.version = f"drill-{time.time_ns() // 1_000_000}"
-    new.feed.audit_step = not new.feed.audit_step
+    feed = example_settings(new).feed
+    feed.audit_step = not feed.audit_step
 
 
 def wait_for_paused(settings: Settings, timeout: float) -> None:

@@ -1,5 +1,5 @@
 """Producing catalogue records (from arguments, ``--file`` lines read by
-``producers.console``, or sample records), validated first.
+``switchyard.ops.record_lines``, or sample records), validated first.
 
 A record that does not fit its topic's schema is refused before it reaches Kafka, with
 an error naming the field (pass ``validate=False`` to send it anyway, e.g. to try the DLQ).
@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from confluent_kafka import KafkaError, KafkaException
 
-from schemas.catalogue import Topic, describe_error
+from switchyard.core.catalogue import Topic, describe_error
 from switchyard.core.errors import UsageProblem
 from switchyard.core.kafka import RecordProducer, encode_key
 
@@ -32,6 +32,12 @@ def check(topic: Topic, key: str, value: bytes, where: str) -> None:
         topic.parse(value)
     except ValueError as exc:
         raise RecordError(f"{where}: {topic.name} value rejected: {describe_error(exc)}") from None
+
+
+def check_all(topic: Topic, records: Iterable[tuple[str, bytes]]) -> None:
+    """Every record checked, before any is sent (and before Kafka is reached at all)."""
+    for n, (key, value) in enumerate(records, start=1):
+        check(topic, key, value, f"record {n} (key {key!r})")
 
 
 def produce(

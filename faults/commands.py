@@ -41,7 +41,7 @@ def register(sub: Subcommands) -> None:
 def cmd_faults(args: argparse.Namespace) -> int:
     import tempfile
 
-    from switchyard.faults.suite import CLUSTER_SCENARIOS, SCENARIOS, Timings, run_suite
+    from faults.suite import CLUSTER_SCENARIOS, SCENARIOS, Timings, run_suite
     from switchyard.stack.paths import REPO
 
     known = CLUSTER_SCENARIOS if args.cluster else SCENARIOS
