@@ -10,6 +10,7 @@ missing.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -234,14 +235,27 @@ def get_version(url: str, timeout: float) -> httpx.Response:
             return h2.get(url)
 
 
+CONNECT_GRACE = 15.0  # seconds a refused connection to the service is retried
+
+
 def served_version(deployment_url: str, timeout: float = 30.0) -> str:
     """The version the service at ``deployment_url`` runs (it answers `GET /version`); ""
     for a service that does not (a plain `restate.app`, registered as before: forced at
     its address, so a code change there breaks its invocations in flight)."""
-    try:
-        answer = get_version(f"{deployment_url.rstrip('/')}{VERSION_PATH}", timeout)
-    except httpx.TransportError as exc:
-        raise ComponentDown(f"the service at {deployment_url} is not reachable ({exc})") from None
+    deadline = time.monotonic() + CONNECT_GRACE
+    while True:
+        try:
+            answer = get_version(f"{deployment_url.rstrip('/')}{VERSION_PATH}", timeout)
+            break
+        except httpx.ConnectError as exc:
+            # A service just (re)started may not listen yet: its port can still be held
+            # by the process it replaces, or not bound while it imports the app.
+            if time.monotonic() < deadline:
+                time.sleep(0.2)
+                continue
+            raise ComponentDown(f"the service at {deployment_url} is not reachable ({exc})") from None
+        except httpx.TransportError as exc:
+            raise ComponentDown(f"the service at {deployment_url} is not reachable ({exc})") from None
     if answer.status_code != 200:
         log.warning("the service at %s has no %s: registering it unversioned", deployment_url, VERSION_PATH)
         return ""
