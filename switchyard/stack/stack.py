@@ -364,6 +364,14 @@ class Stack:
         self.progress(f"[{n}/{total}] bootstrap done in {time.monotonic() - start:.1f}s")
         return report
 
+    def __enter__(self) -> Stack:
+        """``with Stack(...) as running:`` starts it, and stops it on the way out."""
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def start(self) -> BootstrapReport:
         steps = self.plan()
         report: BootstrapReport | None = None

@@ -70,13 +70,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("stack")
     # testcontainers when a Docker engine answers; the native processes otherwise.
-    running = Stack(test_settings(home), home, progress=lambda line: print(line, flush=True),
-                    use_containers=docker_available())
-    running.start()
-    try:
+    with Stack(test_settings(home), home, progress=lambda line: print(line, flush=True),
+               use_containers=docker_available()) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture(scope="session")

@@ -45,12 +45,8 @@ def secure_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("secure")
     settings = stack_settings(home)
     settings.stack.secure = True
-    running = Stack(settings, home, progress=lambda line: print(line, flush=True))
-    running.start()
-    try:
+    with Stack(settings, home, progress=lambda line: print(line, flush=True)) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture(scope="module")

@@ -43,12 +43,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         feed={"moderation_poll_interval": 3, "moderation_pending_probability": 0.7},
         service={"version": "v1"}, streams={"enabled": False},
     )
-    running = Stack(settings, home, progress=lambda line: print(line, flush=True))
-    running.start()
-    try:
+    with Stack(settings, home, progress=lambda line: print(line, flush=True)) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def asleep_now(admin: RestateAdmin) -> int:
