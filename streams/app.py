@@ -21,6 +21,7 @@ import faust
 
 from streams import velocity, views, web
 from streams.settings import StreamsSettings
+from switchyard.core.kafka import METADATA_REFRESH_MS
 from switchyard.core.settings import KafkaSettings, split_host_port
 
 
@@ -37,6 +38,8 @@ def create_app(settings: StreamsSettings, datadir: Path) -> Any:
         topic_partitions=settings.kafka.topic_partitions,
         topic_replication_factor=settings.kafka.replication_factor,
         consumer_auto_offset_reset="earliest",
+        # A grown topic's new partitions are read within the refresh, as by every other client.
+        consumer_metadata_max_age_ms=METADATA_REFRESH_MS,
         # Expired windows are dropped this often (the shortest window, at least 1 s).
         table_cleanup_interval=float(min(windows)),
         web_enabled=True,

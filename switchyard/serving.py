@@ -185,6 +185,10 @@ def granian_command(host: str, port: int, workers: int, factory: str) -> list[st
         # Granian's default caps a worker at backlog/workers requests in flight; Restate
         # may hold an invocation open per busy key, so the cap must not bind first.
         "--backpressure", "100000",
+        # Restate keeps its HTTP/2 connection open, so a graceful stop would wait for it
+        # forever: after 5 s the worker is stopped (hypercorn.toml's graceful_timeout). A
+        # stop mid-invocation is a crash Restate retries; the gate commits only what is copied.
+        "--workers-kill-timeout", "5",
         "--no-ws", "--no-access-log", "--log-level", "warning",
         factory,
     ]

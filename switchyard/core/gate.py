@@ -51,13 +51,13 @@ from confluent_kafka.admin import AdminClient, NewPartitions  # type: ignore[att
 
 from switchyard.core.catalogue import COMPANION_MAX_BYTES, Catalogue, Topic
 from switchyard.core.envelope import DlqReason, RoutedBatch, RoutedRecord, SourceRecord
+from switchyard.core.kafka import METADATA_REFRESH_MS
 from switchyard.core.keys import key_problem
 from switchyard.core.metrics import SINK
 from switchyard.core.settings import GateSettings, KafkaSettings
 
 log = logging.getLogger(__name__)
 
-METADATA_REFRESH_MS = 10_000
 DeliveryReport = Callable[[KafkaError | None, Message], None]
 # Big enough for a 1 MB record wrapped in base64 plus headers: a record the broker took on
 # the input topic can always be copied or dead-lettered (companion topics get this limit).

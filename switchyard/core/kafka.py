@@ -18,6 +18,11 @@ from pydantic import BaseModel
 from switchyard.core.catalogue import COMPANION_MAX_BYTES
 from switchyard.core.errors import UsageProblem
 
+# How often every client (producers, the gate, Restate's subscriptions, the stream worker)
+# re-reads topic metadata: a topic grown while running is seen within this, not
+# librdkafka's and aiokafka's 5 minutes.
+METADATA_REFRESH_MS = 10_000
+
 Headers = Sequence[tuple[str, str | bytes | None]]
 
 
@@ -59,7 +64,7 @@ def producer_config(client: Mapping[str, str], **extra: str) -> dict[str, str]:
     on the same partition whichever client produced it; librdkafka's default is CRC32. A
     topic grown while running is seen within the metadata refresh (librdkafka's: 5 min)."""
     return {"enable.idempotence": "true", "linger.ms": "5", "log_level": "3", "partitioner": "murmur2_random",
-            "topic.metadata.refresh.interval.ms": "10000", **client, **extra}
+            "topic.metadata.refresh.interval.ms": str(METADATA_REFRESH_MS), **client, **extra}
 
 
 class RecordProducer:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import itertools
 import json
 import signal
 import sys
@@ -609,6 +610,12 @@ class Stack:
         self.components[name] = Managed(name, managed.process, log, pidfile)
 
     def stop(self) -> None:
-        for name in in_stop_order(list(self.components)):
-            self.components.pop(name).stop()
+        """Stops one kind after another, last started first, and the members of a kind (a
+        cluster's brokers, its Restate nodes, its replicas) together: one by one, the last
+        of three brokers waits out its controlled shutdown alone, about 15 s per node."""
+        names = in_stop_order(list(self.components))
+        for _, group in itertools.groupby(names, kind_of):
+            members = [self.components.pop(name) for name in group]
+            with ThreadPoolExecutor(max_workers=len(members)) as pool:
+                list(pool.map(lambda member: member.stop(), members))
         stop_from_pidfiles(self.run_dir, in_stop_order(pidfile_names(self.run_dir)))

@@ -10,7 +10,7 @@ from switchyard.core.catalogue import DLQ_SUFFIX
 from switchyard.core.kafka import RecordProducer
 from switchyard.core.results import Record, TopicReader, source_of
 
-__all__ = ["KafkaDriver", "Outcome", "Record", "TopicReader", "group_at_end", "source_of"]
+__all__ = ["KafkaDriver", "Outcome", "Record", "TopicReader", "group_at_end", "group_caught_up", "source_of"]
 
 
 @dataclass(frozen=True)
@@ -82,3 +82,23 @@ def group_at_end(client: dict[str, str], group: str, topic_name: str) -> None:
     finally:
         probe.close()
     admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(group, ends)])[group].result(30)
+
+
+def group_caught_up(client: dict[str, str], group: str, topic_name: str) -> bool:
+    """Whether ``group`` has committed every partition of ``topic_name`` (as many as the topic
+    has now, grown ones included) to its end."""
+    from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({**client, "log_level": "0"})
+    committed = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group].result(30)
+    done = {tp.partition: tp.offset for tp in committed.topic_partitions if tp.topic == topic_name}
+    probe = Consumer({**client, "group.id": f"{group}-probe", "log_level": "0"})
+    try:
+        for p in admin.list_topics(topic_name, timeout=10).topics[topic_name].partitions:
+            _, high = probe.get_watermark_offsets(TopicPartition(topic_name, p), timeout=5)
+            if high > 0 and done.get(p, -1) < high:
+                return False
+        return True
+    finally:
+        probe.close()

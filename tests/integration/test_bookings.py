@@ -13,6 +13,7 @@ from producers.demos import bookings as demo
 from schemas.catalogue import topic
 from tests.integration.conftest import SceneOutput
 from tests.integration.kafka_driver import KafkaDriver
+from tests.integration.private_calls import post_private
 
 TOPIC = topic("trip-bookings")
 GOOD_CARD = "5555555555554444"
@@ -119,7 +120,7 @@ def test_saga_steps_run_only_for_the_workflow(ingress: httpx.Client, settings: S
                        (f"/Flights/{unique}/reserve", trip()["flights"]),
                        (f"/PaymentGateway/{unique}/charge", {"paymentId": "forged", "cardNumber": GOOD_CARD,
                                                              "amount": 1})]:
-        r = ingress.post(path, json=body)
+        r = post_private(ingress, path, json=body)
         assert r.status_code == 400, (path, r.text)
         assert "not public" in r.text
     assert ledgers(ingress, unique) == before

@@ -25,13 +25,13 @@ def crash_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         stack.stop()
 
 
-# CI-sized: one crash alone, all three in turn, and each of the others once
-# (`switchyard faults` runs every scenario).
-@pytest.mark.parametrize("scenario", ["restate-server", "all-in-turn", "frozen", "provider-outage", "poison-storm",
-                                      "upgrade"])
+# CI-sized: the three crashes in turn, and each other fault once (`switchyard faults` runs
+# every scenario, each crash also alone). 40 records/s: a backlog CI's slower machine still
+# drains within the settle time; the faults, not the rate, are what is tested here.
+@pytest.mark.parametrize("scenario", ["all-in-turn", "frozen", "provider-outage", "poison-storm", "upgrade"])
 def test_every_record_gets_one_outcome_and_one_effect(crash_stack: Stack, scenario: str) -> None:
-    report = run_scenario(crash_stack, scenario, SCENARIOS[scenario], keys=8, rate=80.0, timings=Timings(poison=40))
-    assert report.produced > 100
+    report = run_scenario(crash_stack, scenario, SCENARIOS[scenario], keys=8, rate=40.0, timings=Timings(poison=40))
+    assert report.produced > 50
     assert (report.lost, report.duplicated, report.order_violations, report.stuck) == (0, 0, 0, 0), report
     assert report.processed == report.produced
     # From the output topics: no record without an outcome; a copy says what the first said.

@@ -20,6 +20,7 @@ import pytest
 from switchyard.core.admin import RestateAdmin
 from switchyard.core.poll import poll_until
 from switchyard.ops.handlers_table import app_services, handler_access
+from tests.integration.private_calls import post_private
 
 GOOD_CARD = "5555555555554444"
 # What a forger would send: amounts that would matter if they went through ({} otherwise).
@@ -92,8 +93,8 @@ def trip() -> dict[str, Any]:
 
 def call(ingress: httpx.Client, target: Target, key: str, body: Any) -> httpx.Response:
     if not target.takes_input:
-        return ingress.post(target.path(key))
-    return ingress.post(target.path(key), json=body)
+        return post_private(ingress, target.path(key))
+    return post_private(ingress, target.path(key), json=body)
 
 
 def forge(ingress: httpx.Client, target: Target, key: str) -> httpx.Response:

@@ -10,14 +10,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
-from confluent_kafka.admin import AdminClient
 
 from handlers.settings import ExampleStackSettings as Settings
 from schemas.catalogue import topic
 from switchyard.core.admin import RestateAdmin
 from switchyard.core.results import TopicReader
-from tests.integration.kafka_driver import KafkaDriver, group_at_end
+from tests.integration.kafka_driver import KafkaDriver, group_at_end, group_caught_up
 
 TOPIC = topic("package-location-updates")
 
@@ -38,22 +36,6 @@ def duplicate_subscription(admin: RestateAdmin, settings: Settings, unique: str)
     admin.delete_subscription(created["id"])
 
 
-def group_caught_up(settings: Settings, group: str, topic_name: str) -> bool:
-    client = AdminClient(dict(settings.kafka.client_config()))
-    request = ConsumerGroupTopicPartitions(group)
-    committed = client.list_consumer_group_offsets([request])[group].result().topic_partitions
-    done = {tp.partition: tp.offset for tp in committed if tp.topic == topic_name}
-    probe = Consumer({**settings.kafka.client_config(), "group.id": f"{group}-probe"})
-    try:
-        for p in range(settings.kafka.topic_partitions):
-            _, high = probe.get_watermark_offsets(TopicPartition(topic_name, p), timeout=5)
-            if high > 0 and done.get(p, -1) < high:
-                return False
-        return True
-    finally:
-        probe.close()
-
-
 def test_a_second_subscription_applies_nothing_twice(
     kafka: KafkaDriver, ingress: httpx.Client, settings: Settings, unique: str, duplicate_subscription: str
 ) -> None:
@@ -64,7 +46,7 @@ def test_a_second_subscription_applies_nothing_twice(
     assert all(o.ok for o in outcomes)
 
     deadline = time.monotonic() + 60
-    while not group_caught_up(settings, duplicate_subscription, TOPIC.name):
+    while not group_caught_up(settings.kafka.client_config(), duplicate_subscription, TOPIC.name):
         assert time.monotonic() < deadline, "the duplicate subscription never caught up"
         time.sleep(0.5)
 

@@ -9,8 +9,11 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -27,7 +30,7 @@ from switchyard.stack.revive import (
     plan_for,
     reap_leftovers,
 )
-from switchyard.stack.stack import Stack
+from switchyard.stack.stack import Stack, kind_of
 
 SINGLE = ["kafka", "restate", "provider", "smtp", "service", "streams"]
 
@@ -196,3 +199,36 @@ def test_a_cluster_started_again_counts_as_provisioned() -> None:
     assert PROVISIONED_BEFORE.search(said)
     assert PROVISIONED_BEFORE.search("The cluster is already provisioned")
     assert not PROVISIONED_BEFORE.search("error: no node answered")
+
+
+@dataclass
+class SlowToStop:
+    """A component that takes ``seconds`` to stop and records when it did."""
+
+    name: str
+    log: list[tuple[str, float, float]]
+    seconds: float = 0.3
+
+    def stop(self, timeout: float = 15.0) -> None:
+        began = time.monotonic()
+        time.sleep(self.seconds)
+        self.log.append((self.name, began, time.monotonic()))
+
+
+def test_a_kinds_members_stop_together_and_kinds_one_after_another(tmp_path: Path) -> None:
+    cluster = Stack(ephemeral_cluster_settings(tmp_path, read_env_file=False), tmp_path, progress=lambda _: None)
+    log: list[tuple[str, float, float]] = []
+    names = ["kafka-1", "kafka-2", "kafka-3", "restate-1", "restate-2", "restate-3", "service-1", "service-2"]
+    cluster.components = {n: cast(Any, SlowToStop(n, log)) for n in names}
+    began = time.monotonic()
+    cluster.stop()
+    assert time.monotonic() - began < 0.3 * len(names) / 2  # not one by one
+    assert not cluster.components
+    window = {kind_of(n): (min(b for m, b, _ in log if kind_of(m) == kind_of(n)),
+                           max(e for m, _, e in log if kind_of(m) == kind_of(n))) for n in names}
+    # Every service stopped before any Restate node began to, every Restate node before any broker.
+    assert window["service"][1] <= window["restate"][0], window
+    assert window["restate"][1] <= window["kafka"][0], window
+    for kind in ("kafka", "restate", "service"):  # a kind's members overlapped
+        spans = [(b, e) for m, b, e in log if kind_of(m) == kind]
+        assert max(b for b, _ in spans) < min(e for _, e in spans), (kind, spans)
