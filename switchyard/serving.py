@@ -65,6 +65,9 @@ def load_app(spec: str) -> App:
         if exc.name and module_name.startswith(exc.name):
             raise AppNotFound(f"{spec}: no module {exc.name!r} from {cwd}") from None
         raise
+    except (TypeError, ValueError):  # a relative (".flows") or malformed ("a..b") name
+        raise AppNotFound(f"{spec!r}: {module_name!r} is not an absolute module name; name the app as "
+                          "pkg.module:app") from None
     found = getattr(module, attr, None)
     if not isinstance(found, App):
         raise AppNotFound(f"{spec}: {module_name}.{attr} is {type(found).__name__ if found is not None else 'missing'},"

@@ -3,15 +3,20 @@ with that app's topics and settings sections, and never on the examples' unless 
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from handlers.settings import ExampleStackSettings, HandlerSettings
 from switchyard.core.settings import CoreSettings
+from switchyard.serving import AppNotFound, load_app
 from switchyard.settings import Settings, settings_for
 
 SWITCHYARD = str(Path(sys.executable).parent / "switchyard")
@@ -99,7 +104,8 @@ def test_the_apps_own_sections_are_settings_and_others_are_refused(project: Path
 
 def test_an_app_that_is_not_there_is_one_line(project: Path) -> None:
     for spec, says in (("flows.nothere:app", "no module 'flows.nothere'"),
-                       ("flows.mine:nothing", "flows.mine.nothing is missing, not a switchyard.App")):
+                       ("flows.mine:nothing", "flows.mine.nothing is missing, not a switchyard.App"),
+                       (".mine:app", "'.mine' is not an absolute module name")):
         done = switchyard(project, "topics", "--app", spec)
         assert done.returncode == 2
         assert done.stderr.startswith("switchyard: error: "), done.stderr
@@ -118,3 +124,16 @@ def test_settings_for_joins_the_framework_and_the_app() -> None:
     assert issubclass(joined, Settings)
     assert issubclass(joined, Other)
     assert settings_for(Other) is joined
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spec=st.text(alphabet=st.sampled_from(list("fm.:/ -_é?1\x00")), max_size=14))
+def test_any_app_string_is_an_app_or_a_usage_error(spec: str, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever a user types after --app: an App, or AppNotFound (the CLI's one line), never
+    a traceback (a relative name once raised TypeError)."""
+    head = spec.partition(":")[0].split(".")[0]
+    with contextlib.suppress(ValueError, ImportError):
+        assume(not head or head == "flows" or importlib.util.find_spec(head) is None)  # never import a real module
+    monkeypatch.chdir(project)
+    with contextlib.suppress(AppNotFound):
+        load_app(spec)
