@@ -21,8 +21,7 @@ import faust
 
 from streams import velocity, views, web
 from streams.settings import StreamsSettings
-from switchyard.core.kafka import METADATA_REFRESH_MS
-from switchyard.core.settings import KafkaSettings, split_host_port
+from switchyard.core.settings import METADATA_REFRESH_MS, KafkaSettings, split_host_port
 
 
 def create_app(settings: StreamsSettings, datadir: Path) -> Any:

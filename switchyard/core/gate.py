@@ -51,10 +51,9 @@ from confluent_kafka.admin import AdminClient, NewPartitions  # type: ignore[att
 
 from switchyard.core.catalogue import COMPANION_MAX_BYTES, Catalogue, Topic
 from switchyard.core.envelope import DlqReason, RoutedBatch, RoutedRecord, SourceRecord
-from switchyard.core.kafka import METADATA_REFRESH_MS
 from switchyard.core.keys import key_problem
 from switchyard.core.metrics import SINK
-from switchyard.core.settings import GateSettings, KafkaSettings
+from switchyard.core.settings import METADATA_REFRESH_MS, GateSettings, KafkaSettings
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,7 @@ from pydantic import BaseModel
 
 from switchyard.core.catalogue import COMPANION_MAX_BYTES
 from switchyard.core.errors import UsageProblem
-
-# How often every client (producers, the gate, Restate's subscriptions, the stream worker)
-# re-reads topic metadata: a topic grown while running is seen within this, not
-# librdkafka's and aiokafka's 5 minutes.
-METADATA_REFRESH_MS = 10_000
+from switchyard.core.settings import METADATA_REFRESH_MS
 
 Headers = Sequence[tuple[str, str | bytes | None]]
 

@@ -27,6 +27,11 @@ from pydantic_settings import SettingsError as SourceError
 
 from switchyard.core.errors import UsageProblem
 
+# How often every client (producers, the gate, Restate's subscriptions, the stream worker)
+# re-reads topic metadata: a topic grown while running is seen within this, not
+# librdkafka's and aiokafka's 5 minutes.
+METADATA_REFRESH_MS = 10_000
+
 ENV_PREFIX = "SWITCHYARD_"
 ENV_DELIMITER = "__"
 ERROR_PREFIX = "switchyard: error: "  # the CLI's (switchyard/cli/base.py), for every entry point
@@ -112,7 +117,7 @@ class KafkaSettings(Section):
     # while running is seen within the metadata refresh (librdkafka's default: 5 minutes).
     subscription_options: dict[str, str] = Field(default_factory=lambda: {
         "auto.offset.reset": "earliest", "session.timeout.ms": "6000", "heartbeat.interval.ms": "1500",
-        "isolation.level": "read_committed", "topic.metadata.refresh.interval.ms": "10000",
+        "isolation.level": "read_committed", "topic.metadata.refresh.interval.ms": str(METADATA_REFRESH_MS),
     })
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
