@@ -26,9 +26,11 @@ Scenarios: raw, faust, switchyard, workflow, scaling, latency, capacity, package
 HOPS = """\
 Where a record's end-to-end latency goes, hop by hop, at an offered rate.
 
-Starts a private stack, offers --rate records/s to bench-events for --seconds, and splits
-each record's latency at the key gate's copy: input -> -routed (the gate) and -routed ->
-result (Restate), from the records' own Kafka timestamps."""
+Starts a private stack, offers --rate records/s to bench-events for --warmup seconds
+(unmeasured: Kafka's JIT compiler alone takes about 40 s to settle), then for --seconds,
+and splits each measured record's latency at the key gate's copy: input -> -routed (the
+gate) and -routed -> result (Restate), from the records' own Kafka timestamps; with the
+CPU each component spent per record meanwhile (what bounds the latency on a busy machine)."""
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")  # switchyard.core.settings.LogLevel
 
@@ -75,6 +77,8 @@ def register(sub: Subcommands) -> None:
     hops.add_argument("--rate", type=float, default=200.0, help="offered records/s")
     hops.add_argument("--seconds", type=float, default=6.0, help="how long to offer them")
     hops.add_argument("--keys", type=int, default=1000, help="keys the records spread over")
+    hops.add_argument("--warmup", type=float, default=30.0, metavar="SECONDS",
+                      help="offer the same rate this long first, unmeasured (default: 30)")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -96,7 +100,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_hops(args: argparse.Namespace) -> int:
     from bench.hops import measure
 
-    return measure(args.rate, args.seconds, args.keys)
+    return measure(args.rate, args.seconds, args.keys, args.warmup)
 
 
 def cluster_bench(args: argparse.Namespace) -> int:

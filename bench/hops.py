@@ -5,7 +5,10 @@ Starts a private stack (as the benchmark does), offers ``--rate`` records/s to
 input -> `-routed` (the gate: read, copy, transaction) and `-routed` -> result (Restate:
 subscription, invocation, result record), from the records' own Kafka timestamps.
 
-    switchyard hops --rate 200 --seconds 6
+    switchyard hops --rate 200 --seconds 20 --warmup 45
+
+A warm-up at the same rate comes first: on a fresh stack Kafka's JIT compiler takes about
+40 s to settle, and until then every hop is several times slower (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from bench.procs import CpuMeter, load_average
 from bench.topics import BENCH
 from switchyard.core.envelope import parse_routed
 from switchyard.core.results import Record, TopicReader, source_of
@@ -43,24 +47,35 @@ def hops(routed: list[Record], results: list[Record]) -> dict[str, dict[str, flo
             "routed -> result (Restate)": latency_summary(restate)}
 
 
-def measure(rate: float, seconds: float, keys: int) -> int:
-    """`switchyard hops`: the split at ``rate`` records/s for ``seconds`` over ``keys`` keys."""
+def measure(rate: float, seconds: float, keys: int, warmup: float = 30.0) -> int:
+    """`switchyard hops`: the split at ``rate`` records/s for ``seconds`` over ``keys`` keys,
+    after ``warmup`` seconds at the same rate on the same keys."""
     home = Path(tempfile.mkdtemp(prefix="switchyard-hops-"))
     stack = Stack(ephemeral_settings(home, streams={"enabled": False}), home, progress=print)
     try:
         stack.start()
         client = stack.settings.kafka.client_config()
         generate_load(client, LoadSpec(BENCH.name, count=300, keys=100, key_prefix="warm-"))
+        if warmup > 0:
+            print(f"warming up: {rate:g} rec/s for {warmup:g} s (not measured)")
+            generate_load(client, LoadSpec(BENCH.name, duration=warmup, rate=rate, keys=keys, key_prefix="hop-"))
+        cpu = CpuMeter({name: int(getattr(stack.components[name], "pid")) for name in ("service", "restate", "kafka")})  # noqa: B009 - Managed only
         with TopicReader(client, [BENCH.routed]) as routed, TopicReader(client, [BENCH.results]) as results:
+            cpu.start()
             report = generate_load(client, LoadSpec(BENCH.name, duration=seconds, rate=rate,
                                                     keys=keys, key_prefix="hop-"))
+            spent = cpu.stop()
             copies = routed.collect(lambda rs: False, timeout=3.0, idle=1.0)
             outcomes = results.collect(lambda rs: False, timeout=3.0, idle=1.0)
     finally:
         stack.stop()
         shutil.rmtree(home, ignore_errors=True)
-    print(f"\n{report.produced} records at {rate:g} rec/s over {keys} keys")
+    print(f"\n{report.produced} records at {rate:g} rec/s over {keys} keys after {warmup:g} s of warm-up "
+          f"(load average {load_average()})")
     print(hops_table({"end to end": report.summary()["latency_ms"], **hops(copies, outcomes)}))
+    per_record = {name: 1000 * secs / max(report.produced, 1) for name, secs in spent.items()}
+    print("CPU ms/record: " + ", ".join(f"{name} {ms:.2f}" for name, ms in per_record.items())
+          + f" (sum {sum(per_record.values()):.2f}; at this rate {sum(per_record.values()) * rate / 1000:.2f} cores)")
     return 0
 
 

@@ -53,6 +53,7 @@ from switchyard.core.catalogue import COMPANION_MAX_BYTES, Catalogue, Topic
 from switchyard.core.envelope import DlqReason, RoutedBatch, RoutedRecord, SourceRecord
 from switchyard.core.keys import key_problem
 from switchyard.core.metrics import SINK
+from switchyard.core.pending_offsets import PendingOffsets
 from switchyard.core.settings import METADATA_REFRESH_MS, GateSettings, KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,8 @@ class KeyGate:
         self._generation = 0
         # Partitions per routed twin, as last seen (a record's copy needs its partition).
         self._routed_partitions: dict[str, int] = {}
+        # Idempotent mode: acknowledged batches' offsets, committed once per interval.
+        self._pending = self._fresh_pending()
         self.routed = 0
         self.dead_lettered = 0
         self.replaced = 0
@@ -196,6 +199,9 @@ class KeyGate:
             config |= {"acks": "all", "message.timeout.ms": "0", "enable.gapless.guarantee": "true"}
         return consumer, Producer(config)
 
+    def _fresh_pending(self) -> PendingOffsets:
+        return PendingOffsets(self.settings.commit_interval.total_seconds())
+
     @property
     def transactional(self) -> bool:
         return self.settings.mode == "transactional"
@@ -209,16 +215,24 @@ class KeyGate:
                 producer.init_transactions(30)
                 self._leave(generation)
             self._routed_partitions = {}
+            self._pending = self._fresh_pending()
 
             def on_assign(c: Consumer, partitions: list[TopicPartition]) -> None:
                 self._enter(generation)
                 self._take_over(c, partitions, producer)
                 self._leave(generation)
 
-            consumer.subscribe([t.name for t in self.topics], on_assign=on_assign)
+            def on_revoke(c: Consumer, partitions: list[TopicPartition]) -> None:
+                try:  # the next owner starts after what this member copied
+                    self._commit_pending(c, force=True, asynchronous=False)
+                except KafkaException as exc:
+                    log.info("key gate: offsets not committed before a rebalance (%s); copied again", exc)
+
+            consumer.subscribe([t.name for t in self.topics], on_assign=on_assign, on_revoke=on_revoke)
             while not self._stop.is_set() and generation in (0, self._generation):
                 first = consumer.poll(0.2)
                 if first is None:
+                    self._commit_pending(consumer, force=True)  # idle: the last batches' offsets
                     continue
                 batch = [first, *consumer.consume(self.settings.max_batch - 1, 0)]
                 self._enter(generation)
@@ -227,6 +241,10 @@ class KeyGate:
                 else:
                     self._forward_idempotent(consumer, producer, batch)
                 self._leave(generation)
+            try:  # a clean stop leaves nothing to copy again
+                self._commit_pending(consumer, force=True, asynchronous=False)
+            except KafkaException as exc:
+                log.info("key gate: last offsets not committed on stop (%s); they are copied again", exc)
         finally:
             consumer.close()
             producer.flush(5)
@@ -299,10 +317,21 @@ class KeyGate:
             raise KafkaException(failed[0])
         if left:
             raise KafkaException(f"{left} copies of a batch still unacknowledged after 30s")
-        # Asynchronous: a later batch's copies need not wait for it. A commit that fails
-        # (a rebalance) only means the next owner copies these records again.
-        consumer.commit(offsets=offsets, asynchronous=True)
+        self._pending.add(offsets)
+        self._commit_pending(consumer)
         self._count(len(batch), dead)
+
+    def _commit_pending(self, consumer: Consumer, *, force: bool = False, asynchronous: bool = True) -> None:
+        """Commits the acknowledged offsets once gate.commit_interval has passed (``force``:
+        whatever is pending). Asynchronous: a later batch's copies need not wait for it. A
+        commit that fails, is late or never happens (a rebalance, a crash) only means the
+        next owner copies those records again, and the applied marks skip them."""
+        if not (self._pending.due() or (force and self._pending)):
+            return
+        if asynchronous:
+            consumer.commit(offsets=self._pending.take(), asynchronous=True)
+        else:
+            consumer.commit(offsets=self._pending.take(), asynchronous=False)
 
     def _count(self, seen: int, dead: dict[str, int]) -> None:
         self.routed += seen - sum(dead.values())

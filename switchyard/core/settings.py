@@ -182,6 +182,10 @@ class GateSettings(Section):
     #   no repeat ever reaches a routed topic, but each batch's offsets commit waits ~100 ms
     #   (librdkafka's retry backoff while the previous transaction's markers are written).
     mode: Literal["idempotent", "transactional"] = "idempotent"
+    # Idempotent mode: acknowledged offsets are committed at most this often (0: after
+    # every batch). Later only means more records copied again after a crash, which the
+    # applied marks skip; each batch's commit was an OffsetCommit request per few records.
+    commit_interval: Duration = timedelta(milliseconds=250)
     # Defaults to one per host and service port (stable across restarts); transactional mode.
     transactional_id: str | None = None
     max_batch: int = Field(default=500, ge=1)

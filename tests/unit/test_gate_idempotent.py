@@ -10,10 +10,13 @@ from typing import Any
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from hypothesis import given
+from hypothesis import strategies as st
 
 from schemas.catalogue import topic
 from switchyard.core.envelope import parse_routed
 from switchyard.core.gate import KeyGate
+from switchyard.core.pending_offsets import PendingOffsets
 from switchyard.core.settings import GateSettings, KafkaSettings
 from switchyard.core.sink import KafkaOrigin, is_repeat
 
@@ -145,3 +148,49 @@ def test_a_batch_copied_again_after_a_crash_before_the_commit_is_applied_once() 
             if queue:
                 log.append(queue.pop(0))
         assert applied_once_in_order(log) == [10, 11, 12, 13], picks
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_offsets_are_committed_at_most_once_per_interval_and_none_is_dropped() -> None:
+    """gate.commit_interval: the first batch commits at once; batches within the interval
+    wait, and the next commit carries each partition's latest offset."""
+    g, producer, clock = gate(), Producer(), Clock()
+    g._pending = PendingOffsets(0.25, clock)
+    consumer = Consumer(producer)
+    g._forward_idempotent(consumer, producer, BATCH[:2])  # type: ignore[arg-type]
+    g._forward_idempotent(consumer, producer, [BATCH[2]])  # type: ignore[arg-type, list-item]
+    assert [offsets for offsets, _ in consumer.commits] == [[(BENCH.name, 0, 11), (BENCH.name, 1, 8)]]
+    clock.now += 0.25
+    g._forward_idempotent(consumer, producer, [BATCH[3]])  # type: ignore[arg-type, list-item]
+    assert [offsets for offsets, _ in consumer.commits][1] == [(BENCH.name, 0, 12), (BENCH.name, 1, 9)]
+    assert all(unacknowledged == 0 for _, unacknowledged in consumer.commits)
+
+
+def test_an_idle_gate_commits_what_is_pending_at_once() -> None:
+    g, producer, clock = gate(), Producer(), Clock()
+    g._pending = PendingOffsets(3600, clock)
+    consumer = Consumer(producer)
+    g._forward_idempotent(consumer, producer, BATCH[:2])  # type: ignore[arg-type]
+    g._forward_idempotent(consumer, producer, BATCH[2:])  # type: ignore[arg-type]
+    assert len(consumer.commits) == 1
+    g._commit_pending(consumer, force=True)  # type: ignore[arg-type]
+    assert consumer.commits[1][0] == [(BENCH.name, 0, 12), (BENCH.name, 1, 9)]
+    g._commit_pending(consumer, force=True)  # type: ignore[arg-type]
+    assert len(consumer.commits) == 2  # nothing pending, nothing sent
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 10_000)), min_size=1, max_size=40))
+def test_pending_offsets_keep_each_partitions_highest(offsets: list[tuple[int, int]]) -> None:
+    pending = PendingOffsets(0, Clock())
+    for partition, offset in offsets:
+        pending.add([TopicPartition(BENCH.name, partition, offset)])
+    highest = {p: max(o for q, o in offsets if q == p) for p, _ in offsets}
+    assert {(tp.partition, tp.offset) for tp in pending.take()} == set(highest.items())
+    assert not pending

@@ -91,7 +91,7 @@ class StuckInInit(KeyGate):
             def list_topics(self, timeout: float) -> _Topics:
                 return _Topics(names)
 
-            def subscribe(self, topics: list[str], on_assign: Any) -> None:
+            def subscribe(self, topics: list[str], on_assign: Any, on_revoke: Any = None) -> None:
                 gate.subscribed.append(gate.inits)
 
             def poll(self, timeout: float) -> None:
