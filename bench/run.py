@@ -94,7 +94,9 @@ def run(args: argparse.Namespace, command_line: str) -> int:
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "load_average_before": load_average(),
             "service_workers": settings.service.workers, "server": settings.service.server,
             "service_log_level": settings.service.log_level, "gate_batch_records": settings.gate.batch_records,
-            "gate_mode": settings.gate.mode, "subscription_options": settings.kafka.subscription_options,
+            "gate_mode": settings.gate.mode,
+            "gate_commit_interval_s": settings.gate.commit_interval.total_seconds(),
+            "subscription_options": settings.kafka.subscription_options,
             "restate_env": settings.stack.restate_env,
             "restate_partitions": settings.stack.restate_partitions}
     started = time.monotonic()
