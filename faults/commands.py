@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from switchyard.cli.base import RunFailed, Subcommands, command, one_of
+from switchyard.cli.base import RunFailed, Subcommands, UsageError, command, one_of
 
 SCENARIOS = ("service", "restate-server", "kafka", "all-in-turn", "frozen", "provider-outage", "poison-storm",
              "upgrade")
@@ -34,6 +34,10 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--quick", action="store_true", help="fewer keys, lower rate, shorter phases")
     p.add_argument("--cluster", action="store_true",
                    help="on a local cluster: kill a Restate node, a broker, a service replica; run degraded")
+    p.add_argument("--rate", type=float, metavar="RATE",
+                   help="records/s offered over every flow (default: 100 with --quick, else 400); keep it "
+                        "below what the stack sustains, or a backlog reads as a slow recovery")
+    p.add_argument("--keys", type=int, metavar="N", help="keys per flow (default: 10 with --quick, else 50)")
     p.add_argument("--out", type=Path, metavar="FILE",
                    help="where the report goes (default: bench/results/faults.json in the checkout)")
 
@@ -48,6 +52,10 @@ def cmd_faults(args: argparse.Namespace) -> int:
     names = [one_of("--only", name, list(known)) for name in args.only or known]
     keys, rate, timings = ((10, 100.0, Timings(warmup=2.0, downtime=1.0)) if args.quick
                            else (50, 400.0, Timings(warmup=4.0, downtime=2.0, poison=300)))
+    if args.rate is not None:
+        rate = above_zero("--rate", args.rate)
+    if args.keys is not None:
+        keys = int(above_zero("--keys", args.keys))
     with tempfile.TemporaryDirectory(prefix="switchyard-faults-") as home:
         report = run_suite(Path(home), names, keys, rate, timings, cluster=args.cluster)
     out = args.out or REPO / "bench" / "results" / "faults.json"
@@ -57,3 +65,9 @@ def cmd_faults(args: argparse.Namespace) -> int:
     if unclean:
         raise RunFailed(f"faults: not clean: {', '.join(unclean)}")
     return 0
+
+
+def above_zero(name: str, value: float) -> float:
+    if not value > 0:  # NaN too
+        raise UsageError(f"{name}: must be above 0, got {value:g}")
+    return value

@@ -24,7 +24,7 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -242,22 +242,37 @@ def payload(flow: str, marker: str) -> dict[str, Any]:
 
 
 class ResultClock(threading.Thread):
-    """Notes when result records arrive, to time the recovery after a crash."""
+    """Notes when result records arrive, per key, to time how long a fault stops the flow."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(daemon=True)
         self.reader = TopicReader(settings.kafka.client_config(), [topic(f).results for f in FLOWS])
         self.arrivals: list[float] = []
+        self.by_key: dict[tuple[str, bytes | None], list[float]] = {}
+        # The flows whose keys recur (objects): a saga's or a payment's key is one record's,
+        # and a repeated copy of its one outcome is not a flow that stopped.
+        self.keyed = {topic(f).results for f in FLOWS if f not in (SAGA, PAYMENTS)}
         self.started = time.monotonic()
         self._halt = threading.Event()
 
     def run(self) -> None:
         while not self._halt.is_set():
             got = self.reader.collect(lambda rs: len(rs) > 0, timeout=0.5)
-            self.arrivals.extend(time.monotonic() for _ in got)
+            now = time.monotonic()
+            self.arrivals.extend(now for _ in got)
+            for r in got:
+                if r.topic in self.keyed:
+                    self.by_key.setdefault((r.topic, r.key), []).append(now)
 
     def first_after(self, moment: float) -> float | None:
         return next((t for t in self.arrivals if t > moment), None)
+
+    def longest_wait(self, since: float, until: float) -> float:
+        """The recovery time of a fault that began at ``since``: the longest any key that was
+        flowing before it went without a result between ``since`` and ``until`` (or later,
+        while it still waits). Per key, because a lost broker stops only the partitions it
+        led: the other keys' results would hide the stall in a count over all of them."""
+        return longest_wait(list(self.by_key.values()), since, until, time.monotonic())
 
     def rate(self, since: float, until: float) -> float:
         """Results per second that arrived between the two moments."""
@@ -400,13 +415,16 @@ def run_scenario(stack: Stack, name: str, steps: tuple[Step, ...], keys: int, ra
         clock.start()
         load.start()
         time.sleep(timings.warmup)
+        with contextlib.suppress(TimeoutError):  # a fault's recovery is timed on keys already flowing
+            poll_until(lambda: bool(clock.by_key), 60, 0.2, "the first results")
         if any(step.action == "down" for step in steps):
             # The rate before, over as long a window as the degraded one after, to compare.
             before = time.monotonic()
             time.sleep(timings.degraded)
             report.throughput = clock.rate(before, time.monotonic())
         warm = clock.started + timings.warmup / 2
-        recoveries, down = [], []
+        faults: list[tuple[float, float]] = []  # (began, back) of each step, timed once settled
+        down: list[tuple[str, float]] = []
         for step in steps:
             began = time.monotonic()
             target = resolve(stack, step.target)
@@ -419,16 +437,14 @@ def run_scenario(stack: Stack, name: str, steps: tuple[Step, ...], keys: int, ra
                 continue
             restarted = disrupt(stack, Step(step.action, target), timings, poison, report)
             time.sleep(timings.warmup)
-            back = clock.first_after(restarted)
-            recoveries.append((back if back is not None else time.monotonic()) - began)
+            faults.append((began, restarted))
         if down:
-            # Measured once results flow again with all of them down: the failover itself
-            # (leaders moved, the gate's transaction aborted) is the recovery time.
-            last = down[-1][1]
+            # With all of them still down: the failover itself (leaders moved, clients
+            # reconnected) is the recovery time.
+            first, last = down[0][1], down[-1][1]
             with contextlib.suppress(TimeoutError):
                 poll_until(lambda: clock.first_after(last + 1.0) is not None, 90, 0.5, "results while degraded")
-            back = clock.first_after(last + 1.0)
-            recoveries.append((back if back is not None else time.monotonic()) - last)
+            faults.append((first, last))
             since = time.monotonic()
             time.sleep(timings.degraded)
             report.throughput_degraded = round(clock.rate(since, time.monotonic()), 1)
@@ -444,6 +460,11 @@ def run_scenario(stack: Stack, name: str, steps: tuple[Step, ...], keys: int, ra
         began = time.monotonic()
         tallies = settle(ingress, load, began + timings.settle)
         clock.finish()
+        # Once settled, every key's results are in: how long each fault kept a key waiting.
+        recoveries = [clock.longest_wait(since, back) for since, back in faults]
+        if recoveries:
+            progress(f"  {name}: the longest any key waited for its next result after each fault: "
+                     + ", ".join(f"{r:.1f}s" for r in recoveries))
     sent = [*load.sent(), *poison.sent]
     with contextlib.suppress(TimeoutError):  # what is missing then is counted as missing
         poll_until(lambda: ledger.has_all(sent), began + timings.settle + 30 - time.monotonic(), 0.5,
@@ -509,6 +530,24 @@ def kafka_leader(settings: Settings, topic_name: str) -> str:
 
 def kafka_controller(settings: Settings) -> str:
     return f"kafka-{quorum_leader(settings.kafka.bootstrap_servers)}"
+
+
+def flowing(per_key: Iterable[list[float]], since: float) -> Iterator[list[float]]:
+    """The keys that were flowing before ``since``: a result by then, and more than one in
+    all (a key the load had only just reached is not yet a flow)."""
+    return (times for times in per_key if len(times) > 1 and times[0] <= since)
+
+
+def longest_wait(per_key: Iterable[list[float]], since: float, until: float, now: float) -> float:
+    """Over the keys flowing before ``since``: the longest stretch from ``since`` on
+    without one of theirs, counted to their first result after ``until`` (or ``now``)."""
+    waits = [0.0]
+    for times in flowing(per_key, since):
+        inside = [t for t in times if since < t <= until]
+        later = next((t for t in times if t > until), now)
+        points = [since, *inside, later]
+        waits.append(max(b - a for a, b in itertools.pairwise(points)))
+    return round(max(waits), 2)
 
 
 def disrupt(stack: Stack, step: Step, timings: Timings, poison: PoisonProducer, report: ScenarioReport) -> float:

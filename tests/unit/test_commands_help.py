@@ -191,6 +191,9 @@ def test_a_bad_setting_from_the_installed_script_has_no_traceback() -> None:
     (["bench", "--only", "nope"], "--only: unknown scenario(s) nope"),
     (["bench", "--restate-env", "X=1"], "--restate-env: expected RESTATE_NAME=VALUE, got X"),
     (["faults", "--only", "nope"], "--only: unknown 'nope'; known: service, "),
+    (["faults", "--rate", "0"], "--rate: must be above 0, got 0"),
+    (["faults", "--rate", "nan"], "--rate: must be above 0, got nan"),
+    (["faults", "--keys", "-3"], "--keys: must be above 0, got -3"),
 ])
 def test_usage_errors_are_one_line_and_exit_2(argv: list[str], says: str,
                                                capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,7 @@
-from faults.suite import FaultReport, ScenarioReport, Tally, sequence_of
+from hypothesis import given
+from hypothesis import strategies as st
+
+from faults.suite import FaultReport, ScenarioReport, Tally, longest_wait, sequence_of
 
 
 def test_the_tally_sees_loss_duplicates_and_disorder() -> None:
@@ -111,3 +114,28 @@ def test_generated_keys_and_values_follow_the_oracle() -> None:
         raise AssertionError(f"{bad_value!r} passes the schema")
 
     check()
+
+
+def test_recovery_is_the_longest_any_flowing_key_waited_after_the_fault() -> None:
+    """A lost broker stops only the keys on the partitions it led: a count over all results
+    would hide their wait behind the other keys' results."""
+    steady = [float(t) for t in range(0, 30)]  # a result every second throughout
+    stalled = [0.5, 1.5, 2.5, 14.0, 15.0]  # waits from the fault at 3.0 until 14.0
+    one_off = [1.0]  # a saga's key: one result, never a flow
+    late = [20.0, 21.0]  # first result after the fault: not flowing before it
+    assert longest_wait([steady, stalled, one_off, late], since=3.0, until=10.0, now=30.0) == 11.0
+    assert longest_wait([steady], since=3.0, until=10.0, now=30.0) == 1.0
+    # Still waiting: counted up to now.
+    assert longest_wait([[0.0, 1.0]], since=3.0, until=10.0, now=25.0) == 22.0
+
+
+@given(st.lists(st.lists(st.floats(0, 100), min_size=2, max_size=20).map(sorted), max_size=8),
+       st.floats(0, 100), st.floats(0, 50))
+def test_recovery_is_at_least_every_flowing_keys_first_wait(per_key: list[list[float]], since: float,
+                                                           span: float) -> None:
+    until, now = since + span, since + span + 10
+    wait = longest_wait(per_key, since, until, now)
+    for times in per_key:
+        if times[0] <= since:
+            first = next((t for t in times if t > since), now)
+            assert wait >= round(first - since, 2) - 0.01
