@@ -464,7 +464,8 @@ def run_scenario(stack: Stack, name: str, steps: tuple[Step, ...], keys: int, ra
         recoveries = [clock.longest_wait(since, back) for since, back in faults]
         if recoveries:
             progress(f"  {name}: the longest any key waited for its next result after each fault: "
-                     + ", ".join(f"{r:.1f}s" for r in recoveries))
+                     + ", ".join(f"{r:.1f}s (the part back after {back - since:.1f}s)"
+                                 for r, (since, back) in zip(recoveries, faults, strict=True)))
     sent = [*load.sent(), *poison.sent]
     with contextlib.suppress(TimeoutError):  # what is missing then is counted as missing
         poll_until(lambda: ledger.has_all(sent), began + timings.settle + 30 - time.monotonic(), 0.5,
