@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench.procs import CpuMeter, load_average
+from bench.procs import CpuMeter, load_average, switchyard_meter
 from bench.topics import BENCH
 from switchyard.core.envelope import parse_routed
 from switchyard.core.results import Record, TopicReader, source_of
@@ -59,7 +59,7 @@ def measure(rate: float, seconds: float, keys: int, warmup: float = 30.0) -> int
         if warmup > 0:
             print(f"warming up: {rate:g} rec/s for {warmup:g} s (not measured)")
             generate_load(client, LoadSpec(BENCH.name, duration=warmup, rate=rate, keys=keys, key_prefix="hop-"))
-        cpu = CpuMeter({name: int(getattr(stack.components[name], "pid")) for name in ("service", "restate", "kafka")})  # noqa: B009 - Managed only
+        cpu = CpuMeter(switchyard_meter(stack))
         with TopicReader(client, [BENCH.routed]) as routed, TopicReader(client, [BENCH.results]) as results:
             cpu.start()
             report = generate_load(client, LoadSpec(BENCH.name, duration=seconds, rate=rate,

@@ -11,8 +11,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from switchyard.stack.stack import Stack
 
 PROC = Path("/proc")
+SWITCHYARD_PROCESSES = ("service", "restate", "kafka")  # what Switchyard's CPU per record is summed over
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -115,3 +120,13 @@ class RssSampler(threading.Thread):
         self._halt.set()
         self.join(timeout=5)
         return self.samples
+
+
+def component_pid(stack: Stack, name: str) -> int:
+    """The root pid of a running component of a single-node stack (a Managed process)."""
+    return int(getattr(stack.components[name], "pid"))  # noqa: B009 - Managed only
+
+
+def switchyard_meter(stack: Stack) -> dict[str, int]:
+    """The components a Switchyard run's CPU is metered over, by name."""
+    return {name: component_pid(stack, name) for name in SWITCHYARD_PROCESSES}

@@ -20,7 +20,7 @@ from bench import packages, workflow
 from bench.capacity import capacity_summary, step_passes
 from bench.peers.launch import start_peer
 from bench.plan import Plan
-from bench.procs import CpuMeter, RssSampler, load_average
+from bench.procs import CpuMeter, RssSampler, component_pid, load_average, switchyard_meter
 from bench.profile import profiled
 from bench.topics import BENCH, create_topics, peer_topics, switchyard_topic
 from schemas.catalogue import CATALOGUE
@@ -48,7 +48,7 @@ class Bench:
         self.capacity: dict[str, dict[str, Any]] = {}
 
     def pid(self, component: str) -> int:
-        return int(getattr(self.stack.components[component], "process").pid)  # noqa: B009 - Managed only
+        return component_pid(self.stack, component)
 
     # --- one load run ---------------------------------------------------------------
 
@@ -133,7 +133,7 @@ class Bench:
             process.stop()
 
     def switchyard_meter(self) -> dict[str, int]:
-        return {name: self.pid(name) for name in ("service", "restate", "kafka")}
+        return switchyard_meter(self.stack)
 
     def switchyard(self) -> None:
         source = switchyard_topic(self.settings, self.plan.partitions)
