@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from faults.suite import FaultReport, ScenarioReport, Tally, longest_wait, sequence_of
+from faults.suite import FaultReport, ScenarioReport, Tally, all_back, longest_wait, sequence_of
 
 
 def test_the_tally_sees_loss_duplicates_and_disorder() -> None:
@@ -139,3 +139,21 @@ def test_recovery_is_at_least_every_flowing_keys_first_wait(per_key: list[list[f
         if times[0] <= since:
             first = next((t for t in times if t > since), now)
             assert wait >= round(first - since, 2) - 0.01
+
+
+def test_a_degraded_cluster_is_measured_once_every_flowing_key_is_back() -> None:
+    """The degraded window opens when each key flowing before the first loss has a result
+    after the last one: any one key's result would open it while others still wait."""
+    steady, stalled, one_off = [0.0, 1.0, 12.0], [0.5, 1.5, 2.5], [1.0]
+    assert not all_back([steady, stalled, one_off], since=2.0, after=10.0)
+    assert all_back([steady, [*stalled, 11.0], one_off], since=2.0, after=10.0)
+    assert all_back([[5.0, 6.0]], since=2.0, after=10.0)  # not flowing before the loss
+
+
+@given(st.lists(st.lists(st.floats(0, 100), min_size=1, max_size=20).map(sorted), max_size=8),
+       st.floats(0, 100), st.floats(0, 50))
+def test_every_key_back_means_no_flowing_key_still_waits(per_key: list[list[float]], since: float,
+                                                        span: float) -> None:
+    after = since + span
+    waiting = [t for t in per_key if len(t) > 1 and t[0] <= since and not any(x > after for x in t)]
+    assert all_back(per_key, since, after) == (not waiting)
