@@ -157,10 +157,16 @@ def test_a_changed_version_rolls_out_behind_haproxy_while_posts_sleep(cluster: S
             time.sleep(0.2)
         assert asleep >= 3, "the drill needs posts asleep on the old version"
 
-        def keep_posting() -> None:  # across the reloads and the switch: to the old version, then the new
-            for n, user in enumerate(users):
-                producer.send(posts.name, user, post(100 + n))
-                time.sleep(2.0)
+        upgraded = threading.Event()
+
+        def keep_posting() -> None:
+            """Across the reloads and up to the switch, however long they take (a fixed count ran
+            out before the switch on a loaded runner): to the old version, then the new."""
+            n = 0
+            while not upgraded.is_set() and n < 200:
+                producer.send(posts.name, users[n % len(users)], post(100 + n))
+                n += 1
+                upgraded.wait(1.0)
 
         during = threading.Thread(target=keep_posting)
         during.start()
@@ -169,8 +175,11 @@ def test_a_changed_version_rolls_out_behind_haproxy_while_posts_sleep(cluster: S
             new.service.version = "v2"
             new.feed.audit_step = True
 
-        report = cluster.upgrade(changed, drain_timeout=120)
-        during.join()
+        try:
+            report = cluster.upgrade(changed, drain_timeout=120)
+        finally:
+            upgraded.set()
+            during.join()
         producer.flush()
         sent = producer.delivered
         got = reader.collect(lambda rs: {source_of(r) for r in rs} >= set(sent), timeout=120)
