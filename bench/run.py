@@ -19,7 +19,7 @@ from typing import Any
 from bench import report
 from bench.plan import SCENARIOS, Plan, choose
 from bench.procs import load_average
-from bench.scenarios import Bench, Progress, memory_summary
+from bench.scenarios import CAPACITY_SYSTEMS, Bench, Progress, memory_summary
 from switchyard.settings import Settings
 from switchyard.stack.ephemeral import ephemeral_settings
 from switchyard.stack.paths import REPO
@@ -38,6 +38,11 @@ def plan_from(args: argparse.Namespace) -> Plan:
     if unknown:
         raise BenchInputError(f"--only: unknown scenario(s) {', '.join(sorted(unknown))}; "
                               f"known: {', '.join(SCENARIOS)}")
+    hosts = {"latency": ("raw", "faust", "switchyard"), "capacity": CAPACITY_SYSTEMS}
+    for scenario, systems in hosts.items():  # run inside a system's comparison, not on their own
+        if scenarios and scenario in scenarios and scenarios.isdisjoint(systems):
+            raise BenchInputError(f"--only: {scenario} runs within a system's comparison: add one of "
+                                  f"{', '.join(systems)} (e.g. --only switchyard,{scenario})")
     return choose(quick=args.quick, tiny=args.tiny, records=args.records, keys=args.keys, partitions=args.partitions,
                   scenarios=scenarios, soak_seconds=args.soak, soak_rate=args.soak_rate,
                   latency_rate=args.latency_rate)

@@ -189,6 +189,8 @@ def test_a_bad_setting_from_the_installed_script_has_no_traceback() -> None:
     (["submit", "resize", "--delay", "soon"], "argument --delay: delay 'soon': expected a number"),
     (["dlq", "replay", "bench-events"], "replay: give --all or --from N --to M (not both)"),
     (["bench", "--only", "nope"], "--only: unknown scenario(s) nope"),
+    (["bench", "--only", "workflow,latency"], "--only: latency runs within a system's comparison"),
+    (["bench", "--only", "raw,capacity"], "--only: capacity runs within a system's comparison: add one of faust"),
     (["bench", "--restate-env", "X=1"], "--restate-env: expected RESTATE_NAME=VALUE, got X"),
     (["faults", "--only", "nope"], "--only: unknown 'nope'; known: service, "),
     (["faults", "--rate", "0"], "--rate: must be above 0, got 0"),
