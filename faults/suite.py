@@ -123,6 +123,8 @@ class ScenarioReport:
     order_violations: int = 0
     stuck: int = 0
     recovery_s: float = 0.0
+    # Of that, the longest a gated key waited for the key gate's next copy (the rest is Restate's).
+    recovery_copies_s: float = 0.0
     # From the -results/-dlq topics: every record produced, the poison included.
     outcomes_missing: int = 0
     outcomes_duplicated: int = 0  # copies (same source, same content): see the README
@@ -242,16 +244,21 @@ def payload(flow: str, marker: str) -> dict[str, Any]:
 
 
 class ResultClock(threading.Thread):
-    """Notes when result records arrive, per key, to time how long a fault stops the flow."""
+    """Notes when result records arrive, per key, to time how long a fault stops the flow;
+    and, for the gated flows, when the key gate's copies arrive, to tell which side waited."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(daemon=True)
-        self.reader = TopicReader(settings.kafka.client_config(), [topic(f).results for f in FLOWS])
-        self.arrivals: list[float] = []
-        self.by_key: dict[tuple[str, bytes | None], list[float]] = {}
         # The flows whose keys recur (objects): a saga's or a payment's key is one record's,
         # and a repeated copy of its one outcome is not a flow that stopped.
-        self.keyed = {topic(f).results for f in FLOWS if f not in (SAGA, PAYMENTS)}
+        keyed = [topic(f) for f in FLOWS if f not in (SAGA, PAYMENTS)]
+        self.results = {topic(f).results for f in FLOWS}
+        self.flow_of = {t.results: t.name for t in keyed}
+        self.copies = {t.routed: t.name for t in keyed if t.gated}
+        self.reader = TopicReader(settings.kafka.client_config(), [*self.results, *self.copies])
+        self.arrivals: list[float] = []
+        self.by_key: dict[tuple[str, bytes | None], list[float]] = {}
+        self.copies_by_key: dict[tuple[str, bytes | None], list[float]] = {}
         self.started = time.monotonic()
         self._halt = threading.Event()
 
@@ -259,10 +266,13 @@ class ResultClock(threading.Thread):
         while not self._halt.is_set():
             got = self.reader.collect(lambda rs: len(rs) > 0, timeout=0.5)
             now = time.monotonic()
-            self.arrivals.extend(now for _ in got)
             for r in got:
-                if r.topic in self.keyed:
-                    self.by_key.setdefault((r.topic, r.key), []).append(now)
+                if r.topic in self.copies:
+                    self.copies_by_key.setdefault((self.copies[r.topic], r.key), []).append(now)
+                    continue
+                self.arrivals.append(now)
+                if r.topic in self.flow_of:
+                    self.by_key.setdefault((self.flow_of[r.topic], r.key), []).append(now)
 
     def longest_wait(self, since: float, until: float) -> float:
         """The recovery time of a fault that began at ``since``: the longest any key that was
@@ -270,6 +280,10 @@ class ResultClock(threading.Thread):
         while it still waits). Per key, because a lost broker stops only the partitions it
         led: the other keys' results would hide the stall in a count over all of them."""
         return longest_wait(list(self.by_key.values()), since, until, time.monotonic())
+
+    def longest_copy_wait(self, since: float, until: float) -> float:
+        """The same over the key gate's copies: how much of a key's wait was the gate's."""
+        return longest_wait(list(self.copies_by_key.values()), since, until, time.monotonic())
 
     def rate(self, since: float, until: float) -> float:
         """Results per second that arrived between the two moments."""
@@ -469,10 +483,11 @@ def run_scenario(stack: Stack, name: str, steps: tuple[Step, ...], keys: int, ra
         clock.finish()
         # Once settled, every key's results are in: how long each fault kept a key waiting.
         recoveries = [clock.longest_wait(since, back) for since, back in faults]
+        copy_waits = [clock.longest_copy_wait(since, back) for since, back in faults]
         if recoveries:
             progress(f"  {name}: the longest any key waited for its next result after each fault: "
-                     + ", ".join(f"{r:.1f}s (the part back after {back - since:.1f}s)"
-                                 for r, (since, back) in zip(recoveries, faults, strict=True)))
+                     + ", ".join(f"{r:.1f}s (for its gate copy {c:.1f}s; the part back after {back - since:.1f}s)"
+                                 for r, c, (since, back) in zip(recoveries, copy_waits, faults, strict=True)))
     sent = [*load.sent(), *poison.sent]
     with contextlib.suppress(TimeoutError):  # what is missing then is counted as missing
         poll_until(lambda: ledger.has_all(sent), began + timings.settle + 30 - time.monotonic(), 0.5,
@@ -503,6 +518,7 @@ def run_scenario(stack: Stack, name: str, steps: tuple[Step, ...], keys: int, ra
     report.processed = tally.processed + len(payments) - paid.missing
     report.lost, report.duplicated, report.order_violations = tally.lost, tally.duplicated, tally.order_violations
     report.stuck, report.recovery_s = stuck, round(max(recoveries, default=0.0), 2)
+    report.recovery_copies_s = round(max(copy_waits, default=0.0), 2)
     report.outcomes_missing, report.outcomes_duplicated = outcomes.missing, outcomes.duplicated
     report.outcome_copies_differ = outcomes.copies_differ
     report.poison, report.poison_dead_lettered = len(poison.sent), bad.dead_lettered

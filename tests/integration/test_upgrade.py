@@ -59,6 +59,26 @@ def post(n: int) -> bytes:
     return json.dumps({"content": f"post {n}", "metadata": "upgrade drill"}).encode()
 
 
+def post_until_asleep(producer: RecordProducer, admin: RestateAdmin, users: list[str], at_least: int = 3,
+                      timeout: float = 30.0) -> int:
+    """A post per user, then posts from new users until ``at_least`` are asleep between
+    moderation polls: a post's first poll is a coin toss, and with a fixed count every post
+    finishing at once (a few percent of runs) left the drill with nothing to drain."""
+    for n, user in enumerate(users):
+        producer.send(POSTS.name, user, post(n))
+    producer.flush()
+    deadline, asleep, extra = time.monotonic() + timeout, 0, 0
+    while time.monotonic() < deadline:
+        asleep = max(asleep, asleep_now(admin))
+        if asleep >= at_least:
+            break
+        producer.send(POSTS.name, f"{users[0]}-more-{extra}", post(1000 + extra))
+        producer.flush()
+        extra += 1
+        time.sleep(0.5)
+    return asleep
+
+
 def test_a_changed_version_rolls_out_while_posts_sleep(stack: Stack) -> None:
     settings: Settings = example_settings(stack.settings)
     admin = RestateAdmin(settings.restate.admin_url)
@@ -66,13 +86,7 @@ def test_a_changed_version_rolls_out_while_posts_sleep(stack: Stack) -> None:
     producer = RecordProducer(client)
     users = [f"user-{n}" for n in range(8)]
     with TopicReader(client, [POSTS.results, POSTS.dlq]) as reader:
-        for n, user in enumerate(users):
-            producer.send(POSTS.name, user, post(n))
-        producer.flush()
-        deadline = time.monotonic() + 30
-        while asleep_now(admin) < 3 and time.monotonic() < deadline:  # posts asleep between polls
-            time.sleep(0.2)
-        asleep = asleep_now(admin)
+        asleep = post_until_asleep(producer, admin, users)  # posts asleep between polls
         assert asleep >= 3, f"only {asleep} posts asleep: the drill needs sleeping work"
 
         # More posts keep coming during the roll-out: they go to the new version.
