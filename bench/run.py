@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.plan import SCENARIOS, Plan, choose
+from bench.plan import SCENARIOS, SYSTEMS, Plan, choose
 from bench.procs import load_average
 from bench.scenarios import CAPACITY_SYSTEMS, Bench, Progress, memory_summary
 from switchyard.settings import Settings
@@ -38,7 +38,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
     if unknown:
         raise BenchInputError(f"--only: unknown scenario(s) {', '.join(sorted(unknown))}; "
                               f"known: {', '.join(SCENARIOS)}")
-    hosts = {"latency": ("raw", "faust", "switchyard"), "capacity": CAPACITY_SYSTEMS}
+    hosts = {"latency": SYSTEMS, "capacity": CAPACITY_SYSTEMS}
     for scenario, systems in hosts.items():  # run inside a system's comparison, not on their own
         if scenarios and scenario in scenarios and scenarios.isdisjoint(systems):
             raise BenchInputError(f"--only: {scenario} runs within a system's comparison: add one of "

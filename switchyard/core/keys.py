@@ -35,6 +35,11 @@ def key_problem(t: Topic, key: bytes | None) -> KeyProblem | None:
     return None
 
 
+def header_key(key: bytes) -> str:
+    """A record key as Restate's `kafka.key` header carries it (URL-safe base64)."""
+    return base64.urlsafe_b64encode(key).decode()
+
+
 def decode_header_key(text: str) -> bytes:
     """The record key from Restate's `kafka.key` header.
 

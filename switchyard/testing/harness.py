@@ -21,7 +21,6 @@ tested on a real stack (``switchyard.testing.private_stack``).
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import inspect
 import itertools
@@ -47,7 +46,7 @@ from switchyard.app import App
 from switchyard.core.catalogue import Topic
 from switchyard.core.envelope import DlqReason, ResultError, ResultRecord, RoutedRecord, SourceRecord
 from switchyard.core.kafka import AsyncProducer, encode_key
-from switchyard.core.keys import key_problem
+from switchyard.core.keys import header_key, key_problem
 from switchyard.core.metrics import SinkMetrics
 from switchyard.core.settings import RetrySettings
 from switchyard.core.sink import SUBSCRIPTION_ID, KafkaOrigin, SinkRuntime
@@ -458,7 +457,7 @@ class Harness:
             body = RoutedRecord.wrap(origin.source, raw, stamp).to_json() if t.gated else raw
             headers = {SUBSCRIPTION_ID: f"harness-{t.subscribed_topic}", "kafka.topic": t.subscribed_topic,
                        "kafka.partition": str(PARTITION), "kafka.offset": str(offset),
-                       "kafka.key": base64.urlsafe_b64encode(key_bytes or b"").decode(),
+                       "kafka.key": header_key(key_bytes or b""),
                        "kafka.timestamp": str(stamp)}
             key_text = (key_bytes or b"").decode("utf-8", errors="replace") if t.gated else None
             with contextlib.suppress(restate.TerminalError):  # its outcome is on -results or -dlq

@@ -6,7 +6,6 @@ idempotency key)."""
 
 from __future__ import annotations
 
-import base64
 import json
 import string
 
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 
 from handlers.settings import ExampleStackSettings as Settings
 from schemas.catalogue import topic
+from switchyard.core.keys import header_key
 from switchyard.core.results import TopicReader
 from tests.integration.kafka_driver import KafkaDriver, source_of
 from tests.integration.test_bad_input import draw
@@ -27,7 +27,7 @@ FORGED_OFFSET = 999_999_999
 def forged(t_name: str, key: str, partition: int) -> dict[str, str]:
     return {
         "kafka.topic": t_name, "kafka.partition": str(partition), "kafka.offset": str(FORGED_OFFSET),
-        "kafka.key": base64.urlsafe_b64encode(key.encode()).decode(), "kafka.timestamp": "1",
+        "kafka.key": header_key(key.encode()), "kafka.timestamp": "1",
         "restate.subscription.id": "sub_1forgedforgedforgedforged", "content-type": "application/json",
     }
 
@@ -77,10 +77,7 @@ ORIGIN_HEADERS = ("kafka.topic", "kafka.partition", "kafka.offset", "kafka.key",
                   "restate.subscription.id", "x-restate-ingress-path")
 HEADER_VALUES = st.text(alphabet=string.ascii_letters + string.digits + "-_=/.:", max_size=24)
 PLACEHOLDER = "placeholder-key"
-
-
-def encoded(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode()).decode()
+PLACEHOLDER_HEADER = header_key(PLACEHOLDER.encode())
 
 
 def any_case(name: str) -> st.SearchStrategy[str]:
@@ -121,7 +118,7 @@ def test_generated_forged_headers_never_make_an_http_call_a_kafka_record(
                 # a forged applied mark must not make the real record below a repeat.
                 own = pkg if t is PACKAGES and n % 2 else f"{key}-{n}"
                 forged_keys.add(own.encode())
-                sent = [(k, encoded(own) if v == encoded(PLACEHOLDER) else v) for k, v in headers]
+                sent = [(k, header_key(own.encode()) if v == PLACEHOLDER_HEADER else v) for k, v in headers]
                 answer = ingress.post(path, content=json.dumps(body),
                                       headers=[("content-type", "application/json"), *sent])
                 assert answer.status_code == 200, (sent, answer.text)  # a plain call, answered as one
