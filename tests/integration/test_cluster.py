@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -40,7 +39,7 @@ from switchyard.stack.processes import Managed
 from switchyard.stack.restate import partition_leaders
 from switchyard.stack.stack import Stack, settings_env
 from tests.integration.kafka_driver import KafkaDriver, source_of
-from tests.integration.test_upgrade import post, post_until_asleep
+from tests.integration.test_upgrade import PostingThrough, post_until_asleep
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
@@ -125,7 +124,7 @@ def test_a_changed_version_rolls_out_behind_haproxy_while_posts_sleep(cluster: S
     """Issue 25 on the cluster: both versions at one deployment address, HAProxy's. The new
     version's replicas start beside the old, HAProxy (soft-reloaded, its master kept) routes
     `/v/<old>/` to the old replicas and everything else to the new, the old drains and is
-    retired, its replicas stop. First a version whose posts sleep 2 s between moderation
+    retired, its replicas stop. First a version whose posts sleep 3 s between moderation
     polls (the fault scenarios above need quick ones), rolled out with nothing asleep; then,
     with posts asleep on it, a version with a new `ctx.run` step at the top of processPost."""
     posts = topic("social-media-posts")
@@ -134,7 +133,7 @@ def test_a_changed_version_rolls_out_behind_haproxy_while_posts_sleep(cluster: S
 
     def slow(new: Settings) -> None:
         new.service.version = "slow"
-        new.feed.moderation_poll_interval = timedelta(seconds=2)
+        new.feed.moderation_poll_interval = timedelta(seconds=3)
         new.feed.moderation_pending_probability = 0.7
 
     first = cluster.upgrade(slow, drain_timeout=120)
@@ -151,29 +150,13 @@ def test_a_changed_version_rolls_out_behind_haproxy_while_posts_sleep(cluster: S
         asleep = post_until_asleep(producer, admin, users)
         assert asleep >= 3, "the drill needs posts asleep on the old version"
 
-        upgraded = threading.Event()
-
-        def keep_posting() -> None:
-            """Across the reloads and up to the switch, however long they take (a fixed count ran
-            out before the switch on a loaded runner): to the old version, then the new."""
-            n = 0
-            while not upgraded.is_set() and n < 200:
-                producer.send(posts.name, users[n % len(users)], post(100 + n))
-                n += 1
-                upgraded.wait(1.0)
-
-        during = threading.Thread(target=keep_posting)
-        during.start()
-
         def changed(new: Settings) -> None:
             new.service.version = "v2"
             new.feed.audit_step = True
 
-        try:
+        # Across the reloads and up to the switch: to the old version, then the new.
+        with PostingThrough(producer, "cluster-during"):
             report = cluster.upgrade(changed, drain_timeout=120)
-        finally:
-            upgraded.set()
-            during.join()
         producer.flush()
         sent = producer.delivered
         got = reader.collect(lambda rs: {source_of(r) for r in rs} >= set(sent), timeout=120)

@@ -79,6 +79,35 @@ def post_until_asleep(producer: RecordProducer, admin: RestateAdmin, users: list
     return asleep
 
 
+class PostingThrough:
+    """Posts keep coming, one every ``every`` seconds, across a roll-out and up to its
+    switch however long it takes (``stop()`` once the upgrade returned). Each from a user
+    of its own: a post behind a sleeping one of its user waits in the inbox, pinned to no
+    version, so posts from the drill's users could all wait while every sleeping post
+    ended (a CI run drained nothing: "in_flight_at_switch=0"). A fresh user's post starts
+    at once and mostly sleeps, so the old version has work at the switch."""
+
+    def __init__(self, producer: RecordProducer, prefix: str, every: float = 0.5, at_most: int = 400) -> None:
+        self.producer, self.prefix, self.every, self.at_most = producer, prefix, every, at_most
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        n = 0
+        while not self.done.is_set() and n < self.at_most:
+            self.producer.send(POSTS.name, f"{self.prefix}-{n}", post(100 + n))
+            n += 1
+            self.done.wait(self.every)
+
+    def __enter__(self) -> PostingThrough:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.done.set()
+        self.thread.join()
+
+
 def test_a_changed_version_rolls_out_while_posts_sleep(stack: Stack) -> None:
     settings: Settings = example_settings(stack.settings)
     admin = RestateAdmin(settings.restate.admin_url)
@@ -89,21 +118,13 @@ def test_a_changed_version_rolls_out_while_posts_sleep(stack: Stack) -> None:
         asleep = post_until_asleep(producer, admin, users)  # posts asleep between polls
         assert asleep >= 3, f"only {asleep} posts asleep: the drill needs sleeping work"
 
-        # More posts keep coming during the roll-out: they go to the new version.
-        def keep_posting() -> None:
-            for n in range(12):
-                producer.send(POSTS.name, users[n % 8], post(100 + n))
-                time.sleep(0.3)
-
-        during = threading.Thread(target=keep_posting)
-        during.start()
-
         def changed(new: Settings) -> None:
             new.service.version = "v2"
             new.feed.audit_step = True
 
-        report = stack.upgrade(changed, drain_timeout=120)
-        during.join()
+        # More posts keep coming during the roll-out: to the old version, then the new.
+        with PostingThrough(producer, "upgrade-during"):
+            report = stack.upgrade(changed, drain_timeout=120)
         producer.flush()
         sent = producer.delivered
         got = reader.collect(lambda rs: {source_of(r) for r in rs} >= set(sent), timeout=120)
