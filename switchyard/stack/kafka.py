@@ -18,6 +18,7 @@ from confluent_kafka.admin import AdminClient
 
 from switchyard.stack.paths import KAFKA_LIBS, KAFKA_POM
 from switchyard.stack.processes import Managed, StartupError, spawn, wait_until
+from switchyard.stack.quorum import active_controller
 
 LOG4J2 = """\
 Configuration:
@@ -209,8 +210,18 @@ def kafka_ready(bootstrap: str, config: Mapping[str, str] | None = None) -> bool
 
 
 def quorum_leader(bootstrap: str) -> int:
-    """The node id of the active KRaft controller (Kafka's own kafka-metadata-quorum tool:
-    a broker's describeCluster names a random broker as "controller" under KRaft)."""
+    """The node id of the active KRaft controller: one DescribeQuorum request
+    (switchyard/stack/quorum.py), or Kafka's own kafka-metadata-quorum tool where that
+    finds no plaintext listener (a broker's describeCluster names a random broker as
+    "controller" under KRaft)."""
+    try:
+        return active_controller(bootstrap)
+    except ValueError:
+        return quorum_tool_leader(bootstrap)
+
+
+def quorum_tool_leader(bootstrap: str) -> int:
+    """The active controller as kafka-metadata-quorum names it (a JVM start)."""
     libs = ensure_jars()
     done = subprocess.run(
         ["java", "-Xmx128m", f"-Dlog4j2.configurationFile={TOOLS_LOG4J2.resolve()}", "-cp", f"{libs}/*",
