@@ -165,12 +165,18 @@ class KeyGate:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
 
-    def _clients(self) -> tuple[Consumer, Producer]:
-        client = self.kafka.client_config()
-        consumer = Consumer({
-            **client, "group.id": self.settings.group_id, "enable.auto.commit": "false",
+    def _logging(self) -> dict[str, str]:
+        if self.settings.client_debug:
+            return {"debug": self.settings.client_debug, "log_level": "7"}
+        return {"log_level": "3"}
+
+    def consumer_config(self) -> dict[str, str]:
+        session = self.settings.session_timeout or self.kafka.group_session_timeout()
+        session_ms = int(session.total_seconds() * 1000)
+        return {
+            **self.kafka.client_config(), "group.id": self.settings.group_id, "enable.auto.commit": "false",
             "auto.offset.reset": "earliest", "isolation.level": "read_committed",
-            "session.timeout.ms": "6000", "heartbeat.interval.ms": "1500", "log_level": "3",
+            "session.timeout.ms": str(session_ms), "heartbeat.interval.ms": str(min(1500, session_ms // 3)),
             "fetch.max.bytes": str(8 * MAX_RECORD_BYTES), "max.partition.fetch.bytes": str(MAX_RECORD_BYTES),
             # librdkafka's defaults (500 ms each) showed as a p99 of ~450 ms at the gate at
             # 200 rec/s; a broker-side wait of 50 ms costs an idle fetch 20 times a second.
@@ -180,9 +186,14 @@ class KeyGate:
             # A gate stuck in one batch leaves the group after this long, so its partitions
             # move to a live gate (another replica's, or its own replacement).
             "max.poll.interval.ms": str(int(self.stall_limit() * 1000 * 0.75)),
-        })
+            **self._logging(),
+        }
+
+    def _clients(self) -> tuple[Consumer, Producer]:
+        client = self.kafka.client_config()
+        consumer = Consumer(self.consumer_config())
         config = {**client, "enable.idempotence": "true", "linger.ms": "1",
-                  "message.max.bytes": str(MAX_RECORD_BYTES), "log_level": "3"}
+                  "message.max.bytes": str(MAX_RECORD_BYTES), **self._logging()}
         if self.transactional:
             # librdkafka's default retry backoff (100 ms) stays, though a batch's offsets
             # commit waits for it (~100 ms per batch at 200 rec/s): with 5 ms, one fault run

@@ -34,8 +34,10 @@ from switchyard.core.settings import split_host_port
 from switchyard.core.versions import base_of, version_of
 from switchyard.ops.upgrade import journal_mismatches
 from switchyard.stack.cluster import brokers
+from switchyard.stack.kafka import quorum_tool_leader
 from switchyard.stack.paths import REPLICAS_FILE
 from switchyard.stack.processes import Managed
+from switchyard.stack.quorum import active_controller
 from switchyard.stack.restate import partition_leaders
 from switchyard.stack.stack import Stack, settings_env
 from tests.integration.kafka_driver import KafkaDriver, source_of
@@ -76,10 +78,19 @@ def test_the_cluster_is_what_it_says(cluster: Stack) -> None:
         assert registered["properties"]["bootstrap.servers"] == s.kafka.bootstrap_servers  # all three brokers
         deployments = httpx.get(f"{s.restate.admin_url}/deployments", timeout=10).json()["deployments"]
         assert [base_of(d["uri"]) for d in deployments] == [s.restate.deployment_url]  # HAProxy: one deployment
+        # Replicated topics: each subscription's group session outlasts a lost broker's
+        # coordinator move (KafkaSettings.group_session_timeout).
+        sessions = {sub["options"].get("session.timeout.ms") for sub in restate.subscriptions()}
+        assert sessions == {"12000"}, sessions
     finally:
         restate.close()
     # Partitions spread: more than one node leads some.
     assert len(set(partition_leaders(s).values())) >= 2
+    # The active controller, asked in one DescribeQuorum request, is the one Kafka's own
+    # tool names (`switchyard status` and the `kafka:controller` fault ask it).
+    controller = active_controller(s.kafka.bootstrap_servers)
+    assert controller in {b.node_id for b in brokers(s)}
+    assert controller == quorum_tool_leader(s.kafka.bootstrap_servers)
 
 
 def test_status_shows_every_node_with_its_role_and_the_partition_leaders(cluster: Stack) -> None:
