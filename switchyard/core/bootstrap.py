@@ -175,7 +175,7 @@ def ensure_subscriptions(
         if f"{t.subscribed_service}/{t.subscribed_handler}" not in handlers:
             log.warning("not subscribing %s: %s is not registered", t.name, t.subscription_sink)
             continue
-        admin.create_subscription(source, t.subscription_sink, settings.kafka.subscription_consumer_options())
+        admin.create_subscription(source, t.subscription_sink, dict(settings.kafka.subscription_options))
         created.append(t.subscribed_topic)
     return created
 

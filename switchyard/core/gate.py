@@ -171,7 +171,7 @@ class KeyGate:
         return {"log_level": "3"}
 
     def consumer_config(self) -> dict[str, str]:
-        session = self.settings.session_timeout or self.kafka.group_session_timeout()
+        session = self.settings.session_timeout or self.kafka.gate_session_timeout()
         session_ms = int(session.total_seconds() * 1000)
         return {
             **self.kafka.client_config(), "group.id": self.settings.group_id, "enable.auto.commit": "false",

@@ -110,12 +110,15 @@ class KafkaSettings(Section):
     # Security and other librdkafka properties, passed to every client and to Restate's
     # cluster registration, e.g. SWITCHYARD_KAFKA__PROPERTIES='{"security.protocol": "SASL_SSL"}'.
     properties: dict[str, str] = Field(default_factory=dict)
-    # Consumer options of each Restate subscription, applied when it is created (without a
-    # session.timeout.ms of their own: `group_session_timeout`).
+    # Consumer options of each Restate subscription, applied when it is created. A short
+    # session: a crashed restate-server's partitions move in seconds rather than after the
+    # 45 s default, and restate-server ends a subscription's consumer on any broker
+    # transport failure (a lost broker) and starts a new member, whose join waits for the
+    # old one's session: 6 s beat 12 s there (bench/results/levers/group-session.md).
     # read_committed: the key gate writes the routed topics in transactions. A topic grown
     # while running is seen within the metadata refresh (librdkafka's default: 5 minutes).
     subscription_options: dict[str, str] = Field(default_factory=lambda: {
-        "auto.offset.reset": "earliest", "heartbeat.interval.ms": "1500",
+        "auto.offset.reset": "earliest", "session.timeout.ms": "6000", "heartbeat.interval.ms": "1500",
         "isolation.level": "read_committed", "topic.metadata.refresh.interval.ms": str(METADATA_REFRESH_MS),
     })
     sasl_username: str | None = None
@@ -126,22 +129,16 @@ class KafkaSettings(Section):
     # across many keys batches form anyway (docs/benchmarks.md).
     results_linger: Duration = timedelta(microseconds=500)
 
-    def group_session_timeout(self) -> timedelta:
-        """The consumer group session of the key gate and of Restate's subscriptions: far
-        below the 45 s default, so a crashed member's partitions move in seconds, and, where
-        topics are replicated (so a lost broker's partitions and group coordinators move to
-        another), longer than that move takes: 6-11 s measured on the local cluster. With
-        6 s there, every group whose coordinator was on the lost broker timed out, dropped
-        its partitions and rebalanced: half the active controller's losses stalled a key
-        ~50 s; with 12 s the worst of eight broker losses was 31 s, and a crashed member's
-        partitions wait 12 s (bench/results/levers/group-session.md). On one broker nothing
-        moves, and 6 s brings a crashed process's partitions back sooner."""
+    def gate_session_timeout(self) -> timedelta:
+        """The key gate's consumer group session: far below the 45 s default, so a crashed
+        replica's partitions move in seconds, and, where topics are replicated (so a lost
+        broker's partitions and group coordinators move to another), longer than that move
+        takes: 6-11 s measured on the local cluster. With 6 s there, the gate's group timed
+        out whenever its coordinator was on the lost broker, dropped every partition and
+        rebalanced (19 s in the trace); a crashed replica's partitions now wait 12 s
+        (bench/results/levers/group-session.md). On one broker nothing moves, and 6 s
+        brings a crashed process's partitions back sooner."""
         return timedelta(seconds=12 if self.replication_factor > 1 else 6)
-
-    def subscription_consumer_options(self) -> dict[str, str]:
-        """The options a Restate subscription is created with."""
-        session = int(self.group_session_timeout().total_seconds() * 1000)
-        return {"session.timeout.ms": str(session), **self.subscription_options}
 
     def client_config(self) -> dict[str, str]:
         """librdkafka properties shared by every producer, consumer and admin client."""
@@ -215,7 +212,7 @@ class GateSettings(Section):
     # An open transaction of a crashed or frozen gate blocks its partitions for Restate
     # (read_committed) until the broker aborts it after this long.
     transaction_timeout: Duration = timedelta(seconds=10)
-    # The gate's consumer group session; unset, `KafkaSettings.group_session_timeout`.
+    # The gate's consumer group session; unset, `KafkaSettings.gate_session_timeout`.
     session_timeout: Duration | None = None
     # librdkafka debug contexts for the gate's own consumer and producer (e.g.
     # "cgrp,topic,eos"), written with librdkafka's timestamps to the service's stderr: how

@@ -78,10 +78,6 @@ def test_the_cluster_is_what_it_says(cluster: Stack) -> None:
         assert registered["properties"]["bootstrap.servers"] == s.kafka.bootstrap_servers  # all three brokers
         deployments = httpx.get(f"{s.restate.admin_url}/deployments", timeout=10).json()["deployments"]
         assert [base_of(d["uri"]) for d in deployments] == [s.restate.deployment_url]  # HAProxy: one deployment
-        # Replicated topics: each subscription's group session outlasts a lost broker's
-        # coordinator move (KafkaSettings.group_session_timeout).
-        sessions = {sub["options"].get("session.timeout.ms") for sub in restate.subscriptions()}
-        assert sessions == {"12000"}, sessions
     finally:
         restate.close()
     # Partitions spread: more than one node leads some.

@@ -143,7 +143,7 @@ def direct_subscription(admin: RestateAdmin, settings: Settings, unique: str) ->
     group = f"sub_{unique}"
     group_at_end(settings.kafka.client_config(), group, BENCH.name)
     created = admin.create_subscription(f"kafka://my-cluster/{BENCH.name}", BENCH.sink,
-                                        {**settings.kafka.subscription_consumer_options(), "group.id": group})
+                                        {**settings.kafka.subscription_options, "group.id": group})
     yield created
     if any(s["id"] == created["id"] for s in admin.subscriptions()):
         admin.delete_subscription(created["id"])

@@ -124,7 +124,7 @@ def rewound(admin: RestateAdmin, settings: Settings, t: Topic, outcomes: list[Ou
     finally:
         # As the bootstrap makes it, plus the group it had: a fresh group would replay the topic.
         admin.create_subscription(sub["source"], sub["sink"],
-                                  {**settings.kafka.subscription_consumer_options(), "group.id": group})
+                                  {**settings.kafka.subscription_options, "group.id": group})
     taken_in(kafka_admin, group, name, positions)
     yield group
 
