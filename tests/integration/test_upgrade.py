@@ -81,7 +81,7 @@ def post_until_asleep(producer: RecordProducer, admin: RestateAdmin, users: list
 
 class PostingThrough:
     """Posts keep coming, one every ``every`` seconds, across a roll-out and up to its
-    switch however long it takes (``stop()`` once the upgrade returned). Each from a user
+    switch however long it takes (a context manager: out of it once the upgrade returned). Each from a user
     of its own: a post behind a sleeping one of its user waits in the inbox, pinned to no
     version, so posts from the drill's users could all wait while every sleeping post
     ended (a CI run drained nothing: "in_flight_at_switch=0"). A fresh user's post starts
