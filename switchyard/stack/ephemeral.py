@@ -3,23 +3,12 @@ the fault suite and the benchmark run beside a dev stack without touching it."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
 from switchyard.core.settings import load
 from switchyard.settings import Settings, settings_class
-
-
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
+from switchyard.stack.ports import free_ports as free_ports
 
 
 def ephemeral_settings(home: Path, read_env_file: bool = True, cls: type[Settings] | None = None,

@@ -9,6 +9,8 @@ import re
 import shlex
 import shutil
 import subprocess
+import tempfile
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +18,9 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
+from switchyard.stack.class_archive import archive_for, keep, sharing_flags, training_flags
 from switchyard.stack.paths import KAFKA_LIBS, KAFKA_POM
+from switchyard.stack.ports import free_ports
 from switchyard.stack.processes import Managed, StartupError, spawn, wait_until
 from switchyard.stack.quorum import active_controller
 
@@ -144,11 +148,13 @@ def server_properties(data_dir: Path, node: BrokerSpec, voters: list[str], parti
 
 
 def spawn_broker(home: Path, node: BrokerSpec, voters: list[str], partitions: int,
-                 overrides: Mapping[str, str] | None = None, format_args: Sequence[str] = ()) -> Managed:
+                 overrides: Mapping[str, str] | None = None, format_args: Sequence[str] = (),
+                 jvm: Sequence[str] | None = None) -> Managed:
     """Formats the node's KRaft storage on its first start (all nodes of a cluster share one
     cluster id, kept in home) and starts it; does not wait: a quorum needs its peers up.
     ``overrides`` replace or add server.properties lines and ``format_args`` go to the
-    format (the secured broker's: switchyard/stack/secure.py)."""
+    format (the secured broker's: switchyard/stack/secure.py). ``jvm``: extra JVM flags
+    (default: the class archive's, once trained)."""
     libs = ensure_jars()
     data = home / node.name
     data.mkdir(parents=True, exist_ok=True)
@@ -162,7 +168,8 @@ def spawn_broker(home: Path, node: BrokerSpec, voters: list[str], partitions: in
     log4j = data / "log4j2.yaml"
     log4j.write_text(LOG4J2)
     heap = "-Xmx768m" if len(voters) == 1 else "-Xmx512m"
-    java = ["java", "-Xms128m", heap, f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*"]
+    flags = sharing_flags(libs) if jvm is None else list(jvm)
+    java = ["java", "-Xms128m", heap, *flags, f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*"]
     if not (data / "logs" / "meta.properties").exists():
         fmt = subprocess.run(
             [*java, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id(home)}", "-c", str(props),
@@ -172,6 +179,56 @@ def spawn_broker(home: Path, node: BrokerSpec, voters: list[str], partitions: in
         if fmt.returncode != 0:
             raise StartupError(f"formatting Kafka storage in {data} failed:\n{fmt.stdout}{fmt.stderr}")
     return spawn(node.name, [*java, "kafka.Kafka", str(props)], home / "run")
+
+
+def train_class_archive(libs: Path, timeout: float = 120.0) -> Path | None:
+    """The broker's class archive (switchyard/stack/class_archive.py), trained if missing: a
+    throwaway broker run to readiness, given a topic, a record and a consumer group (so the
+    request paths' classes are loaded too), then stopped cleanly, the JVM writing the archive
+    as it exits. None if this JVM cannot write one; brokers then start as before."""
+    archive = archive_for(libs)
+    if archive.is_file():
+        return archive
+    partial = archive.with_name(f"{archive.stem}.{os.getpid()}.partial")
+    with tempfile.TemporaryDirectory(prefix="switchyard-class-archive-") as tmp:
+        port, controller_port = free_ports(2)
+        node = BrokerSpec(0, "127.0.0.1", port, controller_port)
+        broker = spawn_broker(Path(tmp), node, [node.voter], 1, jvm=training_flags(partial))
+        try:
+            bootstrap = f"127.0.0.1:{port}"
+            wait_until(broker, f"Kafka at {bootstrap} (training its class archive)",
+                       lambda: kafka_ready(bootstrap), timeout)
+            exercise(bootstrap, timeout)
+        except BaseException:
+            broker.kill()
+            partial.unlink(missing_ok=True)
+            raise
+        broker.stop(timeout)
+    return keep(partial, archive)
+
+
+def exercise(bootstrap: str, timeout: float) -> None:
+    """A topic created, a record produced and read back in a consumer group."""
+    from confluent_kafka import Consumer, Producer
+    from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
+
+    quiet: dict[str, str | int | float | bool] = {"bootstrap.servers": bootstrap, "log_level": "0"}
+    admin = AdminClient(quiet)
+    admin.create_topics([NewTopic("class-archive", 1, 1)])["class-archive"].result(timeout)
+    producer = Producer(quiet)
+    producer.produce("class-archive", key=b"k", value=b"v")
+    producer.flush(timeout)
+    consumer = Consumer({**quiet, "group.id": "class-archive", "auto.offset.reset": "earliest"})
+    try:
+        consumer.subscribe(["class-archive"])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is not None and msg.error() is None:
+                consumer.commit(message=msg, asynchronous=False)
+                return
+    finally:
+        consumer.close()
 
 
 def cluster_id(home: Path) -> str:
@@ -224,8 +281,9 @@ def quorum_tool_leader(bootstrap: str) -> int:
     """The active controller as kafka-metadata-quorum names it (a JVM start)."""
     libs = ensure_jars()
     done = subprocess.run(
-        ["java", "-Xmx128m", f"-Dlog4j2.configurationFile={TOOLS_LOG4J2.resolve()}", "-cp", f"{libs}/*",
-         "org.apache.kafka.tools.MetadataQuorumCommand", "--bootstrap-server", bootstrap, "describe", "--status"],
+        ["java", "-Xmx128m", *sharing_flags(libs), f"-Dlog4j2.configurationFile={TOOLS_LOG4J2.resolve()}",
+         "-cp", f"{libs}/*", "org.apache.kafka.tools.MetadataQuorumCommand", "--bootstrap-server", bootstrap,
+         "describe", "--status"],
         capture_output=True, text=True, timeout=60, check=False,
     )
     match = re.search(r"^LeaderId:\s*(\d+)", done.stdout, re.M)
