@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import statistics
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -125,6 +126,8 @@ class ScenarioReport:
     recovery_s: float = 0.0
     # Of that, the longest a gated key waited for the key gate's next copy (the rest is Restate's).
     recovery_copies_s: float = 0.0
+    # The median key's longest wait: how many keys a fault held, not only the unluckiest.
+    recovery_median_s: float = 0.0
     # From the -results/-dlq topics: every record produced, the poison included.
     outcomes_missing: int = 0
     outcomes_duplicated: int = 0  # copies (same source, same content): see the README
@@ -280,6 +283,11 @@ class ResultClock(threading.Thread):
         while it still waits). Per key, because a lost broker stops only the partitions it
         led: the other keys' results would hide the stall in a count over all of them."""
         return longest_wait(list(self.by_key.values()), since, until, time.monotonic())
+
+    def median_wait(self, since: float, until: float) -> float:
+        """The median over the flowing keys of each one's longest wait (as `longest_wait`)."""
+        waits = key_waits(list(self.by_key.values()), since, until, time.monotonic())
+        return round(statistics.median(waits), 2) if waits else 0.0
 
     def longest_copy_wait(self, since: float, until: float) -> float:
         """The same over the key gate's copies: how much of a key's wait was the gate's."""
@@ -483,11 +491,14 @@ def run_scenario(stack: Stack, name: str, steps: tuple[Step, ...], keys: int, ra
         clock.finish()
         # Once settled, every key's results are in: how long each fault kept a key waiting.
         recoveries = [clock.longest_wait(since, back) for since, back in faults]
+        medians = [clock.median_wait(since, back) for since, back in faults]
         copy_waits = [clock.longest_copy_wait(since, back) for since, back in faults]
         if recoveries:
             progress(f"  {name}: the longest any key waited for its next result after each fault: "
-                     + ", ".join(f"{r:.1f}s (for its gate copy {c:.1f}s; the part back after {back - since:.1f}s)"
-                                 for r, c, (since, back) in zip(recoveries, copy_waits, faults, strict=True)))
+                     + ", ".join(f"{r:.1f}s (for its gate copy {c:.1f}s; the median key {m:.1f}s; the part back "
+                                 f"after {back - since:.1f}s)"
+                                 for r, c, m, (since, back) in zip(recoveries, copy_waits, medians, faults,
+                                                                   strict=True)))
     sent = [*load.sent(), *poison.sent]
     with contextlib.suppress(TimeoutError):  # what is missing then is counted as missing
         poll_until(lambda: ledger.has_all(sent), began + timings.settle + 30 - time.monotonic(), 0.5,
@@ -519,6 +530,7 @@ def run_scenario(stack: Stack, name: str, steps: tuple[Step, ...], keys: int, ra
     report.lost, report.duplicated, report.order_violations = tally.lost, tally.duplicated, tally.order_violations
     report.stuck, report.recovery_s = stuck, round(max(recoveries, default=0.0), 2)
     report.recovery_copies_s = round(max(copy_waits, default=0.0), 2)
+    report.recovery_median_s = max(medians, default=0.0)
     report.outcomes_missing, report.outcomes_duplicated = outcomes.missing, outcomes.duplicated
     report.outcome_copies_differ = outcomes.copies_differ
     report.poison, report.poison_dead_lettered = len(poison.sent), bad.dead_lettered
@@ -570,13 +582,18 @@ def all_back(per_key: Iterable[list[float]], since: float, after: float) -> bool
 def longest_wait(per_key: Iterable[list[float]], since: float, until: float, now: float) -> float:
     """Over the keys flowing before ``since``: the longest stretch from ``since`` on
     without one of theirs, counted to their first result after ``until`` (or ``now``)."""
-    waits = [0.0]
+    return round(max(key_waits(per_key, since, until, now), default=0.0), 2)
+
+
+def key_waits(per_key: Iterable[list[float]], since: float, until: float, now: float) -> list[float]:
+    """Per key flowing before ``since``, its longest stretch without a result (as above)."""
+    waits = []
     for times in flowing(per_key, since):
         inside = [t for t in times if since < t <= until]
         later = next((t for t in times if t > until), now)
         points = [since, *inside, later]
         waits.append(max(b - a for a, b in itertools.pairwise(points)))
-    return round(max(waits), 2)
+    return waits
 
 
 def disrupt(stack: Stack, step: Step, timings: Timings, poison: PoisonProducer, report: ScenarioReport) -> float:

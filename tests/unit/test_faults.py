@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from faults.suite import FaultReport, ScenarioReport, Tally, all_back, longest_wait, sequence_of
+from faults.suite import FaultReport, ScenarioReport, Tally, all_back, key_waits, longest_wait, sequence_of
 
 
 def test_the_tally_sees_loss_duplicates_and_disorder() -> None:
@@ -127,6 +127,8 @@ def test_recovery_is_the_longest_any_flowing_key_waited_after_the_fault() -> Non
     assert longest_wait([steady], since=3.0, until=10.0, now=30.0) == 1.0
     # Still waiting: counted up to now.
     assert longest_wait([[0.0, 1.0]], since=3.0, until=10.0, now=25.0) == 22.0
+    # Each flowing key's own wait, for the median key: the one-off and the late key are none.
+    assert key_waits([steady, stalled, one_off, late], since=3.0, until=10.0, now=30.0) == [1.0, 11.0]
 
 
 @given(st.lists(st.lists(st.floats(0, 100), min_size=2, max_size=20).map(sorted), max_size=8),
