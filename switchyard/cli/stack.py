@@ -71,15 +71,22 @@ def on_cluster(settings: Settings, args: argparse.Namespace, detect: bool = Fals
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
+    from confluent_kafka import KafkaException
+
     from switchyard.stack.kafka import ensure_jars, install_console_producer, train_class_archive
     from switchyard.stack.paths import restate_cli_binary, restate_server_binary
+    from switchyard.stack.processes import StartupError
 
     libs = ensure_jars()
     print(f"Kafka jars: {libs} ({len(list(libs.glob('*.jar')))} jars)")
     began = time.monotonic()
-    archive = train_class_archive(libs)
-    print(f"Kafka's class archive: {archive} ({time.monotonic() - began:.1f}s)" if archive
-          else "Kafka's class archive: this JVM wrote none; brokers start without one")
+    try:
+        archive = train_class_archive(libs)
+    except (StartupError, KafkaException, OSError) as exc:  # an optimisation: setup goes on without it
+        print(f"Kafka's class archive: not trained ({exc}); brokers start without one")
+    else:
+        print(f"Kafka's class archive: {archive} ({time.monotonic() - began:.1f}s)" if archive
+              else "Kafka's class archive: this JVM wrote none; brokers start without one")
     bin_dir = Path(sys.executable).parent
     print(f"{install_console_producer(bin_dir, libs)}: Apache Kafka's ConsoleProducer")
     for binary in (restate_server_binary(), restate_cli_binary()):
