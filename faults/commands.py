@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from switchyard.cli.base import RunFailed, Subcommands, UsageError, command, one_of
@@ -38,6 +39,9 @@ def register(sub: Subcommands) -> None:
                    help="records/s offered over every flow (default: 100 with --quick, else 400); keep it "
                         "below what the stack sustains, or a backlog reads as a slow recovery")
     p.add_argument("--keys", type=int, metavar="N", help="keys per flow (default: 10 with --quick, else 50)")
+    p.add_argument("--downtime", type=float, metavar="SECONDS",
+                   help="how long a killed part stays down before it is restarted (default: 1 with --quick, "
+                        "else 2); longer keeps its restart out of the failover being timed")
     p.add_argument("--out", type=Path, metavar="FILE",
                    help="where the report goes (default: bench/results/faults.json in the checkout)")
 
@@ -56,6 +60,8 @@ def cmd_faults(args: argparse.Namespace) -> int:
         rate = above_zero("--rate", args.rate)
     if args.keys is not None:
         keys = int(above_zero("--keys", args.keys))
+    if args.downtime is not None:
+        timings = dataclasses.replace(timings, downtime=above_zero("--downtime", args.downtime))
     with tempfile.TemporaryDirectory(prefix="switchyard-faults-") as home:
         report = run_suite(Path(home), names, keys, rate, timings, cluster=args.cluster)
     out = args.out or REPO / "bench" / "results" / "faults.json"

@@ -196,6 +196,7 @@ def test_a_bad_setting_from_the_installed_script_has_no_traceback() -> None:
     (["faults", "--rate", "0"], "--rate: must be above 0, got 0"),
     (["faults", "--rate", "nan"], "--rate: must be above 0, got nan"),
     (["faults", "--keys", "-3"], "--keys: must be above 0, got -3"),
+    (["faults", "--downtime", "-1"], "--downtime: must be above 0, got -1"),
 ])
 def test_usage_errors_are_one_line_and_exit_2(argv: list[str], says: str,
                                                capsys: pytest.CaptureFixture[str]) -> None:

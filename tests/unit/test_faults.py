@@ -1,3 +1,7 @@
+from pathlib import Path
+from typing import Any
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -159,3 +163,29 @@ def test_every_key_back_means_no_flowing_key_still_waits(per_key: list[list[floa
     after = since + span
     waiting = [t for t in per_key if len(t) > 1 and t[0] <= since and not any(x > after for x in t)]
     assert all_back(per_key, since, after) == (not waiting)
+
+
+def test_the_cli_hands_its_rate_keys_and_downtime_to_the_suite(monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
+    """`switchyard faults --downtime 25`: a killed part stays down that long (its restart kept
+    out of the failover being timed); the other timings stay the mode's."""
+    import faults.suite
+    from switchyard.cli.main import main
+
+    seen: dict[str, Any] = {}
+
+    def run_suite(home: Path, names: list[str], keys: int, rate: float, timings: Any,
+                  cluster: bool = False) -> FaultReport:
+        seen.update(names=names, keys=keys, rate=rate, timings=timings, cluster=cluster)
+        return FaultReport(cluster=cluster)
+
+    monkeypatch.setattr(faults.suite, "run_suite", run_suite)
+    out = tmp_path / "faults.json"
+    assert main(["faults", "--cluster", "--only", "kafka-broker", "--rate", "20", "--keys", "5",
+                 "--downtime", "25", "--out", str(out)]) == 0
+    assert seen["names"] == ["kafka-broker"]
+    assert (seen["keys"], seen["rate"], seen["cluster"]) == (5, 20.0, True)
+    assert seen["timings"].downtime == 25.0
+    assert seen["timings"].warmup == 4.0  # the full mode's
+    assert main(["faults", "--quick", "--only", "kafka", "--out", str(out)]) == 0
+    assert seen["timings"].downtime == 1.0
