@@ -189,3 +189,14 @@ def test_the_cli_hands_its_rate_keys_and_downtime_to_the_suite(monkeypatch: pyte
     assert seen["timings"].warmup == 4.0  # the full mode's
     assert main(["faults", "--quick", "--only", "kafka", "--out", str(out)]) == 0
     assert seen["timings"].downtime == 1.0
+
+
+@given(st.lists(st.lists(st.floats(0, 100), min_size=2, max_size=20).map(sorted), max_size=8),
+       st.floats(0, 100), st.floats(0, 50))
+def test_each_flowing_key_has_one_wait_and_the_longest_is_the_recovery(per_key: list[list[float]], since: float,
+                                                                         span: float) -> None:
+    until, now = since + span, since + span + 10
+    waits = key_waits(per_key, since, until, now)
+    assert len(waits) == sum(1 for times in per_key if times[0] <= since)
+    assert all(w >= 0 for w in waits)
+    assert longest_wait(per_key, since, until, now) == round(max(waits, default=0.0), 2)
