@@ -163,8 +163,15 @@ def served(stack: Stack, settings: Settings, admin: RestateAdmin, tmp_path: Path
     env = flow_env(settings)
     log = tmp_path / "switchyard-run.log"
     command = [SWITCHYARD, *[arg.replace(PAGE_PORT, str(port)) for arg in page.serve[1:]]]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+    # Ctrl-C reaches terminal 1's process even when this run ignores SIGINT (under nohup or
+    # as a shell's background job, SIGINT is ignored and a child inherits that; a handler set
+    # here is reset to the default in the child instead).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with log.open("wb") as out:
+            process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     it = Served(page, tmp_path, env, port, process, log)
 
     def bootstrapped() -> bool:
