@@ -22,9 +22,8 @@ def archive_for(libs: Path) -> Path:
     digest = hashlib.sha256()
     java = Path(os.path.realpath(shutil.which("java") or "java"))
     for path in (java, *sorted(libs.glob("*.jar"))):
-        with_stat = path.stat() if path.exists() else None
-        digest.update(f"{path.name}:{with_stat.st_size if with_stat else 0}:"
-                      f"{with_stat.st_mtime_ns if with_stat else 0}\n".encode())
+        size, mtime = (path.stat().st_size, path.stat().st_mtime_ns) if path.exists() else (0, 0)
+        digest.update(f"{path.name}:{size}:{mtime}\n".encode())
     return libs.parent / f"kafka-classes-{digest.hexdigest()[:16]}.jsa"
 
 

@@ -135,8 +135,11 @@ def test_recovery_is_the_longest_any_flowing_key_waited_after_the_fault() -> Non
     assert key_waits([steady, stalled, one_off, late], since=3.0, until=10.0, now=30.0) == [1.0, 11.0]
 
 
-@given(st.lists(st.lists(st.floats(0, 100), min_size=2, max_size=20).map(sorted), max_size=8),
-       st.floats(0, 100), st.floats(0, 50))
+# Per key, the moments its results arrived (sorted), for the recovery properties below.
+ARRIVALS = st.lists(st.lists(st.floats(0, 100), min_size=2, max_size=20).map(sorted), max_size=8)
+
+
+@given(ARRIVALS, st.floats(0, 100), st.floats(0, 50))
 def test_recovery_is_at_least_every_flowing_keys_first_wait(per_key: list[list[float]], since: float,
                                                            span: float) -> None:
     until, now = since + span, since + span + 10
@@ -191,8 +194,7 @@ def test_the_cli_hands_its_rate_keys_and_downtime_to_the_suite(monkeypatch: pyte
     assert seen["timings"].downtime == 1.0
 
 
-@given(st.lists(st.lists(st.floats(0, 100), min_size=2, max_size=20).map(sorted), max_size=8),
-       st.floats(0, 100), st.floats(0, 50))
+@given(ARRIVALS, st.floats(0, 100), st.floats(0, 50))
 def test_each_flowing_key_has_one_wait_and_the_longest_is_the_recovery(per_key: list[list[float]], since: float,
                                                                          span: float) -> None:
     until, now = since + span, since + span + 10
