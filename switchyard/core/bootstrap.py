@@ -20,6 +20,7 @@ from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic  # type: 
 
 from switchyard.core.admin import ComponentDown, RestateAdmin, kafka_source
 from switchyard.core.catalogue import COMPANION_MAX_BYTES, Catalogue, Topic
+from switchyard.core.group_sessions import HEARTBEAT, SESSION, broker_session_bounds, fitted
 from switchyard.core.poll import poll_until
 from switchyard.core.preflight import KafkaUnreachable, check_kafka
 from switchyard.core.settings import CoreSettings
@@ -167,7 +168,8 @@ def ensure_subscriptions(
 ) -> list[str]:
     """Subscribes each topic's subscribed topic (a gated topic's routed twin) to its sink."""
     present = {(s["source"], s["sink"]) for s in admin.subscriptions()}
-    created = []
+    created: list[str] = []
+    options: dict[str, str] | None = None
     for t in catalogue.topics:
         source = kafka_source(settings.kafka.cluster_name, t.subscribed_topic)
         if (source, t.subscription_sink) in present:
@@ -175,9 +177,22 @@ def ensure_subscriptions(
         if f"{t.subscribed_service}/{t.subscribed_handler}" not in handlers:
             log.warning("not subscribing %s: %s is not registered", t.name, t.subscription_sink)
             continue
-        admin.create_subscription(source, t.subscription_sink, dict(settings.kafka.subscription_options))
+        if options is None:
+            options = subscription_options(settings)
+        admin.create_subscription(source, t.subscription_sink, options)
         created.append(t.subscribed_topic)
     return created
+
+
+def subscription_options(settings: CoreSettings) -> dict[str, str]:
+    """kafka.subscription_options with the group session fitted to the brokers'."""
+    asked = settings.kafka.subscription_options
+    options = fitted(asked, broker_session_bounds(settings.kafka.client_config()))
+    if options != asked:
+        log.warning("kafka.subscription_options: session.timeout.ms %s is outside what the brokers accept; "
+                    "new subscriptions use %s (heartbeat.interval.ms %s)", asked.get(SESSION, "unset"),
+                    options[SESSION], options.get(HEARTBEAT, "unset"))
+    return options
 
 
 def retire_direct_subscriptions(admin: RestateAdmin, settings: CoreSettings, catalogue: Catalogue) -> list[str]:

@@ -21,7 +21,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn, TypeVar, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
@@ -31,6 +40,7 @@ from switchyard.core.errors import UsageProblem
 # re-reads topic metadata: a topic grown while running is seen within this, not
 # librdkafka's and aiokafka's 5 minutes.
 METADATA_REFRESH_MS = 10_000
+LIBRDKAFKA_SESSION_MS, LIBRDKAFKA_HEARTBEAT_MS = 45_000, 3_000  # librdkafka's group defaults
 
 ENV_PREFIX = "SWITCHYARD_"
 ENV_DELIMITER = "__"
@@ -114,11 +124,13 @@ class KafkaSettings(Section):
     # session: a crashed restate-server's partitions move in seconds rather than after the
     # 45 s default, and restate-server ends a subscription's consumer on any broker
     # transport failure (a lost broker) and starts a new member, whose join waits for the
-    # old one's session: 6 s beat 12 s there (bench/results/levers/group-session.md).
-    # read_committed: the key gate writes the routed topics in transactions. A topic grown
-    # while running is seen within the metadata refresh (librdkafka's default: 5 minutes).
+    # old one's session: 6 s beat 12 s there (bench/results/levers/group-session.md), 3 s
+    # beat 6 s (broker-loss.md). Brokers refuse a session below their
+    # group.min.session.timeout.ms (Kafka's default: 6 s; ours: 2 s), so the bootstrap
+    # lengthens it to theirs. read_committed: the key gate's transactional mode. A topic
+    # grown while running is seen within the metadata refresh (librdkafka's: 5 minutes).
     subscription_options: dict[str, str] = Field(default_factory=lambda: {
-        "auto.offset.reset": "earliest", "session.timeout.ms": "6000", "heartbeat.interval.ms": "1500",
+        "auto.offset.reset": "earliest", "session.timeout.ms": "3000", "heartbeat.interval.ms": "1000",
         "isolation.level": "read_committed", "topic.metadata.refresh.interval.ms": str(METADATA_REFRESH_MS),
     })
     sasl_username: str | None = None
@@ -128,6 +140,21 @@ class KafkaSettings(Section):
     # of librdkafka's 5 ms took a single key from ≈ 68 to ≈ 102 records/s in the benchmark;
     # across many keys batches form anyway (docs/benchmarks.md).
     results_linger: Duration = timedelta(microseconds=500)
+
+    @field_validator("subscription_options")
+    @classmethod
+    def _group_timings(cls, options: dict[str, str]) -> dict[str, str]:
+        """A session and heartbeat librdkafka would refuse (on every restart of Restate's
+        consumer, without end) are refused here, by name."""
+        for name in ("session.timeout.ms", "heartbeat.interval.ms"):
+            if name in options and not (options[name].isascii() and options[name].isdigit()
+                                        and int(options[name]) > 0):
+                raise ValueError(f"{name} must be a whole number of milliseconds above 0, got {options[name]!r}")
+        session = int(options.get("session.timeout.ms", LIBRDKAFKA_SESSION_MS))
+        heartbeat = int(options.get("heartbeat.interval.ms", LIBRDKAFKA_HEARTBEAT_MS))
+        if heartbeat >= session:
+            raise ValueError(f"heartbeat.interval.ms ({heartbeat}) must be below session.timeout.ms ({session})")
+        return options
 
     def gate_session_timeout(self) -> timedelta:
         """The key gate's consumer group session: far below the 45 s default, so a crashed

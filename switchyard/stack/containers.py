@@ -14,7 +14,7 @@ from typing import Any
 
 from switchyard.core.poll import poll_until
 from switchyard.settings import Settings
-from switchyard.stack.kafka import kafka_ready
+from switchyard.stack.kafka import GROUP_MIN_SESSION_MS, kafka_ready
 from switchyard.stack.paths import RESTATE_CONFIG
 from switchyard.stack.processes import StartupError
 from switchyard.stack.restate import IDENTITY_ENV, restate_env, restate_healthy
@@ -95,6 +95,7 @@ def start_kafka_container(settings: Settings, home: Path, timeout: float) -> Con
         "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
         "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
         "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
+        "KAFKA_GROUP_MIN_SESSION_TIMEOUT_MS": str(GROUP_MIN_SESSION_MS),
         "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
     }
     return _start("kafka", KAFKA_IMAGE, env, home, lambda: kafka_ready(f"{host}:{port}"), timeout)

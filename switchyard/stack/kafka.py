@@ -45,6 +45,9 @@ Configuration:
 
 # Logging for the command-line tools: WARN and above, on stderr.
 TOOLS_LOG4J2 = KAFKA_POM.with_name("tools-log4j2.yaml")
+# The shortest consumer-group session our brokers accept (Kafka's: 6 s), below the 3 s of
+# Restate's subscriptions; another cluster's brokers make the bootstrap lengthen those.
+GROUP_MIN_SESSION_MS = 2000
 POM_STAMP = ".pom-sha256"  # in the libs directory: the hash of the pom its jars were fetched for
 
 
@@ -140,9 +143,15 @@ def server_properties(data_dir: Path, node: BrokerSpec, voters: list[str], parti
         f"transaction.state.log.replication.factor={replicas}",
         f"transaction.state.log.min.isr={min_isr}",
         "group.initial.rebalance.delay.ms=0",
+        # Restate's subscription consumers keep a 3 s group session (kafka.subscription_options;
+        # Kafka's floor is 6 s): one restarted after a broker's loss gets its partitions once
+        # its old member's session ends (bench/results/levers/broker-loss.md).
+        f"group.min.session.timeout.ms={GROUP_MIN_SESSION_MS}",
         "auto.create.topics.enable=false",
-        # In a cluster, a dead broker is noticed in 3 s rather than 9, and its partitions move.
-        *(["broker.session.timeout.ms=3000", "broker.heartbeat.interval.ms=500"] if len(voters) > 1 else []),
+        # In a cluster a dead broker is fenced after 1.5 s (Kafka: 9 s). Until then every acks=all
+        # write to a partition it follows waits, its partitions and group coordinators stay
+        # on it, and Restate restarts its consumers on each refused connection.
+        *(["broker.session.timeout.ms=1500", "broker.heartbeat.interval.ms=250"] if len(voters) > 1 else []),
         "",
     ])
 

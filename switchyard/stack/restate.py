@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import tomllib
@@ -16,6 +17,15 @@ from switchyard.stack.paths import RESTATE_CONFIG, restate_server_binary, restat
 from switchyard.stack.processes import Managed, StartupError, spawn, wait_until
 
 IDENTITY_ENV = "RESTATE_WORKER__INVOKER__REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE"
+
+
+def runtime_threads() -> dict[str, str]:
+    """restate-server's async worker threads (its default: one per core). Dropping a Kafka
+    consumer blocks a worker until librdkafka has closed it, and Restate drops one per
+    subscription on every refused connection to a lost broker: with two workers, each node
+    of the local cluster stalled ~5 s at once ("Severe lag" in its log) and a broker's loss
+    took 15 s to recover instead of 6 (bench/results/levers/broker-loss.md)."""
+    return {"RESTATE_DEFAULT_THREAD_POOL_SIZE": str(max(8, os.cpu_count() or 1))}
 
 
 def restate_env(settings: Settings, home: Path, identity_file: Path | None = None) -> dict[str, str]:
@@ -33,6 +43,7 @@ def restate_env(settings: Settings, home: Path, identity_file: Path | None = Non
         "RESTATE_DEFAULT_NUM_PARTITIONS": str(settings.stack.restate_partitions),
         # TCP only: the unix sockets' paths would outgrow the limit in deep temp dirs.
         "RESTATE_LISTEN_MODE": "tcp",
+        **runtime_threads(),
     }
     if identity_file is not None:
         env[IDENTITY_ENV] = str(identity_file)
@@ -115,6 +126,7 @@ def spawn_node(settings: Settings, home: Path, index: int, identity_file: Path |
     config = home / f"restate-{index}.toml"
     config.write_text(to_toml(node_config(settings, home, index)))
     env = {IDENTITY_ENV: str(identity_file)} if identity_file is not None else {}
+    env |= runtime_threads()
     return spawn(f"restate-{index}", [str(binary), "--config-file", str(config), "--no-logo"], home / "run",
                  env={**env, **settings.stack.restate_env})
 

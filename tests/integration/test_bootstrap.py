@@ -8,8 +8,10 @@ from confluent_kafka.admin import AdminClient
 from handlers.settings import ExampleStackSettings as Settings
 from schemas.catalogue import CATALOGUE, TOPICS
 from switchyard.core.admin import ComponentDown, RestateAdmin, kafka_source
-from switchyard.core.bootstrap import await_leaders, bootstrap
+from switchyard.core.bootstrap import await_leaders, bootstrap, subscription_options
+from switchyard.core.group_sessions import SessionBounds, broker_session_bounds
 from switchyard.stack.ephemeral import free_ports
+from switchyard.stack.kafka import GROUP_MIN_SESSION_MS
 
 
 def test_rerunning_the_bootstrap_changes_nothing(settings: Settings, admin: RestateAdmin) -> None:
@@ -38,6 +40,21 @@ def test_every_registered_sink_handler_is_subscribed(admin: RestateAdmin) -> Non
     assert ("social-media-posts-routed", "service://UserFeed/processPost") in subscribed
     assert ("trip-bookings-routed", "service://BookingWorkflowIngest/ingest") in subscribed
     assert not any(source == t.name for t in TOPICS if t.gated for source, _ in subscribed)
+
+
+def test_subscriptions_get_a_session_the_brokers_accept(settings: Settings, admin: RestateAdmin) -> None:
+    """Our brokers take sessions from 2 s, so the 3 s one stands (a broker with Kafka's 6 s
+    floor refuses it and Restate's consumer restarts for ever: the unit tests fit it)."""
+    bounds = broker_session_bounds(settings.kafka.client_config())
+    assert (bounds.low, bounds.read) == (GROUP_MIN_SESSION_MS, True)
+    assert subscription_options(settings) == settings.kafka.subscription_options
+    for sub in admin.subscriptions():
+        assert sub["options"]["session.timeout.ms"] == settings.kafka.subscription_options["session.timeout.ms"]
+
+
+def test_unreadable_session_bounds_are_kafkas_defaults() -> None:
+    (port,) = free_ports(1)
+    assert broker_session_bounds({"bootstrap.servers": f"127.0.0.1:{port}"}, timeout=1) == SessionBounds()
 
 
 def test_restate_down_is_named_with_its_address(settings: Settings) -> None:
