@@ -4,6 +4,8 @@ runs it)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -15,8 +17,8 @@ from switchyard.settings import Settings
 from switchyard.stack.cluster import as_cluster, brokers, cluster_sections
 from switchyard.stack.haproxy import haproxy_config
 from switchyard.stack.kafka import BrokerSpec, server_properties
-from switchyard.stack.paths import REPLICAS_FILE, live_service
-from switchyard.stack.restate import LEADER_LINE, node_config, to_toml
+from switchyard.stack.paths import REPLICAS_FILE, live_service, restate_server_binary
+from switchyard.stack.restate import LEADER_LINE, node_config, restate_env, to_toml
 from switchyard.stack.stack import in_stop_order
 
 PORTS = cluster_sections([(19092, 19093), (19094, 19095), (19096, 19097)],
@@ -132,3 +134,14 @@ def test_the_cluster_s_replicas_are_where_an_upgrade_recorded_them(tmp_path: Pat
     live = live_service(s)
     assert live.stack.service_replicas == ["127.0.0.1:3", "127.0.0.1:4"]  # the newest version's
     assert live.service.bind == s.service.bind  # HAProxy's, unmoved
+
+
+def test_restate_server_takes_at_least_eight_async_workers(tmp_path: Path) -> None:
+    """A lost broker's consumer restarts each block a worker (broker-loss.md); restate-server
+    ignores a setting it does not know, so its own dump of the config must show ours."""
+    env = restate_env(cluster_settings(), tmp_path)
+    workers = int(env["RESTATE_DEFAULT_THREAD_POOL_SIZE"])
+    assert workers >= max(8, os.cpu_count() or 1)
+    dumped = subprocess.run([str(restate_server_binary()), "--dump-config"], env={**os.environ, **env},
+                            capture_output=True, text=True, timeout=60, check=True).stdout
+    assert tomllib.loads(dumped)["default-thread-pool-size"] == workers
