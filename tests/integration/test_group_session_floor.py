@@ -32,7 +32,7 @@ def stock_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     bootstrap = f"127.0.0.1:{port}"
     try:
         wait_until(broker, f"Kafka at {bootstrap}", lambda: kafka_ready(bootstrap), 60)
-        quiet = {"bootstrap.servers": bootstrap, "log_level": "0"}
+        quiet: dict[str, str | int | float | bool] = {"bootstrap.servers": bootstrap, "log_level": "0"}
         admin = AdminClient(quiet)  # kept: a collected client's futures fail
         admin.create_topics([NewTopic("floor", 1, 1)])["floor"].result(30)
         producer = Producer(quiet)
@@ -53,9 +53,10 @@ def joins(bootstrap: str, group: str, options: dict[str, str], timeout: float = 
             msg = consumer.poll(0.5)
             if msg is None:
                 continue
-            if msg.error() is None:
+            error = msg.error()
+            if error is None:
                 return "read"
-            if msg.error().code() == KafkaError.INVALID_SESSION_TIMEOUT:
+            if error.code() == KafkaError.INVALID_SESSION_TIMEOUT:
                 return "invalid session timeout"
         return "nothing within the timeout"
     finally:
