@@ -20,10 +20,10 @@ from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic  # type: 
 
 from switchyard.core.admin import ComponentDown, RestateAdmin, kafka_source
 from switchyard.core.catalogue import COMPANION_MAX_BYTES, Catalogue, Topic
-from switchyard.core.group_sessions import HEARTBEAT, SESSION, broker_session_bounds, fitted
+from switchyard.core.group_sessions import broker_session_bounds, fitted
 from switchyard.core.poll import poll_until
 from switchyard.core.preflight import KafkaUnreachable, check_kafka
-from switchyard.core.settings import CoreSettings
+from switchyard.core.settings import HEARTBEAT, SESSION, CoreSettings
 from switchyard.core.versions import VERSION_PATH, base_of, version_of, versioned_url
 
 log = logging.getLogger(__name__)

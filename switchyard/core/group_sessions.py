@@ -16,11 +16,9 @@ from dataclasses import dataclass
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType  # type: ignore[attr-defined]
 
-from switchyard.core.settings import LIBRDKAFKA_HEARTBEAT_MS, LIBRDKAFKA_SESSION_MS
+from switchyard.core.settings import HEARTBEAT, LIBRDKAFKA_HEARTBEAT_MS, LIBRDKAFKA_SESSION_MS, SESSION
 
 log = logging.getLogger(__name__)
-
-SESSION, HEARTBEAT = "session.timeout.ms", "heartbeat.interval.ms"
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,9 @@ from switchyard.core.errors import UsageProblem
 # re-reads topic metadata: a topic grown while running is seen within this, not
 # librdkafka's and aiokafka's 5 minutes.
 METADATA_REFRESH_MS = 10_000
-LIBRDKAFKA_SESSION_MS, LIBRDKAFKA_HEARTBEAT_MS = 45_000, 3_000  # librdkafka's group defaults
+# A consumer group member's timings (librdkafka property names) and librdkafka's defaults.
+SESSION, HEARTBEAT = "session.timeout.ms", "heartbeat.interval.ms"
+LIBRDKAFKA_SESSION_MS, LIBRDKAFKA_HEARTBEAT_MS = 45_000, 3_000
 
 ENV_PREFIX = "SWITCHYARD_"
 ENV_DELIMITER = "__"
@@ -146,14 +148,14 @@ class KafkaSettings(Section):
     def _group_timings(cls, options: dict[str, str]) -> dict[str, str]:
         """A session and heartbeat librdkafka would refuse (on every restart of Restate's
         consumer, without end) are refused here, by name."""
-        for name in ("session.timeout.ms", "heartbeat.interval.ms"):
+        for name in (SESSION, HEARTBEAT):
             if name in options and not (options[name].isascii() and options[name].isdigit()
                                         and int(options[name]) > 0):
                 raise ValueError(f"{name} must be a whole number of milliseconds above 0, got {options[name]!r}")
-        session = int(options.get("session.timeout.ms", LIBRDKAFKA_SESSION_MS))
-        heartbeat = int(options.get("heartbeat.interval.ms", LIBRDKAFKA_HEARTBEAT_MS))
+        session = int(options.get(SESSION, LIBRDKAFKA_SESSION_MS))
+        heartbeat = int(options.get(HEARTBEAT, LIBRDKAFKA_HEARTBEAT_MS))
         if heartbeat >= session:
-            raise ValueError(f"heartbeat.interval.ms ({heartbeat}) must be below session.timeout.ms ({session})")
+            raise ValueError(f"{HEARTBEAT} ({heartbeat}) must be below {SESSION} ({session})")
         return options
 
     def gate_session_timeout(self) -> timedelta:

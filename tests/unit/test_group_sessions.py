@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from schemas.catalogue import topic
 from switchyard.core.gate import KeyGate
-from switchyard.core.group_sessions import HEARTBEAT, SESSION, SessionBounds, fitted
-from switchyard.core.settings import GateSettings, KafkaSettings, SettingsError, load
+from switchyard.core.group_sessions import SessionBounds, fitted
+from switchyard.core.settings import HEARTBEAT, SESSION, GateSettings, KafkaSettings, SettingsError, load
 from switchyard.settings import Settings
 
 
