@@ -37,7 +37,7 @@ def _latency(ax: Any, doc: dict[str, Any]) -> None:
         lat = r["latency_ms"]
         rows.append((lat["p50"], lat.get("p90", lat["p50"]), lat["p99"]))
     for mode, w in doc["workflow_3step"].items():
-        labels.append(f"workflow\n{mode}")
+        labels.append("no-step call\nsequential" if mode == "baseline" else f"workflow\n{mode}")
         rows.append((w["p50_ms"], w.get("p90_ms", w["p50_ms"]), w["p99_ms"]))
     width = 0.27
     for i, name in enumerate(("p50", "p90", "p99")):

@@ -12,8 +12,8 @@ from switchyard.core.text import render_table
 def results_document(runs: list[dict[str, Any]], workflow: dict[str, dict[str, Any]], meta: dict[str, Any],
                      memory: dict[str, Any] | None = None, soak: dict[str, Any] | None = None,
                      capacity: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    doc: dict[str, Any] = {"runs": runs, "workflow_3step": workflow, "ratios": ratios(runs, capacity or {}),
-                           "meta": meta}
+    doc: dict[str, Any] = {"runs": runs, "workflow_3step": workflow,
+                           "ratios": {**ratios(runs, capacity or {}), **step_ratio(workflow)}, "meta": meta}
     if capacity:
         doc["capacity"] = capacity
     if memory is not None:
@@ -58,9 +58,30 @@ def ratios(runs: list[dict[str, Any]], capacity: dict[str, dict[str, Any]] | Non
     return out
 
 
-def _cpu(run: dict[str, Any]) -> str:
-    parts = [f"{name} {ms:.2f}" for name, ms in run.get("cpu_ms_per_record", {}).items() if name != "loadgen"]
+def step_ratio(workflow: dict[str, dict[str, Any]]) -> dict[str, float | None]:
+    """The sequential workflow's p50 over its baseline's (the same call without steps)."""
+    if "sequential" not in workflow or "baseline" not in workflow:
+        return {}
+    return {"workflow/no-step call p50": _ratio(workflow["sequential"]["p50_ms"], workflow["baseline"]["p50_ms"])}
+
+
+def _cpu(run: dict[str, Any], key: str = "cpu_ms_per_record") -> str:
+    parts = [f"{name} {ms:.2f}" for name, ms in run.get(key, {}).items() if name != "loadgen"]
     return ", ".join(parts)
+
+
+def _workflow_lines(workflow: dict[str, dict[str, Any]]) -> list[str]:
+    lines = []
+    for mode, w in workflow.items():
+        what = ("one call without steps (BenchCounter/get), sequential" if mode == "baseline"
+                else f"3-step workflow over HTTP, {mode}")
+        cpu = _cpu(w, "cpu_ms_per_call")
+        lines.append(f"{what}: p50 {w['p50_ms']} ms, p99 {w['p99_ms']} ms, max {w['max_ms']} ms, "
+                     f"{w['throughput_rps']} calls/s" + (f"; cpu ms/call {cpu}" if cpu else ""))
+    if "sequential" in workflow and "baseline" in workflow:
+        per_step = (workflow["sequential"]["p50_ms"] - workflow["baseline"]["p50_ms"]) / 3
+        lines.append(f"each of the workflow's 3 steps adds {per_step:.2f} ms at p50 over the call without steps")
+    return lines
 
 
 def table(doc: dict[str, Any]) -> str:
@@ -69,13 +90,12 @@ def table(doc: dict[str, Any]) -> str:
              *(f"{r['latency_ms'][q]:.0f}" for q in ("p50", "p99", "max")), _cpu(r)) for r in doc["runs"]]
     lines = [render_table(head, rows, right=range(2, 9))]
     for name, value in doc["ratios"].items():
-        lines.append(f"throughput {name}: {value if value is not None else 'n/a'}")
+        what = f"throughput {name}" if name.startswith(("switchyard/", "packages/")) else name
+        lines.append(f"{what}: {value if value is not None else 'n/a'}")
     for system, cap in doc.get("capacity", {}).items():
         lines.append(f"capacity at p99 <= {cap['slo_p99_ms']:g} ms, {system}: {cap['capacity_rps']:g} rec/s "
                      f"(stopped {cap['stopped']})")
-    for mode, w in doc["workflow_3step"].items():
-        lines.append(f"3-step workflow over HTTP, {mode}: p50 {w['p50_ms']} ms, p99 {w['p99_ms']} ms, "
-                     f"max {w['max_ms']} ms, {w['throughput_rps']} calls/s")
+    lines.extend(_workflow_lines(doc["workflow_3step"]))
     for name in ("service_memory", "soak"):
         mem = doc.get(name)
         if mem:

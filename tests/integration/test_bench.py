@@ -38,10 +38,17 @@ def test_tiny_benchmark_writes_json_table_and_plot(stack: Stack, settings: Setti
         assert run["records"] == run["results"] > 0
         assert run["throughput_rps"] > 0
         assert 0 < run["latency_ms"]["p50"] <= run["latency_ms"]["p99"] <= run["latency_ms"]["max"]
-    for mode in ("sequential", "concurrent16"):
+    for mode in ("sequential", "concurrent16", "baseline"):
         w = written["workflow_3step"][mode]
         assert w["errors"] == 0
+        assert w["calls"] == plan.workflow_calls
         assert 0 < w["p50_ms"] <= w["p99_ms"]
+        # Where a call's time goes: the service and restate-server, each measured over the calls.
+        assert set(w["cpu_ms_per_call"]) == {"service", "restate"}
+        assert all(ms > 0 for ms in w["cpu_ms_per_call"].values())
+    assert written["workflow_3step"]["baseline"]["path"] == "/BenchCounter/{id}/get"
+    assert written["ratios"]["workflow/no-step call p50"] == round(
+        written["workflow_3step"]["sequential"]["p50_ms"] / written["workflow_3step"]["baseline"]["p50_ms"], 3)
     by = {r["system"]: r["throughput_rps"] for r in written["runs"] if r["scenario"] == "throughput"}
     assert written["ratios"]["switchyard/faust"] == round(by["switchyard"] / by["faust"], 3)
     assert written["ratios"]["switchyard/raw"] == round(by["switchyard"] / by["raw"], 3)

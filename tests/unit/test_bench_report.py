@@ -36,6 +36,22 @@ def test_table_shows_runs_ratios_and_workflow_without_the_load_generator() -> No
     assert "loadgen" not in text
 
 
+def test_the_workflow_is_reported_against_its_no_step_baseline_with_cpu_per_call() -> None:
+    def mode(p50: float) -> dict[str, Any]:
+        return {"p50_ms": p50, "p99_ms": p50 * 2, "max_ms": p50 * 3, "throughput_rps": 100.0,
+                "cpu_ms_per_call": {"service": 2.25, "restate": 5.0}}
+
+    doc = results_document([], {"sequential": mode(9.0), "baseline": mode(4.5)}, {"cpus": 2})
+    assert doc["ratios"]["workflow/no-step call p50"] == 2.0
+    text = table(doc)
+    assert "workflow/no-step call p50: 2.0" in text
+    assert "throughput workflow" not in text
+    assert "one call without steps (BenchCounter/get), sequential: p50 4.5 ms" in text
+    assert "cpu ms/call service 2.25, restate 5.00" in text
+    assert "each of the workflow's 3 steps adds 1.50 ms at p50" in text
+    assert "workflow/no-step call p50" not in results_document([], {"sequential": mode(9.0)}, {})["ratios"]
+
+
 def test_quick_plan_is_smaller_than_full_and_overrides_apply() -> None:
     quick, full = choose(quick=True), choose()
     assert quick.records < full.records
