@@ -45,6 +45,7 @@ from restate.exceptions import SdkInternalException
 from restate.handler import handler_from_callable
 from restate.serde import BytesSerde, Serde
 
+from switchyard.core.batch_state import BatchContext, BatchState
 from switchyard.core.catalogue import INGEST_HANDLER, ROUTED_SUFFIX, Topic, describe_error
 from switchyard.core.envelope import DlqReason, ResultError, ResultRecord, SourceRecord, parse_routed
 from switchyard.core.kafka import AsyncProducer
@@ -230,7 +231,7 @@ APPLIED = "kafka-applied"
 WHERE_PUBLISHED: restate.RunOptions[dict[str, int]] = restate.RunOptions(type_hint=dict[str, int])
 
 
-async def _seen_before(ctx: restate.ObjectContext, origin: KafkaOrigin) -> bool:
+async def _seen_before(ctx: restate.ObjectContext | BatchContext, origin: KafkaOrigin) -> bool:
     """True if this object already took in this record; otherwise marks it taken.
 
     Restate deduplicates one subscription's deliveries itself; this mark is for the same
@@ -437,11 +438,14 @@ async def _run_batch(
     outcomes: list[ResultRecord] = []
     seconds: list[float | None] = []
     key = b""
-    object_ctx = cast(restate.ObjectContext, ctx)  # the gate batches objects' records only
+    # The gate batches objects' records only. Their state is read once and written once
+    # for the whole batch (switchyard/core/batch_state.py).
+    state = BatchState(cast(restate.ObjectContext, ctx))
+    batch_ctx = BatchContext(cast(restate.ObjectContext, ctx), state)
     for origin, raw in deliveries:
         assert origin is not None  # a batch only ever comes from a subscription delivery
         key = origin.key or b""  # the gate routes keyed records only
-        if await _seen_before(object_ctx, origin):
+        if await _seen_before(batch_ctx, origin):
             continue
         try:
             request = topic.parse(raw)
@@ -450,7 +454,7 @@ async def _run_batch(
             continue
         timer = _Timer()
         try:
-            result = await _guarded(ctx, topic, runtime, origin.key_text, functools.partial(fn, ctx, request))
+            result = await _guarded(ctx, topic, runtime, origin.key_text, functools.partial(fn, batch_ctx, request))
         except RetriesExhausted as exhausted:
             await _dead_letter(ctx, topic, runtime, origin, raw, exhausted.message, "RetriesExhausted")
             continue
@@ -460,6 +464,7 @@ async def _run_batch(
             continue
         outcomes.append(_outcome(topic, origin, ok=True, result=to_jsonable_python(result)))
         seconds.append(timer.seconds())
+    state.flush()
     if outcomes:
         await ctx.run_typed("publish results", runtime.publish_results, WHERE_PUBLISHED, topic, key, outcomes,
                             seconds)
