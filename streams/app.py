@@ -19,12 +19,13 @@ from typing import Any
 
 import faust
 
-from streams import velocity, views, web
+from streams import commit_runs, velocity, views, web
 from streams.settings import StreamsSettings
 from switchyard.core.settings import METADATA_REFRESH_MS, KafkaSettings, split_host_port
 
 
 def create_app(settings: StreamsSettings, datadir: Path) -> Any:
+    commit_runs.install()  # Faust's commits otherwise stall after a rebalance (streams/commit_runs.py)
     s = settings.streams
     host, port = split_host_port(s.web_bind)
     windows = views.window_sizes(settings)

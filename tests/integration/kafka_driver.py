@@ -10,7 +10,7 @@ from switchyard.core.catalogue import DLQ_SUFFIX
 from switchyard.core.kafka import RecordProducer
 from switchyard.core.results import Record, TopicReader, source_of
 
-__all__ = ["KafkaDriver", "Outcome", "Record", "TopicReader", "group_at_end", "group_caught_up", "source_of"]
+__all__ = ["KafkaDriver", "Outcome", "Record", "TopicReader", "group_at_end", "group_behind", "group_caught_up", "source_of"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,12 @@ def group_at_end(client: dict[str, str], group: str, topic_name: str) -> None:
 def group_caught_up(client: dict[str, str], group: str, topic_name: str) -> bool:
     """Whether ``group`` has committed every partition of ``topic_name`` (as many as the topic
     has now, grown ones included) to its end."""
+    return not group_behind(client, group, topic_name)
+
+
+def group_behind(client: dict[str, str], group: str, topic_name: str) -> dict[int, tuple[int, int]]:
+    """The partitions of ``topic_name`` that ``group`` has not committed to their end:
+    partition -> (committed offset, -1 for none; end offset)."""
     from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
     from confluent_kafka.admin import AdminClient
 
@@ -94,11 +100,12 @@ def group_caught_up(client: dict[str, str], group: str, topic_name: str) -> bool
     committed = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group].result(30)
     done = {tp.partition: tp.offset for tp in committed.topic_partitions if tp.topic == topic_name}
     probe = Consumer({**client, "group.id": f"{group}-probe", "log_level": "0"})
+    behind: dict[int, tuple[int, int]] = {}
     try:
         for p in admin.list_topics(topic_name, timeout=10).topics[topic_name].partitions:
             _, high = probe.get_watermark_offsets(TopicPartition(topic_name, p), timeout=5)
             if high > 0 and done.get(p, -1) < high:
-                return False
-        return True
+                behind[p] = (done.get(p, -1), high)
+        return behind
     finally:
         probe.close()

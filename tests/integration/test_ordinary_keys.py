@@ -28,7 +28,7 @@ from switchyard.core.kafka import producer_config
 from switchyard.core.poll import poll_until
 from switchyard.core.results import Record, TopicReader
 from tests.examples import example
-from tests.integration.kafka_driver import group_caught_up, source_of
+from tests.integration.kafka_driver import group_behind, group_caught_up, source_of
 
 BENCH = topic("bench-events")
 DEPOSITS = topic("wallet-deposits")
@@ -191,8 +191,12 @@ def test_input_topics_grown_under_load_keep_flowing(settings: Settings, unique: 
     assert len(topics[RESERVATIONS.routed].partitions) == grown[RESERVATIONS.name]
     # The stream worker (Faust's own consumer) reads the new partitions too, within the same
     # refresh: its windows would otherwise miss their records for aiokafka's 5 minutes.
-    poll_until(lambda: all(group_caught_up(client, settings.streams.app_id, t) for t in grown), 60, 1.0,
-               "the stream worker to read the grown topics' new partitions")
+    try:
+        poll_until(lambda: all(group_caught_up(client, settings.streams.app_id, t) for t in grown), 60, 1.0,
+                   "the stream worker to read the grown topics' new partitions")
+    except TimeoutError as exc:  # which partitions, and how far behind
+        behind = {t: group_behind(client, settings.streams.app_id, t) for t in grown}
+        raise AssertionError(f"{exc}; behind (committed, end): {behind}") from None
 
 
 def test_a_record_too_large_to_route_is_dead_lettered_and_its_key_flows_on(settings: Settings, unique: str) -> None:
