@@ -10,7 +10,8 @@ from switchyard.core.catalogue import DLQ_SUFFIX
 from switchyard.core.kafka import RecordProducer
 from switchyard.core.results import Record, TopicReader, source_of
 
-__all__ = ["KafkaDriver", "Outcome", "Record", "TopicReader", "group_at_end", "group_behind", "group_caught_up", "source_of"]
+__all__ = ["KafkaDriver", "Outcome", "Record", "TopicReader", "group_at_end", "group_behind", "group_caught_up",
+           "source_of"]
 
 
 @dataclass(frozen=True)

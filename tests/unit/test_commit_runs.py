@@ -3,6 +3,8 @@ ends the run a commit goes up to."""
 
 from __future__ import annotations
 
+import itertools
+
 import faust.transport.consumer
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,8 +20,8 @@ def test_the_first_run_is_the_consecutive_range_repeats_included(offsets: list[i
     runs = list(commit_runs.runs_with_repeats(acked))
     assert [n for run in runs for n in run] == acked  # every entry in exactly one run, in order
     for run in runs:
-        assert all(b - a in (0, 1) for a, b in zip(run, run[1:], strict=False))
-    for before, after in zip(runs, runs[1:], strict=False):
+        assert all(b - a in (0, 1) for a, b in itertools.pairwise(run))
+    for before, after in itertools.pairwise(runs):
         assert after[0] > before[-1] + 1  # runs end only at a gap
     if acked:
         # What Faust commits: the end of the consecutive range from the smallest offset.
@@ -37,4 +39,4 @@ def test_faust_as_seen_stalling_commits_past_the_whole_range() -> None:
 
 def test_the_stream_worker_installs_it(tmp_path: object) -> None:
     create_app(StreamsSettings(), tmp_path)  # type: ignore[arg-type]
-    assert faust.transport.consumer.consecutive_numbers is commit_runs.runs_with_repeats
+    assert vars(faust.transport.consumer)["consecutive_numbers"] is commit_runs.runs_with_repeats
