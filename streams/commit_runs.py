@@ -35,4 +35,4 @@ def runs_with_repeats(offsets: Iterable[int]) -> Iterator[list[int]]:
 
 def install() -> None:
     """Makes Faust's consumer find its commit runs with `runs_with_repeats`."""
-    faust.transport.consumer.consecutive_numbers = runs_with_repeats  # type: ignore[assignment]
+    faust.transport.consumer.consecutive_numbers = runs_with_repeats  # type: ignore[attr-defined,assignment]
