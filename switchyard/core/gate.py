@@ -49,6 +49,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, NewPartitions  # type: ignore[attr-defined]
 
+from switchyard.core.backlog import DOWNSTREAM
 from switchyard.core.catalogue import COMPANION_MAX_BYTES, Catalogue, Topic
 from switchyard.core.envelope import DlqReason, RoutedBatch, RoutedRecord, SourceRecord
 from switchyard.core.keys import key_problem
@@ -245,7 +246,9 @@ class KeyGate:
                 if first is None:
                     self._commit_pending(consumer, force=True)  # idle: the last batches' offsets
                     continue
-                batch = [first, *consumer.consume(self.settings.max_batch - 1, 0)]
+                hold = DOWNSTREAM.hold(self.settings.hold_above.total_seconds(),
+                                       self.settings.hold_max.total_seconds())
+                batch = read_batch(consumer, first, self.settings.max_batch, hold)
                 self._enter(generation)
                 if self.transactional:
                     self._forward(consumer, producer, batch)
@@ -402,6 +405,21 @@ class KeyGate:
             producer.produce(t.dlq, key=key, value=kept, headers=list(reason.headers()), on_delivery=delivered)
             return None
         return envelope
+
+
+# A held read asks the consumer this often, so the gate's loop stays responsive.
+READ_SLICE = 0.25
+
+
+def read_batch(consumer: Consumer, first: Message, most: int, hold: float,
+               clock: Callable[[], float] = time.monotonic) -> list[Message]:
+    """``first`` and the records already fetched, up to ``most``; with ``hold`` (seconds)
+    also those that arrive within it (a backlog downstream: switchyard/core/backlog.py)."""
+    batch = [first, *consumer.consume(most - 1, 0)]
+    deadline = clock() + hold
+    while len(batch) < most and (left := deadline - clock()) > 0:
+        batch.extend(consumer.consume(most - len(batch), min(left, READ_SLICE)))
+    return batch
 
 
 # Room for headers, the record's framing and the envelope's fields.

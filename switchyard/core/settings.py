@@ -242,6 +242,12 @@ class GateSettings(Section):
     # A batch ends where the gate's read ends, so light traffic still goes one by one; a
     # key's backlog goes up to this many at a time (one key alone: ~150 -> ~4,600 rec/s).
     batch_records: int = Field(default=100, ge=1, le=1000)
+    # While invocations of the gate's copies start this long after the copy (a backlog in
+    # Restate), the gate keeps reading for as long, at most hold_max (0: never), before it
+    # copies: a key's records of that time then go as one invocation, where each would
+    # have waited in the backlog anyway (switchyard/core/backlog.py).
+    hold_above: Duration = timedelta(milliseconds=500)
+    hold_max: Duration = timedelta(seconds=2)
     # An open transaction of a crashed or frozen gate blocks its partitions for Restate
     # (read_committed) until the broker aborts it after this long.
     transaction_timeout: Duration = timedelta(seconds=10)

@@ -45,6 +45,7 @@ from restate.exceptions import SdkInternalException
 from restate.handler import handler_from_callable
 from restate.serde import BytesSerde, Serde
 
+from switchyard.core.backlog import DOWNSTREAM
 from switchyard.core.batch_state import BatchContext, BatchState
 from switchyard.core.catalogue import INGEST_HANDLER, ROUTED_SUFFIX, Topic, describe_error
 from switchyard.core.envelope import DlqReason, ResultError, ResultRecord, SourceRecord, parse_routed
@@ -134,6 +135,8 @@ def record_origins(ctx: restate.Context, raw: bytes) -> Sequence[tuple[KafkaOrig
     """The source records of a delivery (through the key gate or not) with their value
     bytes; one ``(None, raw)`` for a call that is not a subscription delivery."""
     origin = kafka_origin(ctx)
+    if origin is not None and origin.topic.endswith(ROUTED_SUFFIX) and not replaying():
+        DOWNSTREAM.observe(origin.timestamp_ms)  # the gate holds its reads while this grows
     return [(None, raw)] if origin is None else origin.unwrapped(raw)
 
 
