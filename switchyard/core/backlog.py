@@ -5,11 +5,12 @@ The gate batches a key's records only within one read, and it reads as soon as r
 arrive: when restate-server and the service fall behind (more invocations offered than
 two cores run), the backlog waits in Restate as one invocation per record, the most
 expensive shape. The sinks see that backlog directly: a delivery of a routed copy
-arrives this long after the gate produced the copy. While it is over `hold_above`, the
-gate keeps reading for as long (at most `hold_max`) before it copies, so a key's
-records of that time travel together. A record held here would have waited as long in
-Restate's queue, so holding costs it little, and each invocation then carries several
-records (docs/benchmarks.md, "Third round").
+arrives that long after the gate produced the copy. While the deliveries of the last
+second waited more than `hold_above` (their median), the gate keeps reading for as long (at most
+`hold_max`) before it copies, so a key's records of that time travel together. A
+record held here would have waited as long in Restate's queue, so holding costs it
+little, and each invocation then carries several records (docs/benchmarks.md, "Third
+round").
 
 Per process: the gate and the sinks of one service process share it. Another replica's
 sinks may run this gate's copies, but a backlog is the whole deployment's, so each
@@ -18,23 +19,32 @@ process's own sinks see about the same.
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 
-# Weight of a new observation: smooths single slow invocations (a replay, a retry).
-SMOOTHING = 0.2
+# The estimate is the median wait of the last complete interval: a backlog delays most
+# copies, while a burst (the gate's own copies after a hold) drains with waits from none
+# to its drain time, about half of it at the median, so a hold leads to another only when
+# its burst alone is more than twice `hold_above` of work: when there is a backlog.
+INTERVAL = 1.0
 # Without a delivery for this long the estimate is stale: the backlog is gone (or the
 # sinks stopped), and the gate goes back to copying at once.
 STALE_AFTER = 2.0
+# Waits kept per interval for the median (a sample of the interval's first ones beyond).
+MAX_SAMPLES = 2048
 
 
 class DownstreamLag:
-    """A smoothed estimate of how long routed copies wait before their invocation runs."""
+    """How long routed copies wait before their invocation runs: the median wait of the
+    last complete interval."""
 
     def __init__(self, wall: Callable[[], float] = time.time, clock: Callable[[], float] = time.monotonic) -> None:
         self._wall = wall
         self._clock = clock
-        self._seconds = 0.0
+        self._window_start: float | None = None
+        self._window: list[float] = []
+        self._last = 0.0
         self._seen_at: float | None = None
 
     def observe(self, produced_ms: int | None) -> None:
@@ -42,15 +52,21 @@ class DownstreamLag:
         if produced_ms is None:
             return
         lag = max(0.0, self._wall() - produced_ms / 1000)
-        fresh = self._seen_at is not None and self._clock() - self._seen_at <= STALE_AFTER
-        self._seconds = self._seconds + SMOOTHING * (lag - self._seconds) if fresh else lag
-        self._seen_at = self._clock()
+        now = self._clock()
+        if self._window_start is None or now - self._window_start >= INTERVAL:
+            # The interval just ended counts only if it ended now, not after a quiet spell.
+            ended = self._window_start is not None and now - self._window_start < 2 * INTERVAL
+            self._last = statistics.median_low(self._window) if ended and self._window else 0.0
+            self._window_start, self._window = now, []
+        if len(self._window) < MAX_SAMPLES:
+            self._window.append(lag)
+        self._seen_at = now
 
     def seconds(self) -> float:
-        """The current estimate; 0 once stale."""
+        """The estimate; 0 once stale."""
         if self._seen_at is None or self._clock() - self._seen_at > STALE_AFTER:
             return 0.0
-        return self._seconds
+        return self._last
 
     def hold(self, above: float, most: float) -> float:
         """How long the gate may keep reading before it copies: the backlog's wait once it

@@ -100,6 +100,7 @@ class KeyGate:
         self._generation = 0
         # Partitions per routed twin, as last seen (a record's copy needs its partition).
         self._routed_partitions: dict[str, int] = {}
+        self._holding = False  # reads held for a backlog downstream (logged when that changes)
         # Idempotent mode: acknowledged batches' offsets, committed once per interval.
         self._pending = self._fresh_pending()
         self.routed = 0
@@ -228,6 +229,7 @@ class KeyGate:
                 self._leave(generation)
             self._routed_partitions = {}
             self._pending = self._fresh_pending()
+            self._holding = False
 
             def on_assign(c: Consumer, partitions: list[TopicPartition]) -> None:
                 self._enter(generation)
@@ -248,6 +250,10 @@ class KeyGate:
                     continue
                 hold = DOWNSTREAM.hold(self.settings.hold_above.total_seconds(),
                                        self.settings.hold_max.total_seconds())
+                if (hold > 0) != self._holding:
+                    self._holding = hold > 0
+                    log.info("key gate: %s", f"copies wait {hold:.1f}s to run: holding reads up to that long"
+                             if hold else "the backlog is gone: copying at once")
                 batch = read_batch(consumer, first, self.settings.max_batch, hold)
                 self._enter(generation)
                 if self.transactional:
