@@ -29,8 +29,9 @@ from collections.abc import Callable
 # its burst alone is more than twice `hold_above` of work: when there is a backlog.
 INTERVAL = 1.0
 # Without a delivery for this long the estimate is stale: the backlog is gone (or the
-# sinks stopped), and the gate goes back to copying at once.
-STALE_AFTER = 2.0
+# sinks stopped), and the gate goes back to copying at once. No longer than an interval:
+# a burst's backlog, drained, held the first two seconds of the next load.
+STALE_AFTER = INTERVAL
 # Waits kept per interval for the median (a sample of the interval's first ones beyond).
 MAX_SAMPLES = 2048
 
@@ -54,8 +55,10 @@ class DownstreamLag:
         lag = max(0.0, self._wall() - produced_ms / 1000)
         now = self._clock()
         if self._window_start is None or now - self._window_start >= INTERVAL:
-            # The interval just ended counts only if it ended now, not after a quiet spell.
-            ended = self._window_start is not None and now - self._window_start < 2 * INTERVAL
+            # The interval just ended counts only if deliveries ran up to now: after a quiet
+            # spell it describes a backlog that is gone.
+            ended = (self._window_start is not None and self._seen_at is not None
+                     and now - self._seen_at <= STALE_AFTER and now - self._window_start < 2 * INTERVAL)
             self._last = statistics.median_low(self._window) if ended and self._window else 0.0
             self._window_start, self._window = now, []
         if len(self._window) < MAX_SAMPLES:
