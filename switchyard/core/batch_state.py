@@ -4,19 +4,30 @@ The key gate puts a key's queued records in one invocation (a RoutedBatch). Each
 reads and writes the object's state (its applied mark, and whatever the business keeps),
 and through the SDK every read is an awaited journal entry and every write another one
 that restate-server logs and applies: per record, four entries for the benchmark's
-counter, most of the service's and restate-server's work per batched record. In one
-invocation, nobody else can see or change this key's state in between (the object is
-locked, shared handlers read the stored value), so the batch keeps the state it has read
-or written here and writes each changed entry once, in `flush`: the stored state after
-the batch, and the journal's determinism on replay, are the same.
+counter, most of the service's and restate-server's work per batched record. Within one
+invocation no other writer can change this key's state (the object is locked), so the
+batch keeps the state it has read or written here and writes each changed entry once.
+
+It writes them before anything else leaves the handler: before any other context call
+(a step, a call, a send, a timer: `BatchContext`), before a dead letter, and at the end.
+So whatever point an invocation stops at (a retry, a kill), the state written and the
+effects done match a point the unbatched handler could have stopped at. Shared handlers
+(queries) see a batch's state changes at those points rather than per `set`.
 
 Values are held serialized: a `get` deserializes afresh (a business that changes the
 object it read, without setting it, changes nothing, as with the SDK), and a `set`
-serializes at once (a value that cannot be serialized fails where it is set).
+serializes at once (a value that cannot be serialized fails where it is set). A `get`
+answers the value at the time it is called, as the SDK's does.
+
+Limits, inside a batch only: a state read is a plain awaitable, not an SDK future, so it
+cannot go through `restate.gather`/`select` (await it, or use asyncio's); and code that
+reaches the invocation's context other than through the handler's `ctx` argument
+(`restate.extensions.current_context()`) bypasses the batch's state.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any, TypeVar, cast
 
 import restate
@@ -26,6 +37,20 @@ T = TypeVar("T")
 _RAW = BytesSerde()
 _RAW_STATE = cast("Serde[bytes | None]", _RAW)  # a state value's bytes, None when absent
 _DEFAULT: DefaultSerde[Any] = DefaultSerde()  # the SDK's own default, as its state calls take it
+# Context calls that neither leave the handler nor touch state: no write needed first.
+_INERT = frozenset({"key", "request"})
+
+
+def _decoded(raw: bytes | None, serde: Serde[T], type_hint: type[T] | None) -> T | None:
+    if raw is None:
+        return None
+    if isinstance(serde, DefaultSerde):
+        serde = serde.with_maybe_type(type_hint)
+    return serde.deserialize(raw)
+
+
+async def _ready(raw: bytes | None, serde: Serde[T], type_hint: type[T] | None) -> T | None:
+    return _decoded(raw, serde, type_hint)
 
 
 class BatchState:
@@ -37,17 +62,18 @@ class BatchState:
         self._changed: dict[str, bytes | None] = {}  # to write in flush; None: clear
         self._cleared_all = False
 
-    async def get(self, name: str, serde: Serde[T] = _DEFAULT, type_hint: type[T] | None = None,
-                  entry_name: str | None = None) -> T | None:
-        if name not in self._values:
-            self._values[name] = None if self._cleared_all else await self._ctx.get(
-                name, serde=_RAW_STATE, entry_name=entry_name)
-        raw = self._values[name]
-        if raw is None:
-            return None
-        if isinstance(serde, DefaultSerde):
-            serde = serde.with_maybe_type(type_hint)
-        return serde.deserialize(raw)
+    def get(self, name: str, serde: Serde[T] = _DEFAULT, type_hint: type[T] | None = None,
+            entry_name: str | None = None) -> Awaitable[T | None]:
+        if name in self._values or self._cleared_all:
+            return _ready(self._values.get(name), serde, type_hint)
+        stored = self._ctx.get(name, serde=_RAW_STATE, entry_name=entry_name)  # journaled now, as the SDK does
+
+        async def value() -> T | None:
+            raw = await stored
+            self._values.setdefault(name, raw)  # a set made meanwhile stays the current value
+            return _decoded(raw, serde, type_hint)
+
+        return value()
 
     def set(self, name: str, value: T, serde: Serde[T] = _DEFAULT, entry_name: str | None = None) -> None:
         if isinstance(serde, DefaultSerde):
@@ -70,8 +96,8 @@ class BatchState:
         return sorted((stored - absent) | present)
 
     def flush(self) -> None:
-        """Write what the batch changed: journal entries in a fixed order (clear-all first,
-        then each changed entry by the order of its first change)."""
+        """Write what the batch changed since the last flush: journal entries in a fixed
+        order (clear-all first, then each changed entry by the order of its first change)."""
         if self._cleared_all:
             self._ctx.clear_all()
         for name, raw in self._changed.items():
@@ -81,15 +107,17 @@ class BatchState:
             else:
                 self._ctx.set(name, raw, serde=_RAW)
         self._changed = {}
-        self._cleared_all = False
+        self._cleared_all = False  # written: entries not known here are read from the store again
 
 
 class BatchContext:
     """The object context a batched record's business sees: its state through the batch's
-    `BatchState`, everything else (steps, calls, timers, the key) the invocation's own."""
+    `BatchState`; anything else (steps, calls, sends, timers) the invocation's own, after
+    the batch's state changes so far are written."""
 
     def __init__(self, ctx: restate.ObjectContext, state: BatchState) -> None:
         self._ctx = ctx
+        self._state = state
         self.get = state.get
         self.set = state.set
         self.clear = state.clear
@@ -97,4 +125,10 @@ class BatchContext:
         self.state_keys = state.state_keys
 
     def __getattr__(self, name: str) -> Any:
+        if name not in _INERT:
+            self._state.flush()
         return getattr(self._ctx, name)
+
+
+# A handler that checks isinstance(ctx, restate.ObjectContext) sees the same in a batch.
+restate.ObjectContext.register(BatchContext)

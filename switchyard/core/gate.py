@@ -417,14 +417,22 @@ class KeyGate:
 READ_SLICE = 0.25
 
 
+# A held read stops growing past this many bytes of values (the copies are larger still).
+READ_MAX_BYTES = 64 * 1024 * 1024
+
+
 def read_batch(consumer: Consumer, first: Message, most: int, hold: float,
-               clock: Callable[[], float] = time.monotonic) -> list[Message]:
+               clock: Callable[[], float] = time.monotonic, max_bytes: int = READ_MAX_BYTES) -> list[Message]:
     """``first`` and the records already fetched, up to ``most``; with ``hold`` (seconds)
-    also those that arrive within it (a backlog downstream: switchyard/core/backlog.py)."""
+    also those that arrive within it (a backlog downstream: switchyard/core/backlog.py),
+    until the read holds ``max_bytes`` of values."""
     batch = [first, *consumer.consume(most - 1, 0)]
+    size = sum(len(m.value() or b"") for m in batch)
     deadline = clock() + hold
-    while len(batch) < most and (left := deadline - clock()) > 0:
-        batch.extend(consumer.consume(most - len(batch), min(left, READ_SLICE)))
+    while len(batch) < most and size < max_bytes and (left := deadline - clock()) > 0:
+        more = consumer.consume(most - len(batch), min(left, READ_SLICE))
+        batch.extend(more)
+        size += sum(len(m.value() or b"") for m in more)
     return batch
 
 

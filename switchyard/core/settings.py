@@ -247,7 +247,7 @@ class GateSettings(Section):
     # copies: a key's records of that time then go as one invocation, where each would
     # have waited in the backlog anyway (switchyard/core/backlog.py).
     hold_above: Duration = timedelta(milliseconds=500)
-    hold_max: Duration = timedelta(seconds=2)
+    hold_max: Duration = Field(default=timedelta(seconds=2), le=timedelta(seconds=10))
     # An open transaction of a crashed or frozen gate blocks its partitions for Restate
     # (read_committed) until the broker aborts it after this long.
     transaction_timeout: Duration = timedelta(seconds=10)

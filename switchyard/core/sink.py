@@ -453,12 +453,14 @@ async def _run_batch(
         try:
             request = topic.parse(raw)
         except ValueError as exc:
+            state.flush()  # the state so far is written before anything leaves the handler
             await _dead_letter(ctx, topic, runtime, origin, raw, describe_error(exc), type(exc).__name__)
             continue
         timer = _Timer()
         try:
             result = await _guarded(ctx, topic, runtime, origin.key_text, functools.partial(fn, batch_ctx, request))
         except RetriesExhausted as exhausted:
+            state.flush()
             await _dead_letter(ctx, topic, runtime, origin, raw, exhausted.message, "RetriesExhausted")
             continue
         except restate.TerminalError as exc:

@@ -43,9 +43,11 @@ def test_tiny_benchmark_writes_json_table_and_plot(stack: Stack, settings: Setti
         assert w["errors"] == 0
         assert w["calls"] == plan.workflow_calls
         assert 0 < w["p50_ms"] <= w["p99_ms"]
-        # Where a call's time goes: the service and restate-server, each measured over the calls.
+        # Where a call's time goes: the service and restate-server, each measured over the calls
+        # (/proc counts in 10 ms ticks: over the tiny plan's few calls one may read 0, not both).
         assert set(w["cpu_ms_per_call"]) == {"service", "restate"}
-        assert all(ms > 0 for ms in w["cpu_ms_per_call"].values())
+        assert all(ms >= 0 for ms in w["cpu_ms_per_call"].values())
+        assert sum(w["cpu_ms_per_call"].values()) > 0
     assert written["workflow_3step"]["baseline"]["path"] == "/BenchCounter/{id}/get"
     assert written["ratios"]["workflow/no-step call p50"] == round(
         written["workflow_3step"]["sequential"]["p50_ms"] / written["workflow_3step"]["baseline"]["p50_ms"], 3)

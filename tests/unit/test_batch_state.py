@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import restate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
@@ -167,7 +168,46 @@ def test_a_value_that_cannot_be_serialized_fails_where_it_is_set() -> None:
     assert behind.writes == {}
 
 
-def test_everything_else_is_the_invocations_own() -> None:
+def test_everything_else_is_the_invocations_own_after_the_state_so_far_is_written() -> None:
+    """A step, a call or a send leaves the handler: the state set before it is written
+    first, so an invocation stopped after it (a kill) kept both, as unbatched."""
     behind = StoredState()
+    effects: list[dict[str, bytes]] = []
+    behind.run = lambda *_: effects.append(dict(behind.values))  # type: ignore[attr-defined]
     ctx = BatchContext(behind, BatchState(behind))  # type: ignore[arg-type]
+    ctx.set("counter", 1)
     assert ctx.key() == "the-key"
+    assert behind.writes == {}  # the key is no effect
+    ctx.run("charge")
+    assert effects == [{"counter": b"1"}]
+    ctx.set("counter", 2)
+    ctx.run("charge again")
+    assert effects[-1] == {"counter": b"2"}
+    assert isinstance(ctx, restate.ObjectContext)
+
+
+def test_a_read_answers_the_value_when_it_was_called() -> None:
+    """As with the SDK, whose reads are journaled when called: a set before the await,
+    or in a concurrent task, does not change what an earlier read answers."""
+
+    async def scenario(ctx: Any) -> list[Any]:
+        early = ctx.get("x", type_hint=int)
+        ctx.set("x", 2)
+        first = await early
+
+        async def reader() -> Any:
+            return await ctx.get("y", type_hint=int)
+
+        async def writer() -> Any:
+            ctx.set("y", 20)
+            return await ctx.get("y", type_hint=int)
+
+        both = await asyncio.gather(reader(), writer())
+        return [first, *both, await ctx.get("x", type_hint=int), await ctx.get("y", type_hint=int)]
+
+    behind = stored_with({"x": 1, "y": 10})
+    state = BatchState(behind)  # type: ignore[arg-type]
+    answers = asyncio.run(scenario(BatchContext(behind, state)))  # type: ignore[arg-type]
+    state.flush()
+    assert answers == [1, 10, 20, 2, 20]
+    assert behind.values == {"x": b"2", "y": b"20"}

@@ -37,6 +37,10 @@ def test_faust_as_seen_stalling_commits_past_the_whole_range() -> None:
     assert next(commit_runs.runs_with_repeats(acked))[-1] + 1 == 138
 
 
+def test_a_smaller_offset_ends_the_run_as_faust_would() -> None:
+    assert next(commit_runs.runs_with_repeats([100, 101, 102, 99])) == [100, 101, 102]
+
+
 def test_the_stream_worker_installs_it(tmp_path: object) -> None:
     create_app(StreamsSettings(), tmp_path)  # type: ignore[arg-type]
     assert vars(faust.transport.consumer)["consecutive_numbers"] is commit_runs.runs_with_repeats
