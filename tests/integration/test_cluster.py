@@ -29,7 +29,7 @@ from switchyard.core.admin import RestateAdmin
 from switchyard.core.bootstrap import served_version
 from switchyard.core.kafka import RecordProducer
 from switchyard.core.poll import tcp_listening
-from switchyard.core.results import TopicReader
+from switchyard.core.results import Record, TopicReader
 from switchyard.core.settings import split_host_port
 from switchyard.core.versions import base_of, version_of
 from switchyard.ops.upgrade import journal_mismatches
@@ -169,10 +169,15 @@ def test_a_changed_version_rolls_out_behind_haproxy_while_posts_sleep(cluster: S
         got = reader.collect(lambda rs: {source_of(r) for r in rs} >= set(sent), timeout=120)
         got += reader.collect(lambda rs: False, 1.0)
 
-    by_source: dict[tuple[str, int, int], list[object]] = {}
+    by_source: dict[tuple[str, int, int], list[Record]] = {}
     for r in got:
         by_source.setdefault(source_of(r), []).append(r)
-    assert {s: len(by_source.get(s, [])) for s in sent} == dict.fromkeys(sent, 1)  # one outcome each
+    # An outcome for each record. A retired replica's worker that does not stop within
+    # granian's kill timeout is killed, and a result publish it cut off before Restate
+    # journaled it goes out again on the retry (README: outcome records are at least once;
+    # seen once in a full run): copies allowed, but only identical ones.
+    assert [s for s in sent if s not in by_source] == []
+    assert {s: len({r.value for r in by_source[s]}) for s in sent} == dict.fromkeys(sent, 1)
     assert all(r.topic == posts.results and r.json()["result"]["status"] == "DONE" for r in got), \
         [r.value for r in got if r.topic != posts.results][:3]
     assert report.in_flight_at_switch >= 1  # the old version had work to drain
