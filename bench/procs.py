@@ -86,12 +86,15 @@ class CpuMeter:
     """CPU seconds each named component spent between ``start()`` and ``stop()``."""
 
     components: dict[str, int]  # name -> root pid
+    # Components counted without their descendants: the load generator runs in the bench's
+    # own process, whose children are the stack under test.
+    alone: frozenset[str] = frozenset()
     spent: dict[str, float] = field(default_factory=dict)
     _before: dict[str, float] = field(default_factory=dict)
     _trees: dict[str, list[int]] = field(default_factory=dict)
 
     def start(self) -> None:
-        self._trees = {name: tree(pid) for name, pid in self.components.items()}
+        self._trees = {name: [pid] if name in self.alone else tree(pid) for name, pid in self.components.items()}
         self._before = {name: cpu_seconds(pids) for name, pids in self._trees.items()}
 
     def stop(self) -> dict[str, float]:

@@ -62,7 +62,7 @@ class Bench:
         spec = LoadSpec(source, count, duration, rate, keys, "uniform", p.payload_size, p.seed, prefix, results,
                         p.drain_timeout, records_of=records_of)
         label = f"{system}/{scenario} keys={keys} p={partitions}"
-        cpu = CpuMeter({**meter, "loadgen": os.getpid()})
+        cpu = CpuMeter({**meter, "loadgen": os.getpid()}, alone=frozenset({"loadgen"}))
         load_before = load_average()
         cpu.start()
         report = generate_load(self.client, spec, line_progress(label))
