@@ -427,6 +427,8 @@ def read_batch(consumer: Consumer, first: Message, most: int, hold: float,
     also those that arrive within it (a backlog downstream: switchyard/core/backlog.py),
     until the read holds ``max_bytes`` of values."""
     batch = [first, *consumer.consume(most - 1, 0)]
+    if hold <= 0 or len(batch) >= most:
+        return batch  # no waiting, so no size to watch
     size = sum(len(m.value() or b"") for m in batch)
     deadline = clock() + hold
     while len(batch) < most and size < max_bytes and (left := deadline - clock()) > 0:

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from bench.topics import create_topics
 from handlers.settings import ExampleStackSettings as Settings
 from switchyard.core.gate import read_batch
 
@@ -20,8 +20,7 @@ from switchyard.core.gate import read_batch
 @pytest.fixture
 def topic(settings: Settings, unique: str) -> str:
     name = f"hold-{unique}"
-    admin = AdminClient({**settings.kafka.client_config(), "log_level": "0"})
-    admin.create_topics([NewTopic(name, 1, 1)])[name].result(30)
+    create_topics(settings.kafka.client_config(), [name], 1)
     return name
 
 
