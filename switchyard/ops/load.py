@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from switchyard.core.catalogue import RESULTS_SUFFIX, Catalogue, Sample
-from switchyard.core.kafka import producer_config
+from switchyard.core.kafka import producer_config, producer_with_id
 from switchyard.core.results import Record, TopicReader, source_of
 from switchyard.serving import current_app
 
@@ -272,9 +272,10 @@ def generate_load(
     joiner = _Joiner(report)
     tail = _ResultTail(client, spec.results)
     tail.start()
-    producer = Producer(producer_config(client))
-    # Connected, with the topic's metadata, before the clock starts: otherwise the first
-    # records' latency includes the producer's own start-up (hundreds of ms at low rates).
+    # Connected, with its producer id and the topic's metadata, before the clock starts:
+    # otherwise the first records' latency includes the producer's own start-up (0.5 s
+    # or more for the id alone, switchyard/core/kafka.py `producer_with_id`).
+    producer = producer_with_id(producer_config(client))
     producer.list_topics(spec.topic, timeout=10)
     try:
         _produce_all(producer, spec, report, joiner, lambda: _show(progress, report, joiner, tail))

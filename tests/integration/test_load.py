@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from handlers.settings import ExampleStackSettings as Settings
+from switchyard.core.kafka import IdempotenceWatch, producer_config, producer_with_id
 from switchyard.ops.load import LoadSpec, generate_load
 
 
@@ -33,3 +34,17 @@ def test_three_step_workflow_over_http(ingress: httpx.Client, unique: str) -> No
     assert answer.status_code == 200
     # each step adds the length of its name: validate (8) + reserve (7) + confirm (7)
     assert answer.json() == {"steps": ["validate", "reserve", "confirm"], "value": 23}
+
+
+def test_the_load_generator_starts_its_clock_with_a_producer_that_has_its_id(settings: Settings) -> None:
+    """A fresh idempotent producer gets its id on a timer (about 0.5 s after start-up), and
+    the records produced before that wait for it: the load generator waits first."""
+    client = settings.kafka.client_config()
+    for _ in range(3):  # the timer fires late in most starts, early in some
+        watch = IdempotenceWatch()
+        producer = producer_with_id(producer_config(client), watch=watch)
+        assert watch.state == "Assigned"
+        producer.flush(1)
+    plain = IdempotenceWatch()
+    producer_with_id(producer_config(client, **{"enable.idempotence": "false"}), watch=plain)
+    assert plain.state is None  # no id to wait for: handed over before any statistics
