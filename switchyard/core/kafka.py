@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +20,8 @@ from pydantic import BaseModel
 from switchyard.core.catalogue import COMPANION_MAX_BYTES
 from switchyard.core.errors import UsageProblem
 from switchyard.core.settings import METADATA_REFRESH_MS
+
+log = logging.getLogger(__name__)
 
 Headers = Sequence[tuple[str, str | bytes | None]]
 
@@ -72,6 +75,8 @@ class IdempotenceWatch:
         self.state: str | None = None
 
     def __call__(self, stats: str) -> None:
+        if self.state == "Assigned":
+            return  # librdkafka keeps reporting for the producer's life: nothing more to learn
         try:
             state = json.loads(stats).get("eos", {}).get("idemp_state")
         except (ValueError, AttributeError):
@@ -96,11 +101,16 @@ def producer_with_id(config: Mapping[str, str], timeout: float = 10.0,
     """
     watch = watch or IdempotenceWatch()
     producer = Producer({**config, "statistics.interval.ms": str(STATS_INTERVAL_MS), "stats_cb": watch})
-    if str(config.get("enable.idempotence", "false")).lower() != "true":
+    idempotent = str(config.get("enable.idempotence", "false")).lower() in ("true", "t", "1") \
+        or "transactional.id" in config
+    if not idempotent:
         return producer
     deadline = time.monotonic() + timeout
-    while watch.state != "Assigned" and time.monotonic() < deadline:
+    while watch.state not in ("Assigned", "FatalError") and time.monotonic() < deadline:
         producer.poll(STATS_INTERVAL_MS / 1000)
+    if watch.state != "Assigned":
+        log.warning("producer has no producer id after %.0f s (state %s): its first records wait for it",
+                    timeout, watch.state)
     return producer
 
 

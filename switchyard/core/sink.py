@@ -16,8 +16,8 @@ and then:
   per key, with the same applied mark as an object sink), which calls `run` and reports
   a second record for the same id as a 409;
 * otherwise             -> the business function runs, and a record fed from Kafka gets
-  its outcome (ok or terminal failure) on `<topic>-results`, published as the handler's
-  last act (see `publish_outcomes`);
+  its outcome (ok or terminal failure) on `<topic>-results`, published at the end of the
+  handler, not as a journaled step (see `publish_outcomes`);
 * failure in handler code -> (a bug, a poison record) retried with backoff through a
   journaled retry budget (`RetrySettings`); once it is spent the record goes to the DLQ
   with the last error, so a poison record never stalls its key. A failing side effect
@@ -149,8 +149,9 @@ def record_origin(ctx: restate.Context, raw: bytes) -> tuple[KafkaOrigin | None,
 
 class SinkRuntime:
     """The process-wide outlet for results and dead letters, the retry budget, and the
-    metrics (switchyard/core/metrics.py: outcomes are counted here, once Kafka has them; a
-    publish is never replayed, as it comes after everything an attempt journals)."""
+    metrics (switchyard/core/metrics.py: outcomes are counted here, once Kafka has them: a
+    result at the handler's end, once per attempt that gets there; a dead letter inside
+    its journaled step, so a replay does not count it again)."""
 
     def __init__(self, producer: AsyncProducer, retries: RetrySettings | None = None,
                  metrics: SinkMetrics | None = None) -> None:
@@ -162,7 +163,7 @@ class SinkRuntime:
                               seconds: Sequence[float | None] = ()) -> dict[str, int]:
         """Outcomes of one key (one record's, or a batch's), in order, acknowledged together;
         ``seconds``: each record's handler time (None: not measured, e.g. replayed)."""
-        # Plain asyncio inside the step: the produce calls go out in order, acks awaited together.
+        # The produce calls go out in order, their acks awaited together.
         acks = await asyncio.gather(*(self.producer.produce(topic.results, key, r.to_json()) for r in records))
         for n, r in enumerate(records):
             self.metrics.finished(topic.name, "ok" if r.ok else "failed", seconds[n] if n < len(seconds) else None)
@@ -212,7 +213,8 @@ def sink_handler(
             try:
                 if origin is not None and topic.kind == "service":  # the key is its idempotency key
                     return await _forward(ctx, topic, runtime, origin, raw, registered)
-                return await _run_and_report(ctx, topic, runtime, origin, fn, request)
+                return await _run_and_report(ctx, topic, runtime, origin, fn, request,
+                                             check_output=lambda result: output_serde(registered).serialize(result))
             except RetriesExhausted as exhausted:
                 if origin is not None:
                     await _dead_letter(ctx, topic, runtime, origin, raw, exhausted.message, "RetriesExhausted")
@@ -416,7 +418,12 @@ async def _run_and_report(
     origin: KafkaOrigin | None,
     fn: Business,
     request: Any,
+    check_output: Callable[[Any], object] | None = None,
 ) -> Any:
+    """Runs the business function and reports its outcome. ``check_output`` serializes the
+    result as the SDK will after the handler returns: a result it cannot serialize fails
+    the attempt before anything is published (the SDK would fail it after, on every
+    retry, each time after a publish)."""
     timer = _Timer()
     try:
         result = await _guarded(ctx, topic, runtime, origin.key_text if origin else None, lambda: fn(ctx, request))
@@ -426,6 +433,8 @@ async def _run_and_report(
         if origin is not None:
             await _report(ctx, topic, runtime, origin, ok=False, error=failure(exc), seconds=timer.seconds())
         raise
+    if check_output is not None:
+        check_output(result)
     if origin is not None:
         await _report(ctx, topic, runtime, origin, ok=True, result=to_jsonable_python(result), seconds=timer.seconds())
     return result
@@ -472,7 +481,7 @@ async def _run_batch(
         seconds.append(timer.seconds())
     state.flush()
     if outcomes:
-        await publish_outcomes(runtime, topic, key, outcomes, seconds)
+        await publish_outcomes(ctx, runtime, topic, key, outcomes, seconds)
 
 
 async def _forward(
@@ -505,10 +514,15 @@ async def _forward(
         await _report(ctx, topic, runtime, origin, ok=False, error=error, seconds=timer.seconds())
         raise restate.TerminalError(error.message, error.code) from None
     seconds = timer.seconds()
-    serde: Serde[Any] = handler_from_callable(handle).handler_io.output_serde
-    result = serde.deserialize(out)
+    result = output_serde(handle).deserialize(out)
     await _report(ctx, topic, runtime, origin, ok=True, result=to_jsonable_python(result), seconds=seconds)
     return result
+
+
+def output_serde(handler: RawHandler) -> Serde[Any]:
+    """The serde the SDK writes ``handler``'s output with."""
+    serde: Serde[Any] = handler_from_callable(handler).handler_io.output_serde
+    return serde
 
 
 ALREADY_INVOKED = "already invoked"  # Restate's answer to a second `run` of one workflow key
@@ -531,24 +545,38 @@ async def _report(
 ) -> None:
     record = _outcome(topic, origin, ok=ok, result=result, error=error)
     # Only a record whose key can run gets this far (the gate and the sink dead-letter the rest).
-    await publish_outcomes(runtime, topic, origin.key or b"", [record], [seconds])
+    await publish_outcomes(ctx, runtime, topic, origin.key or b"", [record], [seconds])
 
 
-async def publish_outcomes(runtime: SinkRuntime, topic: Topic, key: bytes, records: list[ResultRecord],
-                           seconds: Sequence[float | None]) -> None:
-    """Publishes a key's outcomes as the handler's last act, awaiting Kafka's ack, and not
+async def publish_outcomes(ctx: restate.Context, runtime: SinkRuntime, topic: Topic, key: bytes,
+                           records: list[ResultRecord], seconds: Sequence[float | None]) -> None:
+    """Publishes a key's outcomes at the end of the handler, awaiting Kafka's ack, and not
     as a journaled step (`ctx.run`).
 
-    A step would add nothing: everything the outcomes say is journaled already, so an
-    attempt that gets here again (a retry after a crash between the ack and the invocation's
-    end) publishes identical copies, as a step's crash window did before it was journaled;
-    a publish that fails fails the attempt, and Restate retries it (restate.toml). What it
-    saves is a round trip through restate-server's log per invocation, which under load
-    queued behind other invocations' work: at 700 rec/s `switchyard hops` measured end to
-    end p50 69-85 ms and p99 0.58-0.65 s without the step, 0.30-0.50 s and 2.0-2.2 s with it
-    (docs/benchmarks.md, "Fourth round").
+    First the journal entries the SDK holds back (the invocation's state writes and its
+    `kafka-applied` mark: `ctx.set` only buffers them) go out to restate-server, as they
+    would before a step runs, so an outcome never reaches Kafka before the state it
+    reports has left the service. A step would add nothing else: an attempt that gets here
+    again (a retry after a crash between the ack and the invocation's end) recomputes the
+    same outcomes from the same state and publishes identical copies, as a step's crash
+    window did; a publish that fails fails the attempt, and Restate retries it
+    (restate.toml). What dropping the step saves is a round trip through restate-server's
+    log per invocation, which under load queued behind other invocations' work: at 700
+    rec/s `switchyard hops` measured end to end p50 69-85 ms and p99 0.58-0.65 s without
+    it, 0.30-0.50 s and 2.0-2.2 s with it (docs/benchmarks.md, "Fourth round").
     """
+    await send_journal(ctx)
     await runtime.publish_results(topic, key, records, seconds)
+
+
+async def send_journal(ctx: restate.Context) -> None:
+    """Sends the journal entries the SDK buffered to restate-server, without awaiting an
+    acknowledgement: what the SDK does itself before it runs a step or waits on a future
+    (restate-sdk's ServerInvocationContext.take_and_send_output)."""
+    send = getattr(ctx, "take_and_send_output", None)
+    if send is None:
+        raise TypeError(f"{type(ctx).__name__} cannot send its journal: restate-sdk changed (take_and_send_output)")
+    await send()
 
 
 class _Timer:

@@ -247,6 +247,10 @@ class HarnessContext:
     def uuid(self) -> uuid.UUID:
         return uuid.UUID(int=self._random.getrandbits(128), version=4)
 
+    async def take_and_send_output(self) -> None:
+        """What a sink calls before it publishes an outcome, to send the journal entries
+        the SDK buffered; the harness's journal is in memory, with nothing to send."""
+
     # -- state --------------------------------------------------------------------------------------
 
     def _store(self) -> dict[str, bytes]:

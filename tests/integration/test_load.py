@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import httpx
+import pytest
+from confluent_kafka import Producer
 
 from handlers.settings import ExampleStackSettings as Settings
 from switchyard.core.kafka import IdempotenceWatch, producer_config, producer_with_id
+from switchyard.ops import load
 from switchyard.ops.load import LoadSpec, generate_load
 
 
@@ -36,7 +39,8 @@ def test_three_step_workflow_over_http(ingress: httpx.Client, unique: str) -> No
     assert answer.json() == {"steps": ["validate", "reserve", "confirm"], "value": 23}
 
 
-def test_the_load_generator_starts_its_clock_with_a_producer_that_has_its_id(settings: Settings) -> None:
+def test_the_load_generator_starts_its_clock_with_a_producer_that_has_its_id(
+        settings: Settings, unique: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A fresh idempotent producer gets its id on a timer (about 0.5 s after start-up), and
     the records produced before that wait for it: the load generator waits first."""
     client = settings.kafka.client_config()
@@ -45,6 +49,16 @@ def test_the_load_generator_starts_its_clock_with_a_producer_that_has_its_id(set
         producer = producer_with_id(producer_config(client), watch=watch)
         assert watch.state == "Assigned"
         producer.flush(1)
-    plain = IdempotenceWatch()
-    producer_with_id(producer_config(client, **{"enable.idempotence": "false"}), watch=plain)
-    assert plain.state is None  # no id to wait for: handed over before any statistics
+    handed: list[str | None] = []
+
+    def watched(config: dict[str, str], timeout: float = 10.0, watch: IdempotenceWatch | None = None) -> Producer:
+        watch = watch or IdempotenceWatch()
+        producer = producer_with_id(config, timeout, watch)
+        handed.append(watch.state)
+        return producer
+
+    monkeypatch.setattr(load, "producer_with_id", watched)
+    report = generate_load(client, LoadSpec("bench-events", count=5, keys=5, key_prefix=f"{unique}-",
+                                            drain_timeout=20))
+    assert handed == ["Assigned"]
+    assert report.results == 5

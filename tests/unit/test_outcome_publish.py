@@ -1,7 +1,8 @@
 """How a sink publishes a record's outcome (switchyard/core/sink.py `publish_outcomes`):
-as the handler's last act, after the state it wrote, awaiting Kafka's ack, and not as a
-journaled step. A publish that fails fails the attempt (Restate retries it); a retried
-attempt publishes an identical copy.
+at the handler's end, after the state it wrote has been sent to restate-server, awaiting
+Kafka's ack, and not as a journaled step. A publish that fails fails the attempt (Restate
+retries it), and so does a result the SDK could not serialize, before anything is
+published.
 
 Generated batches of one key's records (amounts, some of them bad JSON) run through the
 sink's batch and single-record paths against a context that journals what the SDK would.
@@ -50,6 +51,10 @@ class Journal:
     async def run_typed(self, name: str, fn: Any, options: Any = None, *args: Any, **kwargs: Any) -> Any:
         self.events.append(f"step {name}")
         return await fn(*args, **kwargs)
+
+    async def take_and_send_output(self) -> None:
+        """The SDK's: sends the entries it buffered (a `set` only buffers) to restate-server."""
+        self.events.append("sent")
 
     def key(self) -> str:
         return "k"
@@ -119,6 +124,8 @@ def test_outcomes_are_published_last_after_the_state_and_not_as_a_step(values: l
     last_write = max(n for n, e in enumerate(ctx.events) if e.startswith("set "))
     first_result = ctx.events.index(f"publish {BENCH.results}")
     assert last_write < first_result
+    # ... and the writes have been sent to restate-server by then, not only buffered.
+    assert "sent" in ctx.events[last_write:first_result]
 
 
 def stored(value: Any) -> Any:
@@ -131,3 +138,21 @@ def test_a_failed_publish_fails_the_attempt(count: int) -> None:
     values = [json.dumps({"amount": n}).encode() for n in range(count)]
     with pytest.raises(KafkaException):
         run(values, producer_fails=True)
+
+
+async def odd(ctx: restate.ObjectContext, request: Any) -> Any:
+    ctx.set("total", request.amount)
+    return {request.amount}  # a set: the SDK's JSON output serde refuses it
+
+
+def test_a_result_the_sdk_cannot_serialize_fails_the_attempt_before_any_publish() -> None:
+    events: list[str] = []
+    ctx, producer = Journal(events), Producer(events)
+    runtime = SinkRuntime(cast(AsyncProducer, producer), RetrySettings(max_attempts=3),
+                          SinkMetrics(CollectorRegistry()))
+    [(origin, raw)] = deliveries([b'{"amount": 2}'])
+    assert origin is not None
+    with pytest.raises(TypeError):
+        asyncio.run(_run_and_report(cast(restate.Context, ctx), BENCH, runtime, origin, odd, BENCH.parse(raw),
+                                    check_output=lambda result: json.dumps(result)))
+    assert producer.records == []
