@@ -33,6 +33,8 @@ from typing import Any, TypeVar, cast
 import restate
 from restate.serde import BytesSerde, DefaultSerde, Serde
 
+from switchyard.core.serde import typed
+
 T = TypeVar("T")
 _RAW = BytesSerde()
 _RAW_STATE = cast("Serde[bytes | None]", _RAW)  # a state value's bytes, None when absent
@@ -42,11 +44,7 @@ _INERT = frozenset({"key", "request"})
 
 
 def _decoded(raw: bytes | None, serde: Serde[T], type_hint: type[T] | None) -> T | None:
-    if raw is None:
-        return None
-    if isinstance(serde, DefaultSerde):
-        serde = serde.with_maybe_type(type_hint)
-    return serde.deserialize(raw)
+    return None if raw is None else typed(serde, type_hint).deserialize(raw)
 
 
 async def _ready(raw: bytes | None, serde: Serde[T], type_hint: type[T] | None) -> T | None:
@@ -76,9 +74,7 @@ class BatchState:
         return value()
 
     def set(self, name: str, value: T, serde: Serde[T] = _DEFAULT, entry_name: str | None = None) -> None:
-        if isinstance(serde, DefaultSerde):
-            serde = serde.with_maybe_type(type(value))
-        raw = bytes(serde.serialize(value))
+        raw = bytes(typed(serde, type(value)).serialize(value))
         self._values[name] = self._changed[name] = raw
 
     def clear(self, name: str, entry_name: str | None = None) -> None:

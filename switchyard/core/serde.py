@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Generic, TypeVar
 
 from pydantic import TypeAdapter
-from restate.serde import Serde
+from restate.serde import DefaultSerde, Serde
 
 T = TypeVar("T")
 
@@ -19,3 +19,9 @@ class TypedSerde(Serde[T], Generic[T]):
 
     def serialize(self, obj: T | None) -> bytes:
         return b"" if obj is None else self._adapter.dump_json(obj)
+
+
+def typed(serde: Serde[T], type_hint: Any) -> Serde[T]:
+    """``serde`` as the SDK's state calls use it: its default serde picks its encoding
+    from the value's type (a pydantic model, or JSON), any other serde is used as given."""
+    return serde.with_maybe_type(type_hint) if isinstance(serde, DefaultSerde) else serde

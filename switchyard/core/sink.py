@@ -213,8 +213,7 @@ def sink_handler(
             try:
                 if origin is not None and topic.kind == "service":  # the key is its idempotency key
                     return await _forward(ctx, topic, runtime, origin, raw, registered)
-                return await _run_and_report(ctx, topic, runtime, origin, fn, request,
-                                             check_output=lambda result: output_serde(registered).serialize(result))
+                return await _run_and_report(ctx, topic, runtime, origin, fn, request, output)
             except RetriesExhausted as exhausted:
                 if origin is not None:
                     await _dead_letter(ctx, topic, runtime, origin, raw, exhausted.message, "RetriesExhausted")
@@ -223,6 +222,7 @@ def sink_handler(
         # The SDK keeps its Handler (and the output serde the forward needs) on the
         # wrapper it returns, not on `handle`.
         registered: RawHandler = register(name=topic.handler, input_serde=BytesSerde(), **options)(handle)
+        output = output_serde(registered)
         runtime.metrics.prime(topic.name)
         if front is not None and topic.kind == "workflow":  # required for workflows (above)
             _register_front(front, topic, runtime, registered)
@@ -418,12 +418,12 @@ async def _run_and_report(
     origin: KafkaOrigin | None,
     fn: Business,
     request: Any,
-    check_output: Callable[[Any], object] | None = None,
+    output: Serde[Any] | None = None,
 ) -> Any:
-    """Runs the business function and reports its outcome. ``check_output`` serializes the
-    result as the SDK will after the handler returns: a result it cannot serialize fails
-    the attempt before anything is published (the SDK would fail it after, on every
-    retry, each time after a publish)."""
+    """Runs the business function and reports its outcome. ``output``, the handler's output
+    serde, serializes the result first, as the SDK will after the handler returns: a result
+    it cannot serialize fails the attempt before anything is published (the SDK would fail
+    it after, on every retry, each time after a publish)."""
     timer = _Timer()
     try:
         result = await _guarded(ctx, topic, runtime, origin.key_text if origin else None, lambda: fn(ctx, request))
@@ -433,8 +433,8 @@ async def _run_and_report(
         if origin is not None:
             await _report(ctx, topic, runtime, origin, ok=False, error=failure(exc), seconds=timer.seconds())
         raise
-    if check_output is not None:
-        check_output(result)
+    if output is not None:
+        output.serialize(result)
     if origin is not None:
         await _report(ctx, topic, runtime, origin, ok=True, result=to_jsonable_python(result), seconds=timer.seconds())
     return result
@@ -561,9 +561,8 @@ async def publish_outcomes(ctx: restate.Context, runtime: SinkRuntime, topic: To
     same outcomes from the same state and publishes identical copies, as a step's crash
     window did; a publish that fails fails the attempt, and Restate retries it
     (restate.toml). What dropping the step saves is a round trip through restate-server's
-    log per invocation, which under load queued behind other invocations' work: at 700
-    rec/s `switchyard hops` measured end to end p50 69-85 ms and p99 0.58-0.65 s without
-    it, 0.30-0.50 s and 2.0-2.2 s with it (docs/benchmarks.md, "Fourth round").
+    log per invocation, which under load queued behind other invocations' work
+    (docs/benchmarks.md, "Fourth round", has the measurements).
     """
     await send_journal(ctx)
     await runtime.publish_results(topic, key, records, seconds)

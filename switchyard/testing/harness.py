@@ -48,6 +48,7 @@ from switchyard.core.envelope import DlqReason, ResultError, ResultRecord, Route
 from switchyard.core.kafka import AsyncProducer, encode_key
 from switchyard.core.keys import header_key, key_problem
 from switchyard.core.metrics import SinkMetrics
+from switchyard.core.serde import typed
 from switchyard.core.settings import RetrySettings
 from switchyard.core.sink import SUBSCRIPTION_ID, KafkaOrigin, SinkRuntime
 
@@ -261,19 +262,13 @@ class HarnessContext:
     async def get(self, name: str, serde: Serde[Any] = DEFAULT_SERDE, type_hint: type | None = None,
                   entry_name: str | None = None) -> Any:
         data = self._store().get(name)
-        if data is None:
-            return None
-        if isinstance(serde, DefaultSerde):
-            serde = serde.with_maybe_type(type_hint)
-        return serde.deserialize(data)
+        return None if data is None else typed(serde, type_hint).deserialize(data)
 
     async def state_keys(self, entry_name: str | None = None) -> list[str]:
         return list(self._store())
 
     def set(self, name: str, value: Any, serde: Serde[Any] = DEFAULT_SERDE, entry_name: str | None = None) -> None:
-        if isinstance(serde, DefaultSerde):
-            serde = serde.with_maybe_type(type(value))
-        self._store()[name] = bytes(serde.serialize(value))
+        self._store()[name] = bytes(typed(serde, type(value)).serialize(value))
 
     def clear(self, name: str, entry_name: str | None = None) -> None:
         self._store().pop(name, None)

@@ -21,6 +21,7 @@ from confluent_kafka import KafkaError, KafkaException
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
+from restate.serde import DefaultSerde
 
 from schemas.catalogue import topic
 from switchyard.core.kafka import AsyncProducer
@@ -154,5 +155,5 @@ def test_a_result_the_sdk_cannot_serialize_fails_the_attempt_before_any_publish(
     assert origin is not None
     with pytest.raises(TypeError):
         asyncio.run(_run_and_report(cast(restate.Context, ctx), BENCH, runtime, origin, odd, BENCH.parse(raw),
-                                    check_output=lambda result: json.dumps(result)))
+                                    DefaultSerde[Any]()))
     assert producer.records == []
